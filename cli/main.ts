@@ -1,0 +1,54 @@
+import { closestMatch, formatError, toTbuildError, TbuildError } from '../core/index.js';
+import { runVersion } from './commands/version.js';
+
+/** A subcommand: takes its own arguments, returns the process exit code. */
+export type Command = (argv: readonly string[]) => Promise<number>;
+
+interface CommandEntry {
+  readonly run: Command;
+  readonly summary: string;
+}
+
+const commands: Readonly<Record<string, CommandEntry>> = {
+  version: { run: runVersion, summary: 'Show the tbuild version' },
+};
+
+const USAGE = `Usage: tbuild COMMAND [OPTIONS]
+
+Commands:
+${Object.entries(commands)
+  .map(([name, entry]) => `  ${name.padEnd(10)} ${entry.summary}`)
+  .join('\n')}
+
+Run 'tbuild COMMAND --help' for more information on a command.`;
+
+/** Exit codes, as docker buildx uses them. */
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(USAGE);
+    return name === undefined ? EXIT_USAGE : EXIT_OK;
+  }
+  const entry = commands[name];
+  try {
+    if (entry === undefined) {
+      const closest = closestMatch(name, Object.keys(commands));
+      throw new TbuildError(
+        'TB_USAGE',
+        `unknown command "${name}"${closest === undefined ? '' : ` (did you mean ${closest}?)`}`,
+        {
+          hint: "run 'tbuild --help' for the list of commands",
+        },
+      );
+    }
+    return await entry.run(rest);
+  } catch (error) {
+    const tbuildError = toTbuildError(error);
+    console.error(formatError(tbuildError));
+    return tbuildError.code === 'TB_USAGE' ? EXIT_USAGE : EXIT_FAILED;
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * The one error type tbuild throws. Every failure has a stable `code` from
+ * {@link ERROR_CATALOG}, a containerd-style class that maps to gRPC and HTTP
+ * statuses, a message carrying its operands, and optionally a hint, structured
+ * details, a Dockerfile source location and a cause.
+ *
+ * Codes are documented in docs/errors.md; a unit test keeps the two in sync.
+ */
+
+/** Error classes after containerd's errdefs; each maps to one gRPC status. */
+export type ErrorClass =
+  | 'InvalidArgument'
+  | 'NotFound'
+  | 'AlreadyExists'
+  | 'FailedPrecondition'
+  | 'PermissionDenied'
+  | 'Unavailable'
+  | 'Unimplemented'
+  | 'Canceled'
+  | 'DataLoss'
+  | 'Internal';
+
+interface CatalogEntry {
+  readonly errorClass: ErrorClass;
+  /** One line, shown in docs/errors.md under the code's heading. */
+  readonly summary: string;
+}
+
+export const ERROR_CATALOG = {
+  TB_INTERNAL: { errorClass: 'Internal', summary: 'An invariant of tbuild itself was broken.' },
+  TB_CANCELED: { errorClass: 'Canceled', summary: 'The operation was cancelled.' },
+  TB_INVALID_DIGEST: {
+    errorClass: 'InvalidArgument',
+    summary: 'A string is not a valid `sha256:<64 hex>` digest.',
+  },
+  TB_CANONICAL_JSON: {
+    errorClass: 'InvalidArgument',
+    summary: 'A value cannot be encoded as canonical JSON.',
+  },
+  TB_USAGE: {
+    errorClass: 'InvalidArgument',
+    summary: 'A command-line flag or argument is invalid.',
+  },
+  TB_FILE_READ: {
+    errorClass: 'NotFound',
+    summary: 'A file named on the command line cannot be read.',
+  },
+  TB_DOCKERFILE_SYNTAX: {
+    errorClass: 'InvalidArgument',
+    summary: 'The Dockerfile is malformed (bad line, heredoc, JSON or directive).',
+  },
+  TB_DOCKERFILE_UNKNOWN_INSTRUCTION: {
+    errorClass: 'InvalidArgument',
+    summary: 'An instruction name is not part of the Dockerfile reference.',
+  },
+  TB_DOCKERFILE_UNKNOWN_FLAG: {
+    errorClass: 'InvalidArgument',
+    summary: 'An instruction was given a flag it does not accept.',
+  },
+  TB_DOCKERFILE_FLAG_VALUE: {
+    errorClass: 'InvalidArgument',
+    summary: 'A flag of an instruction has an invalid or missing value.',
+  },
+  TB_DOCKERFILE_ARGUMENTS: {
+    errorClass: 'InvalidArgument',
+    summary: 'An instruction has the wrong number or shape of arguments.',
+  },
+  TB_DOCKERFILE_EXPANSION: {
+    errorClass: 'InvalidArgument',
+    summary: 'A variable substitution is malformed or a required variable (`${V:?msg}`) is unset.',
+  },
+  TB_DOCKERFILE_STAGE: {
+    errorClass: 'InvalidArgument',
+    summary: 'A stage reference is unknown, duplicated, or forms a cycle.',
+  },
+  TB_DOCKERFILE_NO_STAGES: {
+    errorClass: 'InvalidArgument',
+    summary:
+      'The Dockerfile has no FROM instruction, or an instruction comes before the first FROM.',
+  },
+  TB_DOCKERFILE_PLATFORM: {
+    errorClass: 'InvalidArgument',
+    summary: 'A platform string is malformed or not supported.',
+  },
+  TB_DOCKERIGNORE: {
+    errorClass: 'InvalidArgument',
+    summary: 'A .dockerignore pattern is invalid.',
+  },
+} as const satisfies Record<string, CatalogEntry>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+/** Where in a source file (a Dockerfile) an error points. Lines are 1-based. */
+export interface SourceLocation {
+  readonly file: string;
+  readonly startLine: number;
+  readonly endLine: number;
+  /** The text of lines startLine..endLine, for a code frame without re-reading the file. */
+  readonly lines: readonly string[];
+}
+
+export interface TbuildErrorOptions {
+  readonly hint?: string;
+  readonly details?: Readonly<Record<string, unknown>>;
+  readonly source?: SourceLocation;
+  readonly cause?: unknown;
+}
+
+/** The plain-data form of an error, for threads, JSON progress and the wire. */
+export interface SerializedError {
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly hint?: string;
+  readonly details?: Readonly<Record<string, unknown>>;
+  readonly source?: SourceLocation;
+}
+
+export class TbuildError extends Error {
+  override readonly name = 'TbuildError';
+  readonly code: ErrorCode;
+  readonly errorClass: ErrorClass;
+  readonly hint: string | undefined;
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+  readonly source: SourceLocation | undefined;
+
+  constructor(code: ErrorCode, message: string, options: TbuildErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.errorClass = ERROR_CATALOG[code].errorClass;
+    this.hint = options.hint;
+    this.details = options.details;
+    this.source = options.source;
+  }
+
+  toJSON(): SerializedError {
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.hint === undefined ? {} : { hint: this.hint }),
+      ...(this.details === undefined ? {} : { details: this.details }),
+      ...(this.source === undefined ? {} : { source: this.source }),
+    };
+  }
+
+  /** Rebuilds an error that crossed a thread or process boundary as plain data. */
+  static fromJSON(data: SerializedError): TbuildError {
+    return new TbuildError(isErrorCode(data.code) ? data.code : 'TB_INTERNAL', data.message, data);
+  }
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CATALOG, value);
+}
+
+/** Checks by code rather than instanceof, which does not survive thread boundaries. */
+export function isTbuildError(value: unknown, code?: ErrorCode): value is TbuildError {
+  if (typeof value !== 'object' || value === null) return false;
+  const candidate = value as { code?: unknown; errorClass?: unknown };
+  if (!isErrorCode(candidate.code) || typeof candidate.errorClass !== 'string') return false;
+  return code === undefined || candidate.code === code;
+}
+
+/** Wraps anything thrown by a dependency into a TbuildError, keeping TbuildErrors as they are. */
+export function toTbuildError(value: unknown, code: ErrorCode = 'TB_INTERNAL'): TbuildError {
+  if (isTbuildError(value)) return value;
+  const message = value instanceof Error ? value.message : String(value);
+  return new TbuildError(code, message, { cause: value });
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs everything tbuild's build, examples and tests need on a fresh Debian
+# machine (root, Node 20): Debian packages, then npm packages, then the native build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+debian_packages=(
+  build-essential python3 # node-gyp builds the runtime's native helper and addon
+  busybox-static          # the busybox base image for examples and tests
+  docker-registry         # the real OCI registry (distribution 2.8) the tests push to
+  skopeo umoci            # real clients that check the images tbuild writes
+  iproute2                # network namespaces for RUN --network tests
+)
+
+missing=()
+for package in "${debian_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
+done
+if ((${#missing[@]} > 0)); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+echo "setup: npm ci"
+npm ci --no-audit --no-fund

@@ -1,0 +1,79 @@
+import { canonicalDigest, TbuildError, type Digest } from '../../core/index.js';
+import type { Op } from './ops.js';
+
+/** Bumped whenever the encoding of an op changes meaning, so old digests never collide. */
+export const VERTEX_ENCODING = 'tbuild.vertex.v1';
+
+/** Where a vertex came from, for progress and errors. Not part of the digest. */
+export interface VertexMeta {
+  /** Display name, e.g. `[build 2/5] RUN make`. */
+  readonly name: string;
+  readonly source?: { readonly file: string; readonly startLine: number; readonly endLine: number };
+  /** Re-run even when a cached result exists (`--no-cache`). */
+  readonly ignoreCache?: boolean;
+}
+
+export interface Vertex {
+  readonly digest: Digest;
+  readonly op: Op;
+  readonly inputs: readonly Vertex[];
+  readonly meta: VertexMeta;
+}
+
+/** The digest of an op over the digests of its inputs: a Merkle DAG. */
+export function vertexDigest(op: Op, inputs: readonly Vertex[]): Digest {
+  return canonicalDigest({
+    encoding: VERTEX_ENCODING,
+    op,
+    inputs: inputs.map((input) => input.digest),
+  });
+}
+
+export function createVertex(op: Op, inputs: readonly Vertex[], meta: VertexMeta): Vertex {
+  checkInputIndices(op, inputs.length);
+  return { digest: vertexDigest(op, inputs), op, inputs, meta };
+}
+
+function checkInputIndices(op: Op, count: number): void {
+  const used: (number | undefined)[] = [];
+  switch (op.kind) {
+    case 'source':
+      if (count !== 0) throw invariant(`a source op takes no inputs, got ${String(count)}`);
+      return;
+    case 'exec':
+      for (const mount of op.mounts) {
+        if (mount.type === 'bind' || mount.type === 'cache') used.push(mount.input);
+      }
+      break;
+    case 'file':
+      used.push(op.base);
+      for (const action of op.actions) if (action.action === 'copy') used.push(action.from);
+      break;
+    case 'merge':
+      if (count < 1) throw invariant('a merge op needs at least one input');
+      return;
+  }
+  for (const index of used) {
+    if (index !== undefined && (!Number.isInteger(index) || index < 0 || index >= count)) {
+      throw invariant(`input index ${String(index)} out of range for ${String(count)} inputs`);
+    }
+  }
+}
+
+function invariant(message: string): TbuildError {
+  return new TbuildError('TB_INTERNAL', `invalid IR: ${message}`);
+}
+
+/** Every vertex reachable from the roots, inputs before the vertices that use them. */
+export function topologicalOrder(roots: readonly Vertex[]): Vertex[] {
+  const seen = new Set<Digest>();
+  const order: Vertex[] = [];
+  const visit = (vertex: Vertex): void => {
+    if (seen.has(vertex.digest)) return;
+    seen.add(vertex.digest);
+    for (const input of vertex.inputs) visit(input);
+    order.push(vertex);
+  };
+  for (const root of roots) visit(root);
+  return order;
+}

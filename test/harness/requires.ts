@@ -1,0 +1,45 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import type { TestContext } from 'vitest';
+
+/**
+ * What a test needs from the machine. Missing requirements skip the test with
+ * the reason locally, and fail it under CI=true, where a skipped test is a failing test.
+ */
+export type Requirement =
+  'root' | 'overlay' | 'userns' | 'docker-registry' | 'skopeo' | 'umoci' | 'busybox';
+
+const probes: Record<Requirement, () => string | undefined> = {
+  root: () => (process.getuid?.() === 0 ? undefined : 'needs root'),
+  overlay: () =>
+    readFileSync('/proc/filesystems', 'utf8').includes('overlay') ? undefined : 'needs overlayfs',
+  userns: () => (existsSync('/proc/self/ns/user') ? undefined : 'needs user namespaces'),
+  'docker-registry': () => onPath('docker-registry'),
+  skopeo: () => onPath('skopeo'),
+  umoci: () => onPath('umoci'),
+  busybox: () =>
+    existsSync('/bin/busybox') ? undefined : 'needs /bin/busybox (Debian package busybox-static)',
+};
+
+function onPath(command: string): string | undefined {
+  try {
+    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
+    return undefined;
+  } catch {
+    return `needs ${command} on PATH (bash scripts/setup.sh installs it)`;
+  }
+}
+
+export function missingRequirements(needs: readonly Requirement[]): string[] {
+  return needs.map((need) => probes[need]()).filter((reason) => reason !== undefined);
+}
+
+export function requires(context: TestContext, ...needs: Requirement[]): void {
+  const missing = missingRequirements(needs);
+  if (missing.length === 0) return;
+  const reason = missing.join('; ');
+  if (process.env['CI'] === 'true') {
+    throw new Error(`requirement missing under CI=true: ${reason}`);
+  }
+  context.skip(reason);
+}
