@@ -1,5 +1,18 @@
 /**
- * solver: the IR (ir/) and, later, the scheduler that runs it with caching.
- * Generic: imports core only; never sees files, processes or HTTP.
+ * solver: the IR (ir/) and the generic scheduler that runs it with persistent
+ * cache keys, shared in-flight work, bounded parallelism and cancellation.
+ * Imports core only; never sees files, processes or HTTP.
  */
 export * from './ir/index.js';
+export { CACHE_KEY_ENCODING, Solver, type SolverOptions } from './solver.js';
+export { Semaphore } from './semaphore.js';
+export { SharedTasks } from './shared-task.js';
+export type {
+  CacheMap,
+  InputKeySpec,
+  JobContext,
+  OpResolver,
+  ResultCache,
+  SolveOptions,
+  SolverOp,
+} from './types.js';

@@ -1,0 +1,285 @@
+import { describe, expect, it } from 'vitest';
+import { sha256Digest, TbuildError, type Digest, type ProgressEvent } from '../core/index.js';
+import { createVertex, type ExecOp, type Vertex } from './ir/index.js';
+import { Solver } from './solver.js';
+import type { JobContext, ResultCache, SolverOp } from './types.js';
+
+/**
+ * The solver is tested with toy ops, as BuildKit's scheduler_test.go does:
+ * leaves are image sources, inner vertices merges, and a fake resolver gives
+ * each vertex an op that records its calls and concatenates its inputs.
+ */
+const platform = { os: 'linux', architecture: 'amd64' };
+
+function leaf(name: string): Vertex {
+  return createVertex({ kind: 'source', source: { type: 'image', ref: name, platform } }, [], {
+    name,
+  });
+}
+
+/** An inner vertex; its name is in the op so that differently named vertices differ. */
+function node(name: string, inputs: Vertex[]): Vertex {
+  const op: ExecOp = {
+    kind: 'exec',
+    args: [name],
+    env: [],
+    cwd: '/',
+    user: '',
+    network: 'none',
+    security: 'sandbox',
+    platform,
+    extraHosts: [],
+    mounts: inputs.map((_, index) => ({
+      type: 'bind',
+      target: `/in${String(index)}`,
+      input: index,
+      selector: '/',
+      readonly: true,
+      output: false,
+    })),
+  };
+  return createVertex(op, inputs, { name });
+}
+
+interface Behaviour {
+  /** A volatile source: never cached by key (like a local context). */
+  volatile?: boolean;
+  /** Consumers key on this content instead of the input's key. */
+  content?: () => string;
+  /** Which inputs of this vertex are keyed by content. */
+  contentInputs?: number[];
+  exec?: (inputs: readonly string[], job: JobContext) => Promise<string>;
+}
+
+class Harness {
+  readonly execs = new Map<string, number>();
+  readonly cacheMaps = new Map<string, number>();
+  readonly store = new Map<Digest, string>();
+  readonly behaviours = new Map<string, Behaviour>();
+  readonly events: ProgressEvent[] = [];
+  running = 0;
+  maxRunning = 0;
+
+  readonly cache: ResultCache<string> = {
+    load: (key) => Promise.resolve(this.store.get(key)),
+    save: (key, result) => {
+      this.store.set(key, result);
+      return Promise.resolve();
+    },
+  };
+
+  solver(maxParallelism = 4): Solver<string> {
+    return new Solver<string>({
+      resolveOp: (vertex) => this.op(vertex),
+      cache: this.cache,
+      maxParallelism,
+    });
+  }
+
+  solve(
+    solver: Solver<string>,
+    root: Vertex,
+    extra: { signal?: AbortSignal; noCache?: boolean } = {},
+  ) {
+    return solver.solve(root, {
+      signal: extra.signal ?? new AbortController().signal,
+      progress: (event) => this.events.push(event),
+      ...(extra.noCache === undefined ? {} : { noCache: extra.noCache }),
+    });
+  }
+
+  count(map: Map<string, number>, name: string): void {
+    map.set(name, (map.get(name) ?? 0) + 1);
+  }
+
+  op(vertex: Vertex): SolverOp<string> {
+    const name = vertex.meta.name;
+    const behaviour = this.behaviours.get(name) ?? {};
+    return {
+      cacheMap: () => {
+        this.count(this.cacheMaps, name);
+        return Promise.resolve({
+          digest: sha256Digest(`op:${name}`),
+          cacheable: behaviour.volatile !== true,
+          inputs: vertex.inputs.map((_, index) =>
+            behaviour.contentInputs?.includes(index) === true
+              ? { contentChecksum: (input: string) => Promise.resolve(sha256Digest(input)) }
+              : {},
+          ),
+        });
+      },
+      exec: async (inputs, job) => {
+        this.count(this.execs, name);
+        this.running += 1;
+        this.maxRunning = Math.max(this.maxRunning, this.running);
+        try {
+          if (behaviour.exec !== undefined) return await behaviour.exec(inputs, job);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          if (behaviour.content !== undefined) return behaviour.content();
+          return `${name}(${inputs.join(',')})`;
+        } finally {
+          this.running -= 1;
+        }
+      },
+    };
+  }
+}
+
+function diamond(): { a: Vertex; b: Vertex; c: Vertex; d: Vertex } {
+  const a = leaf('a');
+  const b = node('b', [a]);
+  const c = node('c', [a]);
+  const d = node('d', [b, c]);
+  return { a, b, c, d };
+}
+
+describe('Solver', () => {
+  it('runs each vertex of a diamond once and composes the results', async () => {
+    const h = new Harness();
+    const { d } = diamond();
+    await expect(h.solve(h.solver(), d)).resolves.toBe('d(b(a()),c(a()))');
+    expect(Object.fromEntries(h.execs)).toEqual({ a: 1, b: 1, c: 1, d: 1 });
+  });
+
+  it('serves a rebuild from the cache without loading or running the inputs', async () => {
+    const h = new Harness();
+    const solver = h.solver();
+    const { d } = diamond();
+    await h.solve(solver, d);
+    h.execs.clear();
+    h.events.length = 0;
+    await expect(h.solve(h.solver(), d)).resolves.toBe('d(b(a()),c(a()))');
+    expect(h.execs.size).toBe(0);
+    const cached = h.events.filter((event) => event.type === 'vertex.cached');
+    expect(cached.map((event) => (event.type === 'vertex.cached' ? event.name : ''))).toEqual([
+      'd',
+    ]);
+  });
+
+  it('re-runs only the changed vertex and its descendants', async () => {
+    const h = new Harness();
+    const a = leaf('a');
+    const b = node('b', [a]);
+    const c1 = node('c', [a]);
+    await h.solve(h.solver(), node('d', [b, c1]));
+    h.execs.clear();
+    const c2 = node('c2', [a]);
+    await h.solve(h.solver(), node('d', [b, c2]));
+    expect(Object.fromEntries(h.execs)).toEqual({ c2: 1, d: 1 });
+  });
+
+  it('keys on content where an op reads its input by content', async () => {
+    const h = new Harness();
+    let context = 'v1';
+    h.behaviours.set('context', { volatile: true, content: () => context });
+    h.behaviours.set('copy', { contentInputs: [0] });
+    const copy = node('copy', [leaf('context')]);
+    await h.solve(h.solver(), copy);
+    await h.solve(h.solver(), copy);
+    expect(h.execs.get('context')).toBe(2);
+    expect(h.execs.get('copy')).toBe(1);
+    context = 'v2';
+    await expect(h.solve(h.solver(), copy)).resolves.toBe('copy(v2)');
+    expect(h.execs.get('copy')).toBe(2);
+  });
+
+  it('shares work in flight between concurrent builds', async () => {
+    const h = new Harness();
+    const solver = h.solver();
+    const { d } = diamond();
+    const results = await Promise.all([h.solve(solver, d), h.solve(solver, d)]);
+    expect(results[0]).toBe(results[1]);
+    expect(Object.fromEntries(h.execs)).toEqual({ a: 1, b: 1, c: 1, d: 1 });
+  });
+
+  it('keeps shared work running while any build still waits on it', async () => {
+    const h = new Harness();
+    let sawAbort = false;
+    let finish: () => void = () => undefined;
+    h.behaviours.set('slow', {
+      exec: (_inputs, job) =>
+        new Promise<string>((resolve, reject) => {
+          finish = () => {
+            resolve('done');
+          };
+          job.signal.addEventListener('abort', () => {
+            sawAbort = true;
+            reject(new TbuildError('TB_CANCELED', 'stopped'));
+          });
+        }),
+    });
+    const solver = h.solver();
+    const slow = leaf('slow');
+    const first = new AbortController();
+    const one = h.solve(solver, slow, { signal: first.signal });
+    const two = h.solve(solver, slow);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    first.abort('user pressed Ctrl-C');
+    await expect(one).rejects.toMatchObject({ code: 'TB_CANCELED' });
+    expect(sawAbort).toBe(false);
+    finish();
+    await expect(two).resolves.toBe('done');
+    expect(h.execs.get('slow')).toBe(1);
+  });
+
+  it('aborts shared work once every waiting build has cancelled', async () => {
+    const h = new Harness();
+    let sawAbort = false;
+    h.behaviours.set('slow', {
+      exec: (_inputs, job) =>
+        new Promise<string>((_resolve, reject) => {
+          job.signal.addEventListener('abort', () => {
+            sawAbort = true;
+            reject(new TbuildError('TB_CANCELED', 'stopped'));
+          });
+        }),
+    });
+    const solver = h.solver();
+    const slow = leaf('slow');
+    const controllers = [new AbortController(), new AbortController()];
+    const builds = controllers.map((c) => h.solve(solver, slow, { signal: c.signal }));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    for (const controller of controllers) controller.abort('stop');
+    for (const build of builds) await expect(build).rejects.toMatchObject({ code: 'TB_CANCELED' });
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(sawAbort).toBe(true);
+  });
+
+  it('runs no more ops at once than the parallelism limit', async () => {
+    const h = new Harness();
+    const leaves = ['l1', 'l2', 'l3', 'l4', 'l5', 'l6'].map((name) => leaf(name));
+    await h.solve(h.solver(2), node('root', leaves));
+    expect(h.maxRunning).toBe(2);
+    expect(h.execs.size).toBe(7);
+  });
+
+  it('reports a failing step and rejects with its error', async () => {
+    const h = new Harness();
+    h.behaviours.set('bad', {
+      exec: () => Promise.reject(new TbuildError('TB_INTERNAL', 'exit code 1')),
+    });
+    const bad = node('bad', [leaf('a')]);
+    await expect(h.solve(h.solver(), node('d', [bad]))).rejects.toMatchObject({
+      message: 'exit code 1',
+    });
+    const failure = h.events.find((event) => event.type === 'vertex.error');
+    expect(failure?.vertex).toBe(bad.digest);
+    expect(h.execs.get('d')).toBeUndefined();
+    expect(h.store.size).toBe(1);
+  });
+
+  it('re-runs everything with noCache and stores fresh results', async () => {
+    const h = new Harness();
+    const { d } = diamond();
+    await h.solve(h.solver(), d);
+    await h.solve(h.solver(), d, { noCache: true });
+    expect(Object.fromEntries(h.execs)).toEqual({ a: 2, b: 2, c: 2, d: 2 });
+  });
+
+  it('runs only what the requested root reaches', async () => {
+    const h = new Harness();
+    const { b } = diamond();
+    await h.solve(h.solver(), b);
+    expect([...h.execs.keys()].sort()).toEqual(['a', 'b']);
+  });
+});

@@ -1,0 +1,236 @@
+import { availableParallelism } from 'node:os';
+import {
+  canonicalDigest,
+  noopLogger,
+  toTbuildError,
+  type Digest,
+  type Logger,
+} from '../core/index.js';
+import type { Vertex } from './ir/index.js';
+import { ProgressFanout } from './progress-fanout.js';
+import { Semaphore } from './semaphore.js';
+import { SharedTasks } from './shared-task.js';
+import type {
+  CacheMap,
+  JobContext,
+  OpResolver,
+  ResultCache,
+  SolveOptions,
+  SolverOp,
+} from './types.js';
+
+/** Bumped when the composition of cache keys changes, so old keys never match. */
+export const CACHE_KEY_ENCODING = 'tbuild.cachekey.v1';
+
+export interface SolverOptions<R> {
+  readonly resolveOp: OpResolver<R>;
+  readonly cache: ResultCache<R>;
+  /** How many ops execute at once; defaults to the number of CPUs. */
+  readonly maxParallelism?: number;
+  readonly logger?: Logger;
+}
+
+/**
+ * Runs IR graphs. Per vertex: cache map → cache key (input keys, or content
+ * checksums of the inputs' results) → cached result, or the inputs' results and
+ * then exec. Only what the requested root needs runs. Work in flight is shared
+ * by vertex digest across concurrent solves on one Solver, and cancelled only
+ * when every build waiting on it has cancelled.
+ */
+export class Solver<R> {
+  readonly #options: SolverOptions<R>;
+  readonly #semaphore: Semaphore;
+  readonly #keys = new SharedTasks<Digest>();
+  readonly #results = new SharedTasks<R>();
+  readonly #fanout = new ProgressFanout();
+
+  constructor(options: SolverOptions<R>) {
+    this.#options = options;
+    this.#semaphore = new Semaphore(options.maxParallelism ?? availableParallelism());
+  }
+
+  async solve(root: Vertex, options: SolveOptions): Promise<R> {
+    const build = new Build(this.#options, options, {
+      semaphore: this.#semaphore,
+      keys: this.#keys,
+      results: this.#results,
+      fanout: this.#fanout,
+    });
+    try {
+      return await build.result(root);
+    } finally {
+      build.close();
+    }
+  }
+
+  /** The persistent cache key of a vertex, computing input results only where content checksums need them. */
+  async cacheKey(root: Vertex, options: SolveOptions): Promise<Digest> {
+    const build = new Build(this.#options, options, {
+      semaphore: this.#semaphore,
+      keys: this.#keys,
+      results: this.#results,
+      fanout: this.#fanout,
+    });
+    try {
+      return await build.key(root);
+    } finally {
+      build.close();
+    }
+  }
+}
+
+interface SharedState<R> {
+  readonly semaphore: Semaphore;
+  readonly keys: SharedTasks<Digest>;
+  readonly results: SharedTasks<R>;
+  readonly fanout: ProgressFanout;
+}
+
+/** One solve: memoises per vertex for its duration and holds its progress subscriptions. */
+class Build<R> {
+  readonly #ops = new Map<Digest, SolverOp<R>>();
+  readonly #cacheMaps = new Map<Digest, Promise<CacheMap<R>>>();
+  readonly #keys = new Map<Digest, Promise<Digest>>();
+  readonly #results = new Map<Digest, Promise<R>>();
+  readonly #watched = new Set<Digest>();
+  readonly #logger: Logger;
+  readonly #sharingPrefix: string;
+  private readonly solverOptions: SolverOptions<R>;
+  private readonly options: SolveOptions;
+  private readonly shared: SharedState<R>;
+
+  constructor(solverOptions: SolverOptions<R>, options: SolveOptions, shared: SharedState<R>) {
+    this.solverOptions = solverOptions;
+    this.options = options;
+    this.shared = shared;
+    this.#logger = options.logger ?? solverOptions.logger ?? noopLogger;
+    // Builds that ignore the cache must not join work of builds that use it, and the reverse.
+    this.#sharingPrefix = options.noCache === true ? 'nocache:' : 'cache:';
+  }
+
+  close(): void {
+    for (const digest of this.#watched) this.shared.fanout.unwatch(digest, this.options.progress);
+    this.#watched.clear();
+  }
+
+  key(vertex: Vertex): Promise<Digest> {
+    return memo(this.#keys, vertex.digest, () =>
+      this.shared.keys.run(this.#sharingPrefix + vertex.digest, this.options.signal, (signal) =>
+        this.#computeKey(vertex, signal),
+      ),
+    );
+  }
+
+  result(vertex: Vertex): Promise<R> {
+    return memo(this.#results, vertex.digest, () => {
+      this.#watch(vertex.digest);
+      return this.shared.results.run(
+        this.#sharingPrefix + vertex.digest,
+        this.options.signal,
+        (signal) => this.#computeResult(vertex, signal),
+      );
+    });
+  }
+
+  #watch(digest: Digest): void {
+    if (this.#watched.has(digest)) return;
+    this.#watched.add(digest);
+    this.shared.fanout.watch(digest, this.options.progress);
+  }
+
+  #job(vertex: Vertex, signal: AbortSignal): JobContext {
+    return {
+      signal,
+      progress: this.shared.fanout.sinkFor(vertex.digest),
+      logger: this.#logger.child({ vertex: vertex.digest }),
+    };
+  }
+
+  #op(vertex: Vertex): SolverOp<R> {
+    let op = this.#ops.get(vertex.digest);
+    if (op === undefined) {
+      op = this.solverOptions.resolveOp(vertex);
+      this.#ops.set(vertex.digest, op);
+    }
+    return op;
+  }
+
+  #cacheMap(vertex: Vertex, signal: AbortSignal): Promise<CacheMap<R>> {
+    return memo(this.#cacheMaps, vertex.digest, () =>
+      this.#op(vertex).cacheMap(this.#job(vertex, signal)),
+    );
+  }
+
+  async #computeKey(vertex: Vertex, signal: AbortSignal): Promise<Digest> {
+    const cacheMap = await this.#cacheMap(vertex, signal);
+    const inputs = await Promise.all(
+      vertex.inputs.map(async (input, index) => {
+        const checksum = cacheMap.inputs[index]?.contentChecksum;
+        if (checksum === undefined) return { key: await this.key(input) };
+        const inputResult = await this.result(input);
+        return { content: await checksum(inputResult, this.#job(vertex, signal)) };
+      }),
+    );
+    return canonicalDigest({ encoding: CACHE_KEY_ENCODING, op: cacheMap.digest, inputs });
+  }
+
+  async #computeResult(vertex: Vertex, signal: AbortSignal): Promise<R> {
+    const job = this.#job(vertex, signal);
+    const name = vertex.meta.name;
+    const cacheMap = await this.#cacheMap(vertex, signal);
+    const useCache =
+      cacheMap.cacheable && this.options.noCache !== true && vertex.meta.ignoreCache !== true;
+    const key = cacheMap.cacheable ? await this.key(vertex) : undefined;
+    if (useCache && key !== undefined) {
+      const cached = await this.solverOptions.cache.load(key, job);
+      if (cached !== undefined) {
+        job.progress({ type: 'vertex.cached', vertex: vertex.digest, name, at: Date.now() });
+        return cached;
+      }
+    }
+    const inputs = await Promise.all(vertex.inputs.map((input) => this.result(input)));
+    const release = await this.shared.semaphore.acquire(signal);
+    job.progress({
+      type: 'vertex.started',
+      vertex: vertex.digest,
+      name,
+      inputs: vertex.inputs.map((input) => input.digest),
+      at: Date.now(),
+    });
+    let result: R;
+    try {
+      result = await this.#op(vertex).exec(inputs, job);
+    } catch (error) {
+      const failure = toTbuildError(error);
+      if (failure.code === 'TB_CANCELED' || signal.aborted) {
+        job.progress({ type: 'vertex.canceled', vertex: vertex.digest, at: Date.now() });
+      } else {
+        job.progress({
+          type: 'vertex.error',
+          vertex: vertex.digest,
+          error: failure.toJSON(),
+          at: Date.now(),
+        });
+      }
+      throw failure;
+    } finally {
+      release();
+    }
+    if (key !== undefined) await this.solverOptions.cache.save(key, result, job);
+    job.progress({ type: 'vertex.completed', vertex: vertex.digest, at: Date.now() });
+    return result;
+  }
+}
+
+function memo<T>(
+  map: Map<Digest, Promise<T>>,
+  digest: Digest,
+  create: () => Promise<T>,
+): Promise<T> {
+  let promise = map.get(digest);
+  if (promise === undefined) {
+    promise = create();
+    map.set(digest, promise);
+  }
+  return promise;
+}

@@ -1,0 +1,63 @@
+import type { Digest, Logger, ProgressSink } from '../core/index.js';
+import type { Vertex } from './ir/index.js';
+
+/**
+ * The contract between the generic solver and whoever implements ops (the
+ * worker). The solver knows vertices, keys and results; it never sees files,
+ * processes or HTTP. `R` is the worker's result type (e.g. a snapshot ref).
+ */
+
+/** What every call into an op receives: cancellation, progress and a logger. */
+export interface JobContext {
+  readonly signal: AbortSignal;
+  /** Progress for this vertex; the solver fans it out to every build waiting on it. */
+  readonly progress: ProgressSink;
+  readonly logger: Logger;
+}
+
+/**
+ * How an op's persistent cache key is made (BuildKit's CacheMap).
+ *
+ * The key of a vertex is the digest of `digest` (the op's definition with
+ * volatile fields removed) together with, per input, either that input's own
+ * cache key or, when `contentChecksum` is given, a checksum of the part of the
+ * input's result the op reads (COPY sources, bind-mounted paths). Content
+ * checksums need the input's result, so they are computed only when asked for.
+ */
+export interface CacheMap<R> {
+  readonly digest: Digest;
+  /** One entry per vertex input, in order. */
+  readonly inputs: readonly InputKeySpec<R>[];
+  /** False for results that must never be reused by key (a local context sync). */
+  readonly cacheable: boolean;
+}
+
+export interface InputKeySpec<R> {
+  readonly contentChecksum?: (input: R, job: JobContext) => Promise<Digest>;
+}
+
+export interface SolverOp<R> {
+  cacheMap(job: JobContext): Promise<CacheMap<R>>;
+  /** Runs the op on its inputs' results. Must honour job.signal. */
+  exec(inputs: readonly R[], job: JobContext): Promise<R>;
+}
+
+/** Binds a vertex to its implementation; called once per vertex per solve. */
+export type OpResolver<R> = (vertex: Vertex) => SolverOp<R>;
+
+/**
+ * Results by cache key. `load` returns undefined on a miss, and also for a
+ * stored result that fails verification (the store rebuilds rather than use it).
+ */
+export interface ResultCache<R> {
+  load(key: Digest, job: JobContext): Promise<R | undefined>;
+  save(key: Digest, result: R, job: JobContext): Promise<void>;
+}
+
+export interface SolveOptions {
+  readonly signal: AbortSignal;
+  readonly progress: ProgressSink;
+  readonly logger?: Logger;
+  /** Re-run every vertex even when a cached result exists (`--no-cache`). */
+  readonly noCache?: boolean;
+}
