@@ -150,10 +150,10 @@ describe('Solver', () => {
     h.events.length = 0;
     await expect(h.solve(h.solver(), d)).resolves.toBe('d(b(a()),c(a()))');
     expect(h.execs.size).toBe(0);
-    const cached = h.events.filter((event) => event.type === 'vertex.cached');
-    expect(cached.map((event) => (event.type === 'vertex.cached' ? event.name : ''))).toEqual([
-      'd',
-    ]);
+    const cachedNames = h.events.flatMap((event) =>
+      event.type === 'vertex.cached' ? [event.name] : [],
+    );
+    expect(cachedNames).toEqual(['d']);
   });
 
   it('re-runs only the changed vertex and its descendants', async () => {
