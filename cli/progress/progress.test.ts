@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest';
+import { sha256Digest, type ProgressEvent } from '../../core/index.js';
+import { PlainDisplay } from './plain.js';
+import { RawJsonDisplay } from './rawjson.js';
+import { ProgressState } from './state.js';
+import { renderTty } from './tty.js';
+
+const build = sha256Digest('build');
+const copy = sha256Digest('copy');
+const run = sha256Digest('run');
+
+function capture(): { out: { write: (text: string) => void }; text: () => string } {
+  const chunks: string[] = [];
+  return { out: { write: (text) => chunks.push(text) }, text: () => chunks.join('') };
+}
+
+function log(
+  vertex: typeof build,
+  at: number,
+  text: string,
+  stream: 'stdout' | 'stderr' = 'stdout',
+): ProgressEvent {
+  return { type: 'vertex.log', vertex, at, stream, data: Buffer.from(text) };
+}
+
+/** A build with a cached step, a step that logs, and a failing step interleaved with it. */
+const events: ProgressEvent[] = [
+  { type: 'vertex.cached', vertex: copy, name: '[build 1/3] COPY . /src', at: 1000 },
+  { type: 'vertex.started', vertex: build, name: '[build 2/3] RUN make', inputs: [copy], at: 1000 },
+  log(build, 1123, 'compiling a\ncompil'),
+  { type: 'vertex.started', vertex: run, name: '[build 3/3] RUN ./test', inputs: [], at: 1200 },
+  log(run, 1300, 'test failed\n', 'stderr'),
+  {
+    type: 'vertex.error',
+    vertex: run,
+    at: 1400,
+    error: {
+      code: 'TB_INTERNAL',
+      message: 'process "/bin/sh -c ./test" did not complete successfully: exit code: 1',
+    },
+  },
+  log(build, 1500, 'ing b\n'),
+  { type: 'vertex.completed', vertex: build, at: 2400 },
+];
+
+describe('plain progress', () => {
+  it('prints steps like BuildKit, with every log line and a failure block', () => {
+    const { out, text } = capture();
+    const display = new PlainDisplay(out, () => 0);
+    for (const event of events) display.sink(event);
+    display.finish();
+    expect(text()).toBe(
+      [
+        '#1 [build 1/3] COPY . /src',
+        '#1 CACHED',
+        '',
+        '#2 [build 2/3] RUN make',
+        '#2 0.123 compiling a',
+        '#2 ...',
+        '',
+        '#3 [build 3/3] RUN ./test',
+        '#3 0.100 test failed',
+        '#3 ERROR: process "/bin/sh -c ./test" did not complete successfully: exit code: 1',
+        '',
+        '#2 [build 2/3] RUN make',
+        '#2 0.500 compiling b',
+        '#2 DONE 1.4s',
+        '',
+        '------',
+        ' > [build 3/3] RUN ./test:',
+        '0.100 test failed',
+        '------',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('never clips long logs', () => {
+    const { out, text } = capture();
+    const display = new PlainDisplay(out, () => 0);
+    display.sink({ type: 'vertex.started', vertex: run, name: 'RUN seq', inputs: [], at: 0 });
+    const many = Array.from({ length: 5000 }, (_, index) => `line ${String(index)}\n`).join('');
+    display.sink(log(run, 10, many));
+    display.sink({ type: 'vertex.completed', vertex: run, at: 20 });
+    expect(text().match(/^#1 0\.010 line \d+$/gm)).toHaveLength(5000);
+  });
+});
+
+describe('tty progress', () => {
+  it('renders a header, one row per step and the tail of running steps', () => {
+    const state = new ProgressState(0);
+    for (const event of events.slice(0, 5)) state.apply(event);
+    const frame = renderTty(state, 3200, { finished: false, columns: 60, rows: 40 });
+    expect(frame[0]).toBe('[+] Building 3.2s (1/3)');
+    expect(frame[1]).toMatch(/^ => CACHED \[build 1\/3\] COPY \. \/src +0\.0s$/);
+    expect(frame[2]).toMatch(/^ => \[build 2\/3\] RUN make +2\.2s$/);
+    expect(frame[3]).toBe(' => => # compiling a');
+    expect(frame[4]).toMatch(/^ => \[build 3\/3\] RUN \.\/test +2\.0s$/);
+    expect(frame[5]).toBe(' => => # test failed');
+    expect(frame.every((line) => line.length <= 60)).toBe(true);
+  });
+
+  it('marks the end and failed steps', () => {
+    const state = new ProgressState(0);
+    for (const event of events) state.apply(event);
+    const frame = renderTty(state, 2500, { finished: true, columns: 80, rows: 40 });
+    expect(frame[0]).toBe('[+] Building 2.5s (3/3) FINISHED');
+    expect(frame.some((line) => line.startsWith(' => ERROR [build 3/3] RUN ./test'))).toBe(true);
+  });
+});
+
+describe('rawjson progress', () => {
+  it('writes one SolveStatus-shaped object per event', () => {
+    const { out, text } = capture();
+    const display = new RawJsonDisplay(out);
+    for (const event of events) display.sink(event);
+    const lines = text()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines).toHaveLength(events.length);
+    expect(lines[0]).toMatchObject({ vertexes: [{ digest: copy, cached: true }] });
+    expect(lines[2]).toMatchObject({
+      logs: [
+        { vertex: build, stream: 1, data: Buffer.from('compiling a\ncompil').toString('base64') },
+      ],
+    });
+    expect(lines[5]).toMatchObject({
+      vertexes: [{ digest: run, error: expect.stringContaining('exit code: 1') as unknown }],
+    });
+  });
+});
