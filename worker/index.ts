@@ -1,5 +1,10 @@
 /**
  * worker: binds IR ops to real work with cache, runtime and registry-client; threads/ and exporters/. May import every module below the CLI.
- * Not written yet: see the open issues.
  */
-export {};
+export {
+  createThreadPool,
+  DEFAULT_GZIP_BLOCK_SIZE,
+  gzipParallel,
+  InlinePool,
+  type ThreadPool,
+} from './threads/index.js';

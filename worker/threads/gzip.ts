@@ -1,0 +1,91 @@
+import { constants, crc32, deflateRawSync } from 'node:zlib';
+import { throwIfAborted } from '../../core/index.js';
+import type { ThreadPool } from './pool.js';
+import { DEFLATE_WINDOW } from './tasks/compress.js';
+
+export interface ParallelGzipOptions {
+  readonly pool: ThreadPool;
+  /** zlib level 0-9; 6 is gzip's and BuildKit's default. */
+  readonly level?: number;
+  /** Uncompressed bytes per task. Part of the output's identity: keep it fixed for reproducible digests. */
+  readonly blockSize?: number;
+  readonly signal?: AbortSignal;
+}
+
+export const DEFAULT_GZIP_BLOCK_SIZE = 1024 * 1024;
+
+/** gzip header: no name, mtime 0, OS "unknown" (255), so the bytes never depend on when or where. */
+const GZIP_HEADER = Uint8Array.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xff]);
+
+/**
+ * gzip compression on every core, deterministic: the input is cut into fixed
+ * blocks, each deflated on a thread with the previous 32 KiB as dictionary and
+ * ended with a sync flush, and the raw deflate pieces are concatenated between
+ * one gzip header and trailer. Any gzip reader decodes the result; the same
+ * input, level and block size always give the same bytes.
+ */
+export async function* gzipParallel(
+  source: AsyncIterable<Uint8Array>,
+  options: ParallelGzipOptions,
+): AsyncGenerator<Uint8Array> {
+  const level = options.level ?? 6;
+  const blockSize = options.blockSize ?? DEFAULT_GZIP_BLOCK_SIZE;
+  const inFlightLimit = Math.max(2, options.pool.size * 2);
+  const pending: Promise<Uint8Array>[] = [];
+  let crc = 0;
+  let size = 0;
+  let previous: Uint8Array | undefined;
+
+  yield GZIP_HEADER;
+  const submit = (block: Uint8Array): void => {
+    crc = crc32(block, crc);
+    size = (size + block.length) % 2 ** 32;
+    const dictionary = previous?.subarray(Math.max(0, previous.length - DEFLATE_WINDOW));
+    pending.push(
+      options.pool.run(
+        'deflateBlock',
+        { data: block, level, last: false, ...(dictionary === undefined ? {} : { dictionary }) },
+        options.signal,
+      ),
+    );
+    previous = block;
+  };
+
+  for await (const block of rechunk(source, blockSize)) {
+    throwIfAborted(options.signal);
+    submit(block);
+    while (pending.length >= inFlightLimit) yield await (pending.shift() as Promise<Uint8Array>);
+  }
+  while (pending.length > 0) yield await (pending.shift() as Promise<Uint8Array>);
+
+  // An empty final block ends the deflate stream whatever came before.
+  yield deflateRawSync(new Uint8Array(0), { level, finishFlush: constants.Z_FINISH });
+  const trailer = Buffer.alloc(8);
+  trailer.writeUInt32LE(crc >>> 0, 0);
+  trailer.writeUInt32LE(size >>> 0, 4);
+  yield trailer;
+}
+
+/** Regroups a byte stream into blocks of exactly `size` bytes (the last may be shorter). */
+export async function* rechunk(
+  source: AsyncIterable<Uint8Array>,
+  size: number,
+): AsyncGenerator<Uint8Array> {
+  let buffer = Buffer.alloc(size);
+  let filled = 0;
+  for await (const chunk of source) {
+    let offset = 0;
+    while (offset < chunk.length) {
+      const take = Math.min(size - filled, chunk.length - offset);
+      buffer.set(chunk.subarray(offset, offset + take), filled);
+      filled += take;
+      offset += take;
+      if (filled === size) {
+        yield buffer;
+        buffer = Buffer.alloc(size);
+        filled = 0;
+      }
+    }
+  }
+  if (filled > 0) yield buffer.subarray(0, filled);
+}

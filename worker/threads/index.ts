@@ -1,0 +1,8 @@
+/** worker/threads: the piscina pool and the CPU-heavy work it runs (hashing, tar, compression). */
+export { createThreadPool, InlinePool, type TaskName, type ThreadPool } from './pool.js';
+export {
+  DEFAULT_GZIP_BLOCK_SIZE,
+  gzipParallel,
+  rechunk,
+  type ParallelGzipOptions,
+} from './gzip.js';

@@ -1,0 +1,111 @@
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import {
+  canceledError,
+  isTbuildError,
+  TbuildError,
+  type SerializedError,
+} from '../../core/index.js';
+import * as tasks from './tasks/index.js';
+
+export type TaskName = keyof typeof tasks;
+type TaskInput<N extends TaskName> = Parameters<(typeof tasks)[N]>[0];
+type TaskOutput<N extends TaskName> = Awaited<ReturnType<(typeof tasks)[N]>>;
+
+/** Runs CPU-heavy tasks off the main thread. */
+export interface ThreadPool {
+  run<N extends TaskName>(
+    name: N,
+    input: TaskInput<N>,
+    signal?: AbortSignal,
+  ): Promise<TaskOutput<N>>;
+  readonly size: number;
+  close(): Promise<void>;
+}
+
+/**
+ * The real pool: piscina threads loading the compiled tasks from dist/. Node 20
+ * threads cannot load TypeScript, so when the compiled tasks are missing (tests
+ * run from source) the caller gets an InlinePool instead: same tasks, same data
+ * crossing a structured-clone boundary, on the calling thread.
+ */
+export function createThreadPool(options: { maxThreads?: number } = {}): ThreadPool {
+  const taskFile = new URL('./tasks/index.js', import.meta.url);
+  if (!existsSync(fileURLToPath(taskFile))) return new InlinePool();
+  return new PiscinaPool(taskFile, options.maxThreads ?? availableParallelism());
+}
+
+class PiscinaPool implements ThreadPool {
+  readonly #piscina: Piscina;
+  readonly size: number;
+
+  constructor(taskFile: URL, maxThreads: number) {
+    this.size = maxThreads;
+    this.#piscina = new Piscina({
+      filename: taskFile.href,
+      maxThreads,
+      minThreads: 0,
+      idleTimeout: 2000,
+    });
+  }
+
+  async run<N extends TaskName>(
+    name: N,
+    input: TaskInput<N>,
+    signal?: AbortSignal,
+  ): Promise<TaskOutput<N>> {
+    try {
+      return (await this.#piscina.run(input, {
+        name,
+        ...(signal === undefined ? {} : { signal }),
+      })) as TaskOutput<N>;
+    } catch (error) {
+      throw rebuildError(error, signal);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.#piscina.destroy();
+  }
+}
+
+/** Runs tasks on the calling thread; used from source and in unit tests. */
+export class InlinePool implements ThreadPool {
+  readonly size = 1;
+
+  run<N extends TaskName>(
+    name: N,
+    input: TaskInput<N>,
+    signal?: AbortSignal,
+  ): Promise<TaskOutput<N>> {
+    if (signal?.aborted === true) return Promise.reject(canceledError(signal));
+    const task = tasks[name] as (input: TaskInput<N>) => TaskOutput<N>;
+    try {
+      return Promise.resolve(task(structuredClone(input)));
+    } catch (error) {
+      return Promise.reject(rebuildError(error, signal));
+    }
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/**
+ * Errors lose their class and fields crossing a thread (structuredClone keeps
+ * only message and name), so tasks throw TbuildErrors whose code survives in the
+ * message-less form `{code, message, details}` and are rebuilt here.
+ */
+function rebuildError(error: unknown, signal: AbortSignal | undefined): TbuildError {
+  if (signal?.aborted === true) return canceledError(signal);
+  if (isTbuildError(error)) return error;
+  const data = error as Partial<SerializedError> | undefined;
+  if (data !== undefined && typeof data.code === 'string' && typeof data.message === 'string') {
+    return TbuildError.fromJSON(data as SerializedError);
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new TbuildError('TB_INTERNAL', `thread task failed: ${message}`, { cause: error });
+}
