@@ -86,6 +86,34 @@ export const ERROR_CATALOG = {
     errorClass: 'InvalidArgument',
     summary: 'A .dockerignore pattern is invalid.',
   },
+  TB_REGISTRY_REFERENCE: {
+    errorClass: 'InvalidArgument',
+    summary: 'An image reference (name, tag or digest) is malformed.',
+  },
+  TB_REGISTRY_AUTH: {
+    errorClass: 'PermissionDenied',
+    summary: 'A registry refused the credentials, or none were found for a private repository.',
+  },
+  TB_REGISTRY_CREDENTIALS: {
+    errorClass: 'FailedPrecondition',
+    summary: 'The docker config.json or a docker-credential helper could not be read or run.',
+  },
+  TB_REGISTRY_HTTP: {
+    errorClass: 'Unavailable',
+    summary: 'A registry could not be reached or answered with an unexpected status.',
+  },
+  TB_REGISTRY_NOT_FOUND: {
+    errorClass: 'NotFound',
+    summary: 'A repository, tag, manifest or blob does not exist in the registry.',
+  },
+  TB_REGISTRY_DIGEST_MISMATCH: {
+    errorClass: 'DataLoss',
+    summary: 'Content from a registry does not match its digest or size.',
+  },
+  TB_REGISTRY_MANIFEST: {
+    errorClass: 'InvalidArgument',
+    summary: 'A manifest or index is malformed, of an unsupported type, or has no matching platform.',
+  },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
