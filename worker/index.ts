@@ -8,3 +8,9 @@ export {
   InlinePool,
   type ThreadPool,
 } from './threads/index.js';
+export {
+  checksumPath,
+  cleanRelative,
+  StatCache,
+  type ChecksumOptions,
+} from './contenthash/index.js';

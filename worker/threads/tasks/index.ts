@@ -3,3 +3,4 @@
  * stay light: core and pure helpers only, never piscina, the runtime or HTTP.
  */
 export { deflateBlock } from './compress.js';
+export { hashFile } from './hash-file.js';

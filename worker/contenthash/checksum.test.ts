@@ -1,0 +1,122 @@
+import { createHash } from 'node:crypto';
+import { chmod, mkdir, mkdtemp, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { InlinePool } from '../threads/index.js';
+import { checksumPath, cleanRelative, type ChecksumOptions } from './checksum.js';
+import { StatCache } from './stat-cache.js';
+
+let root: string;
+let options: ChecksumOptions;
+
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), 'tbuild-contenthash-'));
+  options = {
+    root,
+    statCache: StatCache.inMemory(),
+    pool: new InlinePool(),
+    includeOwnership: false,
+  };
+  await mkdir(join(root, 'src/lib'), { recursive: true });
+  await writeFile(join(root, 'src/main.c'), 'int main() { return 0; }\n');
+  await writeFile(join(root, 'src/lib/util.c'), 'void util(void) {}\n');
+  await symlink('main.c', join(root, 'src/link'));
+});
+
+afterEach(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('checksumPath', () => {
+  it('ignores mtime: touching files keeps the checksum', async () => {
+    const before = await checksumPath('src', options);
+    const later = new Date(Date.now() + 60_000);
+    await utimes(join(root, 'src/main.c'), later, later);
+    await utimes(join(root, 'src/lib'), later, later);
+    expect(await checksumPath('src', options)).toBe(before);
+  });
+
+  it('changes when one byte changes, even with the mtime restored', async () => {
+    // A whole-second mtime can be restored exactly, so only ctime tells the change apart.
+    const file = join(root, 'src/main.c');
+    const mtime = new Date('2024-01-01T00:00:00Z');
+    await utimes(file, mtime, mtime);
+    const before = await checksumPath('src', options);
+    await writeFile(file, 'int main() { return 1; }\n');
+    await utimes(file, mtime, mtime);
+    expect((await stat(file, { bigint: true })).mtimeNs).toBe(BigInt(mtime.getTime()) * 1_000_000n);
+    expect(await checksumPath('src', options)).not.toBe(before);
+  });
+
+  it('changes when a mode changes', async () => {
+    const before = await checksumPath('src/main.c', options);
+    await chmod(join(root, 'src/main.c'), 0o755);
+    expect(await checksumPath('src/main.c', options)).not.toBe(before);
+  });
+
+  it('changes when a symlink target or a file name changes', async () => {
+    const before = await checksumPath('src', options);
+    await rm(join(root, 'src/link'));
+    await symlink('lib/util.c', join(root, 'src/link'));
+    const retargeted = await checksumPath('src', options);
+    expect(retargeted).not.toBe(before);
+    await writeFile(join(root, 'src/extra'), '');
+    expect(await checksumPath('src', options)).not.toBe(retargeted);
+  });
+
+  it('leaves excluded paths out', async () => {
+    const before = await checksumPath('src', {
+      ...options,
+      excludes: (path) => path.endsWith('.log'),
+    });
+    await writeFile(join(root, 'src/build.log'), 'noise');
+    expect(
+      await checksumPath('src', { ...options, excludes: (path) => path.endsWith('.log') }),
+    ).toBe(before);
+    expect(await checksumPath('src', options)).not.toBe(before);
+  });
+
+  it('hashes large files on the pool and remembers them by stat identity', async () => {
+    const big = Buffer.alloc(300_000, 7);
+    await writeFile(join(root, 'big.bin'), big);
+    let runs = 0;
+    const pool = new InlinePool();
+    const counting: ChecksumOptions = {
+      ...options,
+      pool: {
+        size: 1,
+        close: () => pool.close(),
+        run: (name, input, signal) => {
+          runs += 1;
+          return pool.run(name, input, signal);
+        },
+      },
+    };
+    const first = await checksumPath('big.bin', counting);
+    const second = await checksumPath('big.bin', counting);
+    expect(second).toBe(first);
+    expect(runs).toBe(1);
+  });
+
+  it('keeps paths inside the root', () => {
+    expect(cleanRelative('../../etc/passwd')).toBe('etc/passwd');
+    expect(cleanRelative('./src/')).toBe('src');
+    expect(cleanRelative('/')).toBe('');
+  });
+});
+
+describe('StatCache', () => {
+  it('persists digests across opens and survives a damaged file', async () => {
+    const file = join(root, 'state/stat-cache.json');
+    const first = await StatCache.open(file);
+    const target = join(root, 'src/main.c');
+    const stats = await stat(target, { bigint: true });
+    const digest = createHash('sha256').update('x').digest('hex');
+    first.set(target, stats, digest);
+    await first.save();
+    expect((await StatCache.open(file)).get(target, stats)).toBe(digest);
+    await writeFile(file, '{"version":1,"entries":[["torn');
+    expect((await StatCache.open(file)).get(target, stats)).toBeUndefined();
+  });
+});
