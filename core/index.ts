@@ -18,6 +18,16 @@ export {
 export { formatCodeFrame, formatError } from './format-error.js';
 export { digestHex, isDigest, parseDigest, sha256Digest, type Digest } from './digest.js';
 export { canonicalDigest, canonicalJson } from './canonical-json.js';
+export {
+  MEDIA_TYPES,
+  type ContainerConfig,
+  type Descriptor,
+  type HistoryEntry,
+  type ImageConfig,
+  type ImageIndex,
+  type ImageManifest,
+  type OciPlatform,
+} from './oci.js';
 export type {
   BuildWarning,
   ProgressEvent,
