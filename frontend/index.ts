@@ -4,3 +4,4 @@
  * ImageMetaResolver interface it declares, never by pulling them itself.
  */
 export type * from './dockerfile/instructions.js';
+export { parseDockerfile, parseInstruction } from './dockerfile/index.js';
