@@ -14,3 +14,15 @@ export {
   StatCache,
   type ChecksumOptions,
 } from './contenthash/index.js';
+export {
+  buildManifest,
+  DeterministicTar,
+  DirectorySink,
+  serializeBlob,
+  shortDockerName,
+  writeDockerArchive,
+  writeOciLayout,
+  type ArchiveSink,
+  type ImageBundle,
+  type LayerBlob,
+} from './exporters/index.js';
