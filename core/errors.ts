@@ -114,6 +114,34 @@ export const ERROR_CATALOG = {
     errorClass: 'InvalidArgument',
     summary: 'A manifest or index is malformed, of an unsupported type, or has no matching platform.',
   },
+  TB_RUNTIME_NATIVE_MISSING: {
+    errorClass: 'FailedPrecondition',
+    summary: 'The native build of the runtime (addon or sandbox helper) is missing.',
+  },
+  TB_RUNTIME_SPEC: {
+    errorClass: 'InvalidArgument',
+    summary: 'A sandbox spec is invalid (empty argv, relative path, bad limit or mount).',
+  },
+  TB_RUNTIME_USER: {
+    errorClass: 'NotFound',
+    summary: 'A RUN user or group name is not in the passwd or group file of the root filesystem.',
+  },
+  TB_RUNTIME_SANDBOX: {
+    errorClass: 'FailedPrecondition',
+    summary: 'The sandbox for a RUN step could not be set up.',
+  },
+  TB_RUNTIME_EXEC: {
+    errorClass: 'NotFound',
+    summary: 'The command of a RUN step could not be started in the sandbox.',
+  },
+  TB_RUNTIME_SECCOMP: {
+    errorClass: 'InvalidArgument',
+    summary: 'A seccomp profile cannot be compiled to BPF.',
+  },
+  TB_RUNTIME_CGROUP: {
+    errorClass: 'FailedPrecondition',
+    summary: 'Resource limits were asked for but no usable cgroup hierarchy was found.',
+  },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

@@ -1,0 +1,46 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { TbuildError } from '../../core/index.js';
+
+/**
+ * Where node-gyp puts the native build. This file runs from source (runtime/native/,
+ * under vitest) and compiled (dist/runtime/native/), so both layouts are tried.
+ */
+const BUILD_DIRS = ['./build/Release/', '../../../runtime/native/build/Release/'];
+
+/** Absolute path of a file node-gyp built (the addon, the helper, test fixtures). */
+export function nativeBuildPath(name: string): string {
+  for (const dir of BUILD_DIRS) {
+    const candidate = fileURLToPath(new URL(dir + name, import.meta.url));
+    if (existsSync(candidate)) return candidate;
+  }
+  throw new TbuildError('TB_RUNTIME_NATIVE_MISSING', `the native build is missing ${name}`, {
+    hint: 'run `npm ci` (or `npx node-gyp rebuild --directory=runtime/native`) to build it',
+  });
+}
+
+/** The raw addon surface (runtime/native/src/fs_addon.cc); wrapped by native-fs.ts. */
+export interface RawAddon {
+  mknod(path: string, mode: number, major: number, minor: number): void;
+  lsetxattr(path: string, name: string, value: Buffer, flags: number): void;
+  lgetxattr(path: string, name: string): Buffer | undefined;
+  llistxattr(path: string): string[];
+  lremovexattr(path: string, name: string): void;
+  mount(source: string, target: string, fstype: string, flags: number, data: string): void;
+  umount2(target: string, flags: number): void;
+  openInRoot(root: string, path: string, flags: number): number;
+  resolveInRoot(root: string, path: string, flags: number): string;
+  closeFd(fd: number): void;
+}
+
+let loaded: RawAddon | undefined;
+
+/** Loads the addon once. ES modules cannot import a .node file, hence createRequire. */
+export function loadAddon(): RawAddon {
+  if (loaded === undefined) {
+    const require = createRequire(import.meta.url);
+    loaded = require(nativeBuildPath('tbuild_native.node')) as RawAddon;
+  }
+  return loaded;
+}

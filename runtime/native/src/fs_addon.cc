@@ -1,0 +1,236 @@
+// The filesystem primitives Node lacks (research/sandbox.md §6.5): device nodes,
+// xattrs on the link itself, mount/umount, and in-root path resolution. All calls
+// are synchronous and cheap; failures throw errors shaped like node:fs errors
+// (code, errno, syscall, path) so callers can branch on `code`.
+#include <napi.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "in_root.h"
+
+namespace {
+
+const char* ErrnoName(int err) {
+  switch (err) {
+    case EPERM: return "EPERM";
+    case ENOENT: return "ENOENT";
+    case EIO: return "EIO";
+    case EBADF: return "EBADF";
+    case EACCES: return "EACCES";
+    case EBUSY: return "EBUSY";
+    case EEXIST: return "EEXIST";
+    case EXDEV: return "EXDEV";
+    case ENODEV: return "ENODEV";
+    case ENOTDIR: return "ENOTDIR";
+    case EISDIR: return "EISDIR";
+    case EINVAL: return "EINVAL";
+    case ENOSPC: return "ENOSPC";
+    case EROFS: return "EROFS";
+    case ERANGE: return "ERANGE";
+    case ENAMETOOLONG: return "ENAMETOOLONG";
+    case ENOSYS: return "ENOSYS";
+    case ELOOP: return "ELOOP";
+    case ENODATA: return "ENODATA";
+    case ENOTSUP: return "ENOTSUP";
+    case E2BIG: return "E2BIG";
+    case ENOMEM: return "ENOMEM";
+    case EAGAIN: return "EAGAIN";
+    default: return "EUNKNOWN";
+  }
+}
+
+Napi::Value ThrowErrno(Napi::Env env, int err, const char* syscall, const std::string& path) {
+  std::string message = std::string(ErrnoName(err)) + ": " + strerror(err) + ", " + syscall;
+  if (!path.empty()) message += " '" + path + "'";
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Set("code", Napi::String::New(env, ErrnoName(err)));
+  error.Set("errno", Napi::Number::New(env, -err));
+  error.Set("syscall", Napi::String::New(env, syscall));
+  if (!path.empty()) error.Set("path", Napi::String::New(env, path));
+  error.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+bool CheckArgs(const Napi::CallbackInfo& info, const char* types) {
+  size_t n = strlen(types);
+  for (size_t i = 0; i < n; i++) {
+    bool ok = false;
+    switch (types[i]) {
+      case 's': ok = info[i].IsString(); break;
+      case 'n': ok = info[i].IsNumber(); break;
+      case 'b': ok = info[i].IsBuffer(); break;
+    }
+    if (!ok) {
+      Napi::TypeError::New(info.Env(), std::string("bad argument ") + std::to_string(i))
+          .ThrowAsJavaScriptException();
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string Str(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::String>().Utf8Value(); }
+double Num(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().DoubleValue(); }
+
+// mknod(path, mode, major, minor)
+Napi::Value Mknod(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, "snnn")) return info.Env().Undefined();
+  std::string path = Str(info, 0);
+  dev_t dev = makedev(static_cast<unsigned>(Num(info, 2)), static_cast<unsigned>(Num(info, 3)));
+  if (mknod(path.c_str(), static_cast<mode_t>(Num(info, 1)), dev) != 0)
+    return ThrowErrno(info.Env(), errno, "mknod", path);
+  return info.Env().Undefined();
+}
+
+// lsetxattr(path, name, value: Buffer, flags)
+Napi::Value Lsetxattr(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, "ssbn")) return info.Env().Undefined();
+  std::string path = Str(info, 0), name = Str(info, 1);
+  Napi::Buffer<char> value = info[2].As<Napi::Buffer<char>>();
+  if (lsetxattr(path.c_str(), name.c_str(), value.Data(), value.Length(), static_cast<int>(Num(info, 3))) != 0)
+    return ThrowErrno(info.Env(), errno, "lsetxattr", path);
+  return info.Env().Undefined();
+}
+
+// lgetxattr(path, name): Buffer | undefined (undefined when the attribute is absent)
+Napi::Value Lgetxattr(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, "ss")) return info.Env().Undefined();
+  std::string path = Str(info, 0), name = Str(info, 1);
+  for (;;) {
+    ssize_t size = lgetxattr(path.c_str(), name.c_str(), nullptr, 0);
+    if (size < 0) {
+      if (errno == ENODATA) return info.Env().Undefined();
+      return ThrowErrno(info.Env(), errno, "lgetxattr", path);
+    }
+    std::vector<char> buffer(static_cast<size_t>(size) + 1);
+    ssize_t got = lgetxattr(path.c_str(), name.c_str(), buffer.data(), buffer.size());
+    if (got < 0) {
+      if (errno == ERANGE) continue;  // grew between the two calls
+      if (errno == ENODATA) return info.Env().Undefined();
+      return ThrowErrno(info.Env(), errno, "lgetxattr", path);
+    }
+    return Napi::Buffer<char>::Copy(info.Env(), buffer.data(), static_cast<size_t>(got));
+  }
+}
+
+// llistxattr(path): string[]
+Napi::Value Llistxattr(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, "s")) return info.Env().Undefined();
+  std::string path = Str(info, 0);
+  for (;;) {
+    ssize_t size = llistxattr(path.c_str(), nullptr, 0);
+    if (size < 0) return ThrowErrno(info.Env(), errno, "llistxattr", path);
+    std::vector<char> buffer(static_cast<size_t>(size) + 1);
+    ssize_t got = llistxattr(path.c_str(), buffer.data(), buffer.size());
+    if (got < 0) {
+      if (errno == ERANGE) continue;
+      return ThrowErrno(info.Env(), errno, "llistxattr", path);
+    }
+    Napi::Array names = Napi::Array::New(info.Env());
+    uint32_t index = 0;
+    for (ssize_t start = 0; start < got;) {
+      size_t len = strlen(buffer.data() + start);
+      if (len > 0) names.Set(index++, Napi::String::New(info.Env(), buffer.data() + start, len));
+      start += static_cast<ssize_t>(len) + 1;
+    }
+    return names;
+  }
+}
+
+// lremovexattr(path, name)
+Napi::Value Lremovexattr(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, "ss")) return info.Env().Undefined();
+  std::string path = Str(info, 0), name = Str(info, 1);
+  if (lremovexattr(path.c_str(), name.c_str()) != 0)
+    return ThrowErrno(info.Env(), errno, "lremovexattr", path);
+  return info.Env().Undefined();
+}
+
+// mount(source, target, fstype, flags, data)
+Napi::Value Mount(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, "sssns")) return info.Env().Undefined();
+  std::string source = Str(info, 0), target = Str(info, 1), fstype = Str(info, 2), data = Str(info, 4);
+  unsigned long flags = static_cast<unsigned long>(Num(info, 3));
+  if (mount(source.c_str(), target.c_str(), fstype.empty() ? nullptr : fstype.c_str(), flags,
+            data.empty() ? nullptr : data.c_str()) != 0)
+    return ThrowErrno(info.Env(), errno, "mount", target);
+  return info.Env().Undefined();
+}
+
+// umount2(target, flags)
+Napi::Value Umount2(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, "sn")) return info.Env().Undefined();
+  std::string target = Str(info, 0);
+  if (umount2(target.c_str(), static_cast<int>(Num(info, 1))) != 0)
+    return ThrowErrno(info.Env(), errno, "umount2", target);
+  return info.Env().Undefined();
+}
+
+// openInRoot(root, path, flags): an O_PATH|O_CLOEXEC fd; the caller closes it.
+Napi::Value OpenInRoot(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, "ssn")) return info.Env().Undefined();
+  std::string root = Str(info, 0), path = Str(info, 1);
+  int rootfd = open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0) return ThrowErrno(info.Env(), errno, "open", root);
+  int fd = open_in_root(rootfd, path.c_str(), static_cast<int>(Num(info, 2)));
+  int err = errno;
+  close(rootfd);
+  if (fd < 0) return ThrowErrno(info.Env(), err, "openat2", path);
+  return Napi::Number::New(info.Env(), fd);
+}
+
+// resolveInRoot(root, path, flags): the absolute host path of what `path` names.
+Napi::Value ResolveInRoot(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, "ssn")) return info.Env().Undefined();
+  std::string root = Str(info, 0), path = Str(info, 1);
+  int rootfd = open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0) return ThrowErrno(info.Env(), errno, "open", root);
+  int fd = open_in_root(rootfd, path.c_str(), static_cast<int>(Num(info, 2)));
+  int err = errno;
+  close(rootfd);
+  if (fd < 0) return ThrowErrno(info.Env(), err, "openat2", path);
+  char link[64], target[PATH_MAX];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(link, target, sizeof target - 1);
+  err = errno;
+  close(fd);
+  if (n < 0) return ThrowErrno(info.Env(), err, "readlink", link);
+  return Napi::String::New(info.Env(), target, static_cast<size_t>(n));
+}
+
+// closeFd(fd): closes an fd from openInRoot (node:fs warns when closing fds it did not open).
+Napi::Value CloseFd(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, "n")) return info.Env().Undefined();
+  if (close(static_cast<int>(Num(info, 0))) != 0) return ThrowErrno(info.Env(), errno, "close", "");
+  return info.Env().Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("resolveInRoot", Napi::Function::New(env, ResolveInRoot));
+  exports.Set("closeFd", Napi::Function::New(env, CloseFd));
+  exports.Set("mknod", Napi::Function::New(env, Mknod));
+  exports.Set("lsetxattr", Napi::Function::New(env, Lsetxattr));
+  exports.Set("lgetxattr", Napi::Function::New(env, Lgetxattr));
+  exports.Set("llistxattr", Napi::Function::New(env, Llistxattr));
+  exports.Set("lremovexattr", Napi::Function::New(env, Lremovexattr));
+  exports.Set("mount", Napi::Function::New(env, Mount));
+  exports.Set("umount2", Napi::Function::New(env, Umount2));
+  exports.Set("openInRoot", Napi::Function::New(env, OpenInRoot));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(tbuild_native, Init)
