@@ -142,6 +142,70 @@ export const ERROR_CATALOG = {
     errorClass: 'FailedPrecondition',
     summary: 'Resource limits were asked for but no usable cgroup hierarchy was found.',
   },
+  TB_LAYER_UNSAFE_PATH: {
+    errorClass: 'PermissionDenied',
+    summary: 'A layer tar entry would write outside the directory it is applied to.',
+  },
+  TB_LAYER_INVALID: {
+    errorClass: 'InvalidArgument',
+    summary: 'A layer tar is malformed or holds an entry tbuild cannot apply.',
+  },
+  TB_LAYER_SOURCE: {
+    errorClass: 'FailedPrecondition',
+    summary: 'An overlay upper directory cannot be turned into a layer tar.',
+  },
+  TB_FILEOP: {
+    errorClass: 'FailedPrecondition',
+    summary: 'A file operation (COPY, ADD, WORKDIR) cannot be applied to the filesystem.',
+  },
+  TB_COPY_SOURCE_NOT_FOUND: {
+    errorClass: 'NotFound',
+    summary: 'A COPY or ADD source does not exist (or is excluded by .dockerignore).',
+  },
+  TB_CHOWN_UNKNOWN: {
+    errorClass: 'NotFound',
+    summary: 'A --chown user or group name is not in the destination /etc/passwd or /etc/group.',
+  },
+  TB_CONTENT_NOT_FOUND: {
+    errorClass: 'NotFound',
+    summary: 'A blob is not in the local content store.',
+  },
+  TB_CONTENT_CORRUPT: {
+    errorClass: 'DataLoss',
+    summary: 'A stored blob does not match its digest; it is removed and must be fetched or rebuilt.',
+  },
+  TB_CONTENT_UNEXPECTED: {
+    errorClass: 'FailedPrecondition',
+    summary: 'Bytes written to the content store do not have the expected digest or size.',
+  },
+  TB_SNAPSHOT_NOT_FOUND: {
+    errorClass: 'NotFound',
+    summary: 'A snapshot id is not in the snapshot store (or is not in the state asked for).',
+  },
+  TB_SNAPSHOT_STATE: {
+    errorClass: 'FailedPrecondition',
+    summary: 'A snapshot operation does not fit the snapshot\'s state or chain.',
+  },
+  TB_SNAPSHOT_CORRUPT: {
+    errorClass: 'DataLoss',
+    summary: 'A committed snapshot no longer matches what was recorded when it was committed.',
+  },
+  TB_IMAGE_NOT_FOUND: {
+    errorClass: 'NotFound',
+    summary: 'An image name is not in the local image store.',
+  },
+  TB_STORE_LOCK: {
+    errorClass: 'Unavailable',
+    summary: 'The store lock could not be taken in time.',
+  },
+  TB_STORE_IO: {
+    errorClass: 'Unavailable',
+    summary: 'A file of the tbuild root cannot be read or written.',
+  },
+  TB_STORE_ARGUMENT: {
+    errorClass: 'InvalidArgument',
+    summary: 'A value given to the store (image name, lease id, prune filter) is invalid.',
+  },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

@@ -26,3 +26,21 @@ export {
   type ImageBundle,
   type LayerBlob,
 } from './exporters/index.js';
+export {
+  applyLayerTar,
+  readTar,
+  upperDirToTar,
+  type ApplyLayerOptions,
+  type ApplyLayerResult,
+  type LayerFs,
+  type TarEntry,
+  type UpperToTarOptions,
+} from './layers/index.js';
+export {
+  applyFileOp,
+  applyModeSpec,
+  parseModeSpec,
+  resolveInRoot,
+  resolveOwner,
+  type FileOpContext,
+} from './fileop/index.js';

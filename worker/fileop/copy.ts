@@ -1,0 +1,206 @@
+import {
+  chmod,
+  copyFile,
+  lchown,
+  link,
+  lstat,
+  lutimes,
+  mkdir,
+  readdir,
+  readlink,
+  rm,
+  symlink,
+  utimes,
+} from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { posix } from 'node:path';
+import { TbuildError, throwIfAborted } from '../../core/index.js';
+import type { CopyAction } from '../../solver/index.js';
+import { applyModeSpec, parseModeSpec, type ModeSpec } from './chmod.js';
+import { exists } from './exists.js';
+import { resolveInRoot } from './in-root.js';
+import type { ResolvedOwner } from './owners.js';
+import { expandWildcard, hasWildcard } from './wildcard.js';
+
+export interface CopyContext {
+  /** Host directory of the copy's source (a context, or a mounted snapshot). */
+  readonly sourceRoot: string;
+  /** Host directory of the destination filesystem (the merged view being changed). */
+  readonly destRoot: string;
+  /** The resolved `--chown`, if any; otherwise source ownership is kept. */
+  readonly owner?: ResolvedOwner;
+  /** Paths relative to the copied source that are left out (`--exclude`, .dockerignore). */
+  readonly excludes?: (path: string) => boolean;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * COPY and ADD semantics as Docker documents them: a directory's contents are
+ * copied (not the directory), wildcards expand in the source, a destination
+ * ending in `/` (or several sources, or an existing directory) is a directory,
+ * parents of the destination are created, mtimes are kept, ownership is root's
+ * or `--chown`'s, modes are the source's or `--chmod`'s.
+ */
+export async function applyCopy(action: CopyAction, context: CopyContext): Promise<void> {
+  const sources = await matchSources(action, context.sourceRoot);
+  const mode = action.mode === undefined ? undefined : parseModeSpec(action.mode);
+  const destEndsWithSlash = action.dest.endsWith('/');
+  const destHost = await resolveInRoot(context.destRoot, action.dest, true);
+  const destStats = await lstat(destHost).catch(() => undefined);
+  const destIsDirectory =
+    destEndsWithSlash || sources.length > 1 || destStats?.isDirectory() === true;
+  const copier = new TreeCopier(context, mode);
+
+  for (const source of sources) {
+    throwIfAborted(context.signal);
+    const { host, stats, relative } = source;
+    const keptParents = action.parents ? parentsBelowPivot(relative) : '';
+    const base = keptParents === '' ? destHost : `${destHost}/${keptParents}`;
+    let target: string;
+    if (stats.isDirectory() && action.dirContents) target = base;
+    else if (destIsDirectory || keptParents !== '') target = `${base}/${posix.basename(relative)}`;
+    else target = destHost;
+    if (action.createDestPath || destIsDirectory)
+      await copier.makeParents(posix.dirname(target), context.destRoot);
+    await copier.copy(host, target, stats, '');
+  }
+}
+
+interface MatchedSource {
+  readonly relative: string;
+  readonly host: string;
+  readonly stats: Stats;
+}
+
+async function matchSources(action: CopyAction, root: string): Promise<MatchedSource[]> {
+  const pattern = action.src.replace(/^\/+/, '');
+  const wildcard = action.allowWildcard && hasWildcard(pattern);
+  const candidates = wildcard ? await expandWildcard(root, pattern.replace('/./', '/')) : [pattern];
+  const matches: MatchedSource[] = [];
+  for (const relative of candidates) {
+    const host = await resolveInRoot(root, relative.replace('/./', '/'), action.followSymlinks);
+    const stats = await lstat(host).catch(() => undefined);
+    if (stats !== undefined)
+      matches.push({ relative: relative === '' ? '.' : relative, host, stats });
+  }
+  if (matches.length === 0 && !(wildcard && action.allowEmptyWildcard)) {
+    throw new TbuildError(
+      'TB_COPY_SOURCE_NOT_FOUND',
+      `"${action.src}": not found in the copy source`,
+      {
+        hint: 'check the path, and that .dockerignore does not exclude it',
+        details: { path: action.src },
+      },
+    );
+  }
+  return matches;
+}
+
+/** For `COPY --parents a/./b/c`, the kept directories are `b`; without a pivot, all of `a/b`. */
+function parentsBelowPivot(relative: string): string {
+  const pivot = relative.indexOf('/./');
+  const kept = pivot < 0 ? relative : relative.slice(pivot + 3);
+  const parent = posix.dirname(kept);
+  return parent === '.' ? '' : parent;
+}
+
+class TreeCopier {
+  /** Source inode → first copy, so hardlinks stay hardlinks. */
+  readonly #links = new Map<string, string>();
+  readonly context: CopyContext;
+  readonly mode: ModeSpec | undefined;
+
+  constructor(context: CopyContext, mode: ModeSpec | undefined) {
+    this.context = context;
+    this.mode = mode;
+  }
+
+  async makeParents(directory: string, root: string): Promise<void> {
+    const missing: string[] = [];
+    let current = directory;
+    while (current.length > root.length && !(await exists(current))) {
+      missing.unshift(current);
+      current = posix.dirname(current);
+    }
+    for (const path of missing) {
+      await mkdir(path, { mode: 0o755 });
+      await chmod(path, 0o755);
+      if (this.context.owner !== undefined)
+        await lchown(path, this.context.owner.uid, this.context.owner.gid);
+    }
+  }
+
+  async copy(source: string, target: string, stats: Stats, relative: string): Promise<void> {
+    throwIfAborted(this.context.signal);
+    if (relative !== '' && this.context.excludes?.(relative) === true) return;
+    const uid = this.context.owner?.uid ?? stats.uid;
+    const gid = this.context.owner?.gid ?? stats.gid;
+    const mode =
+      this.mode === undefined
+        ? stats.mode & 0o7777
+        : applyModeSpec(this.mode, stats.mode, stats.isDirectory());
+
+    if (stats.isDirectory()) {
+      const existing = await lstat(target).catch(() => undefined);
+      if (existing !== undefined && !existing.isDirectory()) await rm(target, { force: true });
+      if (existing?.isDirectory() !== true) await mkdir(target);
+      for (const name of (await readdir(source)).sort()) {
+        const child = `${source}/${name}`;
+        await this.copy(
+          child,
+          `${target}/${name}`,
+          await lstat(child),
+          relative === '' ? name : `${relative}/${name}`,
+        );
+      }
+      await lchown(target, uid, gid);
+      await chmod(target, mode);
+      await utimes(target, stats.atime, stats.mtime);
+      return;
+    }
+
+    await replaceable(target, relative);
+    const inode = `${String(stats.dev)}:${String(stats.ino)}`;
+    const firstCopy = stats.nlink > 1 ? this.#links.get(inode) : undefined;
+    if (firstCopy !== undefined) {
+      await link(firstCopy, target);
+      return;
+    }
+    if (stats.isSymbolicLink()) {
+      await symlink(await readlink(source), target);
+      await lchown(target, uid, gid);
+      await lutimes(target, stats.atime, stats.mtime);
+      return;
+    }
+    if (!stats.isFile()) {
+      throw new TbuildError(
+        'TB_FILEOP',
+        `cannot copy special file ${relative || source}: only files, directories and symlinks are copied`,
+        {
+          details: { path: relative },
+        },
+      );
+    }
+    await copyFile(source, target);
+    await lchown(target, uid, gid);
+    await chmod(target, mode);
+    await utimes(target, stats.atime, stats.mtime);
+    if (stats.nlink > 1) this.#links.set(inode, target);
+  }
+}
+
+/** A file, symlink or empty directory at `target` is replaced, as docker's COPY overwrites. */
+async function replaceable(target: string, relative: string): Promise<void> {
+  const existing = await lstat(target).catch(() => undefined);
+  if (existing === undefined) return;
+  if (existing.isDirectory()) {
+    throw new TbuildError(
+      'TB_FILEOP',
+      `cannot replace directory with a file at ${relative || posix.basename(target)}`,
+      {
+        details: { path: relative },
+      },
+    );
+  }
+  await rm(target, { force: true });
+}

@@ -1,0 +1,254 @@
+import {
+  link,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readFile,
+  readlink,
+  readdir,
+  rm,
+  stat,
+  symlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isTbuildError } from '../../core/index.js';
+import type { CopyAction, FileOp } from '../../solver/index.js';
+import { applyFileOp } from './actions.js';
+import { applyModeSpec, parseModeSpec } from './chmod.js';
+import { matchComponent } from './wildcard.js';
+
+let work: string;
+let context: string;
+let dest: string;
+let empty: string;
+
+beforeEach(async () => {
+  work = await mkdtemp(join(tmpdir(), 'tbuild-fileop-'));
+  context = join(work, 'context');
+  dest = join(work, 'dest');
+  empty = join(work, 'empty');
+  await mkdir(join(context, 'app/lib'), { recursive: true });
+  await mkdir(dest);
+  await mkdir(empty);
+  await writeFile(join(context, 'app/main.c'), 'main\n', { mode: 0o644 });
+  await writeFile(join(context, 'app/lib/util.c'), 'util\n');
+  await writeFile(join(context, 'a.txt'), 'a\n');
+  await writeFile(join(context, 'b.txt'), 'b\n');
+  await writeFile(join(context, 'run.sh'), '#!/bin/sh\n', { mode: 0o755 });
+});
+
+afterEach(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+function copy(src: string, destPath: string, extra: Partial<CopyAction> = {}): FileOp {
+  return {
+    kind: 'file',
+    base: 0,
+    actions: [
+      {
+        action: 'copy',
+        from: 1,
+        src,
+        dest: destPath,
+        followSymlinks: true,
+        dirContents: true,
+        createDestPath: true,
+        allowWildcard: true,
+        allowEmptyWildcard: false,
+        includePatterns: [],
+        excludePatterns: [],
+        parents: false,
+        unpack: false,
+        ...extra,
+      },
+    ],
+  };
+}
+
+async function apply(op: FileOp, excludes?: (path: string) => boolean): Promise<void> {
+  await applyFileOp(op, {
+    destRoot: dest,
+    inputRoots: [dest, context],
+    emptyDir: empty,
+    ...(excludes === undefined ? {} : { excludesFor: () => excludes }),
+  });
+}
+
+/** Every path under a directory, sorted, directories with a trailing slash. */
+async function tree(root: string, prefix = ''): Promise<string[]> {
+  const paths: string[] = [];
+  for (const name of (await readdir(join(root, prefix))).sort()) {
+    const relative = prefix === '' ? name : `${prefix}/${name}`;
+    if ((await lstat(join(root, relative))).isDirectory())
+      paths.push(`${relative}/`, ...(await tree(root, relative)));
+    else paths.push(relative);
+  }
+  return paths;
+}
+
+async function failure(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (error) {
+    if (isTbuildError(error)) return `${error.code}: ${error.message}`;
+    throw error;
+  }
+  return 'no error';
+}
+
+describe('COPY semantics', () => {
+  it('copies the contents of a directory, not the directory', async () => {
+    await apply(copy('app', '/srv'));
+    expect(await tree(dest)).toEqual(['srv/', 'srv/lib/', 'srv/lib/util.c', 'srv/main.c']);
+  });
+
+  it('treats a destination ending in / as a directory, and one without as a file name', async () => {
+    await apply(copy('a.txt', '/dir/'));
+    await apply(copy('a.txt', '/renamed'));
+    expect(await tree(dest)).toEqual(['dir/', 'dir/a.txt', 'renamed']);
+    expect(await readFile(join(dest, 'renamed'), 'utf8')).toBe('a\n');
+  });
+
+  it('copies into an existing directory even without a trailing slash', async () => {
+    await mkdir(join(dest, 'existing'));
+    await apply(copy('a.txt', '/existing'));
+    expect(await tree(dest)).toEqual(['existing/', 'existing/a.txt']);
+  });
+
+  it('expands wildcards, making the destination a directory', async () => {
+    await apply(copy('*.txt', '/out'));
+    expect(await tree(dest)).toEqual(['out/', 'out/a.txt', 'out/b.txt']);
+  });
+
+  it('reports a missing source by name, and allows an empty wildcard when asked', async () => {
+    expect(await failure(apply(copy('missing.c', '/x')))).toMatch(
+      /^TB_COPY_SOURCE_NOT_FOUND: "missing.c": not found/,
+    );
+    expect(await failure(apply(copy('*.go', '/x')))).toMatch(/^TB_COPY_SOURCE_NOT_FOUND/);
+    await apply(copy('*.go', '/x', { allowEmptyWildcard: true }));
+  });
+
+  it('keeps modes and mtimes, or applies --chmod', async () => {
+    const past = new Date('2020-02-02T02:02:02Z');
+    await utimes(join(context, 'run.sh'), past, past);
+    await apply(copy('run.sh', '/bin/'));
+    const copied = await stat(join(dest, 'bin/run.sh'));
+    expect(copied.mode & 0o7777).toBe(0o755);
+    expect(copied.mtime.getTime()).toBe(past.getTime());
+    await apply(copy('app', '/chmodded', { mode: 'go-rwx' }));
+    expect((await stat(join(dest, 'chmodded/main.c'))).mode & 0o7777).toBe(0o600);
+    expect((await stat(join(dest, 'chmodded/lib'))).mode & 0o7777).toBe(0o700);
+  });
+
+  it('keeps parent directories below the /./ pivot with --parents', async () => {
+    await apply(copy('app/./lib/util.c', '/p/', { parents: true }));
+    await apply(copy('app/main.c', '/q/', { parents: true }));
+    expect(await tree(dest)).toEqual([
+      'p/',
+      'p/lib/',
+      'p/lib/util.c',
+      'q/',
+      'q/app/',
+      'q/app/main.c',
+    ]);
+  });
+
+  it('leaves out excluded paths', async () => {
+    await apply(copy('app', '/e'), (path) => path.startsWith('lib'));
+    expect(await tree(dest)).toEqual(['e/', 'e/main.c']);
+  });
+
+  it('follows symlinks in the destination inside the root only', async () => {
+    await symlink('/', join(dest, 'escape'));
+    await symlink('../../../..', join(dest, 'up'));
+    await apply(copy('a.txt', '/escape/etc/'));
+    await apply(copy('b.txt', '/up/tmp/'));
+    expect(await tree(dest)).toEqual(['escape', 'etc/', 'etc/a.txt', 'tmp/', 'tmp/b.txt', 'up']);
+  });
+
+  it('keeps hardlinks and symlinks as they are', async () => {
+    await link(join(context, 'app/main.c'), join(context, 'app/main-link.c'));
+    await symlink('main.c', join(context, 'app/alias.c'));
+    await apply(copy('app', '/h'));
+    const [first, second] = await Promise.all([
+      stat(join(dest, 'h/main.c')),
+      stat(join(dest, 'h/main-link.c')),
+    ]);
+    expect(second.ino).toBe(first.ino);
+    expect(await readlink(join(dest, 'h/alias.c'))).toBe('main.c');
+  });
+});
+
+describe('other file actions', () => {
+  it('makes directories with parents, files, symlinks, and removes by wildcard', async () => {
+    await apply({
+      kind: 'file',
+      base: 0,
+      actions: [
+        { action: 'mkdir', path: '/w/x/y', mode: 0o750, makeParents: true, timestamp: 1_000_000 },
+        { action: 'mkfile', path: '/w/note', mode: 0o600, data: 'hello' },
+        { action: 'symlink', linkTarget: 'note', path: '/w/link' },
+        { action: 'mkfile', path: '/w/x/1.tmp', mode: 0o644, data: '' },
+        { action: 'mkfile', path: '/w/x/2.tmp', mode: 0o644, data: '' },
+        { action: 'rm', path: '/w/x/*.tmp', allowNotFound: false, allowWildcard: true },
+      ],
+    });
+    expect(await tree(dest)).toEqual(['w/', 'w/link', 'w/note', 'w/x/', 'w/x/y/']);
+    expect((await stat(join(dest, 'w/x/y'))).mode & 0o7777).toBe(0o750);
+    expect((await stat(join(dest, 'w/x/y'))).mtime.getTime()).toBe(1_000_000_000);
+    expect((await stat(join(dest, 'w/note'))).mode & 0o7777).toBe(0o600);
+  });
+
+  it('refuses to make a directory whose parent is missing without makeParents', async () => {
+    const op: FileOp = {
+      kind: 'file',
+      base: 0,
+      actions: [{ action: 'mkdir', path: '/no/parent', mode: 0o755, makeParents: false }],
+    };
+    expect(await failure(apply(op))).toMatch(/^TB_FILEOP: cannot create directory \/no\/parent/);
+  });
+});
+
+describe('chmod specs', () => {
+  it.each([
+    ['755', 0o644, false, 0o755],
+    ['0640', 0o777, false, 0o640],
+    ['u+x', 0o644, false, 0o744],
+    ['go-w', 0o666, false, 0o644],
+    ['a=rX', 0o644, false, 0o444],
+    ['a=rX', 0o700, true, 0o555],
+    ['a=rX', 0o744, false, 0o555],
+    ['u=rwx,g=rx,o=', 0o644, false, 0o750],
+    ['+x', 0o600, false, 0o711],
+    ['u+s', 0o755, false, 0o4755],
+    ['o+t', 0o777, true, 0o1777],
+  ])('%s applied to %o gives the expected bits', (spec, current, isDirectory, expected) => {
+    expect(applyModeSpec(parseModeSpec(spec), current, isDirectory)).toBe(expected);
+  });
+
+  it('refuses what is neither octal nor symbolic', () => {
+    expect(() => parseModeSpec('rwxr-xr-x')).toThrow('invalid --chmod value');
+    expect(() => parseModeSpec('888')).toThrow('invalid --chmod value');
+  });
+});
+
+describe('wildcards', () => {
+  it.each([
+    ['*.c', 'main.c', true],
+    ['*.c', '.c', true],
+    ['m?in.c', 'main.c', true],
+    ['[a-m]*', 'main.c', true],
+    ['[^a-m]*', 'main.c', false],
+    ['[!a-m]*', 'zed', true],
+    ['\\*', '*', true],
+    ['\\*', 'x', false],
+    ['a.c', 'abc', false],
+  ])('%s matches %s: %s', (pattern, name, expected) => {
+    expect(matchComponent(pattern, name)).toBe(expected);
+  });
+});
