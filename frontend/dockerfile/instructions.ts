@@ -69,6 +69,10 @@ export type CommandLine =
 
 export interface Heredoc {
   readonly name: string;
+  /**
+   * The body as BuildKit reads it: every line with its newline (CRLF kept), the
+   * delimiter line excluded; for `<<-` the leading tabs are already stripped.
+   */
   readonly content: string;
   /** False when the delimiter was quoted (`<<"EOF"`): no variable expansion. */
   readonly expand: boolean;
