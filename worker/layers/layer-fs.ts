@@ -1,0 +1,24 @@
+/**
+ * The filesystem primitives Node lacks that layer work needs, from the runtime's native
+ * addon: mknod, xattrs that never follow a final symlink, and openat2(RESOLVE_IN_ROOT).
+ * A subset of NativeFs, so tests and callers can hand in anything with the same surface.
+ */
+import { nativeFs, type NativeFs } from '../../runtime/index.js';
+
+export type LayerFs = Pick<
+  NativeFs,
+  'mknod' | 'lsetxattr' | 'lgetxattr' | 'llistxattr' | 'openInRoot' | 'closeFd'
+>;
+
+export const defaultLayerFs: LayerFs = nativeFs;
+
+export const S_IFIFO = 0o010000;
+export const S_IFCHR = 0o020000;
+export const S_IFBLK = 0o060000;
+
+/** glibc's gnu_dev_major / gnu_dev_minor on a 64-bit dev_t. */
+export function deviceNumbers(rdev: bigint): { major: number; minor: number } {
+  const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn);
+  const minor = (rdev & 0xffn) | ((rdev >> 12n) & ~0xffn);
+  return { major: Number(major), minor: Number(minor) };
+}

@@ -1,0 +1,232 @@
+/**
+ * POSIX.1-2001 (PAX) tar headers, encoded and decoded byte for byte.
+ *
+ * Written here rather than through tar-stream because tar-stream turns PAX values into
+ * UTF-8 strings both ways: binary xattr values such as `security.capability` (which holds
+ * bytes >= 0x80 for capabilities like CAP_SETUID) come out corrupted. Framing rules follow
+ * Go's archive/tar, which containerd, BuildKit and moby use, so our tars read the same there.
+ */
+import { TbuildError } from '../../core/index.js';
+import { NS_PER_SECOND, type TarEntry, type TarEntryType } from './tar-entry.js';
+
+export const BLOCK_SIZE = 512;
+
+const TYPEFLAGS: Record<TarEntryType, string> = {
+  file: '0',
+  hardlink: '1',
+  symlink: '2',
+  char: '3',
+  block: '4',
+  directory: '5',
+  fifo: '6',
+};
+
+const MAX_OCTAL_8 = 0o7777777; // 7 digits + NUL
+const MAX_OCTAL_12 = 0o77777777777; // 11 digits + NUL
+
+export type TimestampPrecision = 'second' | 'nanosecond';
+
+export interface EncodeOptions {
+  /** 'second' (default) writes whole seconds, as containerd and moby do; 'nanosecond' adds a PAX mtime. */
+  readonly timestampPrecision?: TimestampPrecision;
+}
+
+/** The bytes of one entry's header(s): an optional PAX extended header, then the ustar header. */
+export function encodeEntryHeader(entry: TarEntry, options: EncodeOptions = {}): Buffer {
+  const pax = new Map<string, Buffer>();
+  const name = entry.type === 'directory' ? `${entry.name}/` : entry.name;
+  const split = splitUstarName(name);
+  if (split === undefined) pax.set('path', Buffer.from(name, 'utf8'));
+  if (!fitsUstarString(entry.linkname, 100)) pax.set('linkpath', Buffer.from(entry.linkname));
+  const numeric = (key: string, value: number, max: number): number => {
+    if (value >= 0 && value <= max) return value;
+    pax.set(key, Buffer.from(String(value)));
+    return 0;
+  };
+  const uid = numeric('uid', entry.uid, MAX_OCTAL_8);
+  const gid = numeric('gid', entry.gid, MAX_OCTAL_8);
+  const size = numeric('size', entry.size, MAX_OCTAL_12);
+  const seconds = floorDiv(entry.mtimeNs, NS_PER_SECOND);
+  const fraction = entry.mtimeNs - seconds * NS_PER_SECOND;
+  let mtime = 0;
+  if (seconds >= 0n && seconds <= BigInt(MAX_OCTAL_12)) mtime = Number(seconds);
+  else pax.set('mtime', Buffer.from(seconds.toString()));
+  // The ustar field keeps the whole second for readers that ignore PAX.
+  if ((options.timestampPrecision ?? 'second') === 'nanosecond' && fraction !== 0n) {
+    pax.set('mtime', Buffer.from(formatPaxTime(entry.mtimeNs)));
+  }
+  if (entry.atimeNs !== undefined) pax.set('atime', Buffer.from(formatPaxTime(entry.atimeNs)));
+  for (const [key, value] of entry.xattrs) pax.set(`SCHILY.xattr.${key}`, value);
+
+  const header = ustarHeader({
+    name: split ?? { prefix: '', name: asciiTruncate(name, 100) },
+    mode: entry.mode & 0o7777,
+    uid,
+    gid,
+    size,
+    mtime,
+    typeflag: TYPEFLAGS[entry.type],
+    linkname: pax.has('linkpath') ? asciiTruncate(entry.linkname, 100) : entry.linkname,
+    devmajor: entry.devmajor,
+    devminor: entry.devminor,
+  });
+  if (pax.size === 0) return header;
+  const records = encodePaxRecords(pax);
+  const paxHeader = ustarHeader({
+    name: { prefix: '', name: asciiTruncate(`PaxHeaders.0/${baseName(name)}`, 100) },
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    size: records.length,
+    mtime: 0,
+    typeflag: 'x',
+    linkname: '',
+    devmajor: 0,
+    devminor: 0,
+  });
+  return Buffer.concat([paxHeader, records, zeroPadding(records.length), header]);
+}
+
+/** Zero bytes that fill the last block of a body of `size` bytes. */
+export function zeroPadding(size: number): Buffer {
+  const rest = size % BLOCK_SIZE;
+  return Buffer.alloc(rest === 0 ? 0 : BLOCK_SIZE - rest);
+}
+
+/** Two zero blocks end a tar. */
+export const END_OF_ARCHIVE = Buffer.alloc(BLOCK_SIZE * 2);
+
+interface UstarFields {
+  readonly name: { readonly prefix: string; readonly name: string };
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly size: number;
+  readonly mtime: number;
+  readonly typeflag: string;
+  readonly linkname: string;
+  readonly devmajor: number;
+  readonly devminor: number;
+}
+
+function ustarHeader(fields: UstarFields): Buffer {
+  const block = Buffer.alloc(BLOCK_SIZE);
+  block.write(fields.name.name, 0, 100, 'utf8');
+  writeOctal(block, 100, 8, fields.mode);
+  writeOctal(block, 108, 8, fields.uid);
+  writeOctal(block, 116, 8, fields.gid);
+  writeOctal(block, 124, 12, fields.size);
+  writeOctal(block, 136, 12, fields.mtime);
+  block.write(fields.typeflag, 156, 1, 'latin1');
+  block.write(fields.linkname, 157, 100, 'utf8');
+  block.write('ustar\u000000', 257, 8, 'latin1');
+  writeOctal(block, 329, 8, fields.devmajor);
+  writeOctal(block, 337, 8, fields.devminor);
+  block.write(fields.name.prefix, 345, 155, 'utf8');
+  block.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const byte of block) sum += byte;
+  writeOctal(block, 148, 7, sum);
+  return block;
+}
+
+function writeOctal(block: Buffer, offset: number, width: number, value: number): void {
+  const digits = value.toString(8).padStart(width - 1, '0');
+  if (digits.length > width - 1) {
+    throw new TbuildError(
+      'TB_INTERNAL',
+      `tar field overflow: ${String(value)} in ${String(width)} bytes`,
+    );
+  }
+  block.write(`${digits}\u0000`, offset, width, 'latin1');
+}
+
+/** Splits a name into ustar prefix (155 bytes) and name (100 bytes), or undefined if PAX is needed. */
+function splitUstarName(name: string): { prefix: string; name: string } | undefined {
+  if (!isAscii(name)) return undefined;
+  if (name.length <= 100) return { prefix: '', name };
+  for (let slash = name.indexOf('/'); slash !== -1; slash = name.indexOf('/', slash + 1)) {
+    const prefix = name.slice(0, slash);
+    const rest = name.slice(slash + 1);
+    if (prefix.length <= 155 && rest.length <= 100 && rest.length > 0)
+      return { prefix, name: rest };
+    if (prefix.length > 155) break;
+  }
+  return undefined;
+}
+
+function fitsUstarString(value: string, width: number): boolean {
+  return isAscii(value) && value.length <= width;
+}
+
+function isAscii(value: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  return /^[\u0001-\u007f]*$/.test(value);
+}
+
+function asciiTruncate(value: string, width: number): string {
+  return value.replace(/[^\u0020-\u007e]/g, '_').slice(0, width);
+}
+
+function baseName(name: string): string {
+  const trimmed = name.endsWith('/') ? name.slice(0, -1) : name;
+  return trimmed.slice(trimmed.lastIndexOf('/') + 1);
+}
+
+/** PAX records `<len> <key>=<value>\n`, keys sorted so the same entry gives the same bytes. */
+export function encodePaxRecords(records: ReadonlyMap<string, Buffer>): Buffer {
+  const keys = [...records.keys()].sort();
+  const parts: Buffer[] = [];
+  for (const key of keys) {
+    const value = records.get(key) ?? Buffer.alloc(0);
+    const body = Buffer.byteLength(key) + value.length + 3; // ' ', '=', '\n'
+    let length = body + String(body).length;
+    if (String(length).length !== String(body).length) length = body + String(length).length;
+    parts.push(Buffer.from(`${String(length)} ${key}=`), value, Buffer.from('\n'));
+  }
+  return Buffer.concat(parts);
+}
+
+export function decodePaxRecords(data: Buffer, into: Map<string, Buffer>): void {
+  let offset = 0;
+  while (offset < data.length) {
+    if (data[offset] === 0) break; // some writers pad with NULs
+    const space = data.indexOf(0x20, offset);
+    const length = space === -1 ? NaN : Number(data.toString('latin1', offset, space));
+    if (!Number.isSafeInteger(length) || length <= 0 || offset + length > data.length) {
+      throw invalid('malformed PAX record length');
+    }
+    const record = data.subarray(space + 1, offset + length);
+    const equals = record.indexOf(0x3d);
+    if (equals === -1 || record[record.length - 1] !== 0x0a) throw invalid('malformed PAX record');
+    into.set(record.toString('utf8', 0, equals), Buffer.from(record.subarray(equals + 1, -1)));
+    offset += length;
+  }
+}
+
+function formatPaxTime(ns: bigint): string {
+  const sign = ns < 0n ? '-' : '';
+  const magnitude = ns < 0n ? -ns : ns;
+  const seconds = magnitude / NS_PER_SECOND;
+  const fraction = (magnitude % NS_PER_SECOND).toString().padStart(9, '0').replace(/0+$/, '');
+  return `${sign}${seconds.toString()}${fraction === '' ? '' : `.${fraction}`}`;
+}
+
+export function parsePaxTime(value: string): bigint {
+  const match = /^(-?)(\d+)(?:\.(\d*))?$/.exec(value);
+  if (match === null) throw invalid(`malformed PAX time ${JSON.stringify(value)}`);
+  const fraction = BigInt(((match[3] ?? '') + '000000000').slice(0, 9));
+  const magnitude = BigInt(match[2] ?? '0') * NS_PER_SECOND + fraction;
+  return match[1] === '-' ? -magnitude : magnitude;
+}
+
+function floorDiv(a: bigint, b: bigint): bigint {
+  const q = a / b;
+  return a % b !== 0n && a < 0n ? q - 1n : q;
+}
+
+export function invalid(message: string, details?: Record<string, unknown>): TbuildError {
+  return new TbuildError('TB_LAYER_INVALID', `invalid layer tar: ${message}`, {
+    ...(details === undefined ? {} : { details }),
+  });
+}

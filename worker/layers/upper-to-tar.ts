@@ -1,0 +1,259 @@
+/**
+ * Overlay upper directory → uncompressed OCI layer tar.
+ *
+ * The output is a pure function of the tree (names, types, content, ownership, modes,
+ * mtimes, xattrs, and which paths share an inode), so the same tree always gives the same
+ * bytes: entries are sorted by name bytes, parents before children, and within a directory
+ * the opaque marker comes first, then whiteouts, then the other children (the image spec
+ * says whiteouts SHOULD precede their siblings). Markers carry mode 0, uid/gid 0 and mtime 0
+ * (the epoch, as containerd 2 writes them), because an overlay whiteout's own times record
+ * when the deletion ran. No atime, ctime, uname or gname is written. Mtimes are whole
+ * seconds unless `timestampPrecision: 'nanosecond'`.
+ */
+import { Readable } from 'node:stream';
+import { constants, type BigIntStats } from 'node:fs';
+import { lstat, open, readdir, readlink } from 'node:fs/promises';
+import { TbuildError, noopLogger, throwIfAborted, type Logger } from '../../core/index.js';
+import { defaultLayerFs, deviceNumbers, type LayerFs } from './layer-fs.js';
+import { NS_PER_SECOND, type TarEntry } from './tar-entry.js';
+import {
+  END_OF_ARCHIVE,
+  encodeEntryHeader,
+  zeroPadding,
+  type TimestampPrecision,
+} from './tar-header.js';
+import { OPAQUE_MARKER, WHITEOUT_PREFIX } from './layer-path.js';
+
+export interface UpperToTarOptions {
+  readonly signal: AbortSignal;
+  /** Defaults to the runtime's native addon. */
+  readonly fs?: LayerFs;
+  readonly logger?: Logger;
+  /** Seconds since the epoch: later mtimes are clamped to it (SOURCE_DATE_EPOCH, as BuildKit's rewrite-timestamp). */
+  readonly sourceDateEpoch?: number;
+  readonly timestampPrecision?: TimestampPrecision;
+  /**
+   * Which xattrs go into the tar. 'all' (default) keeps every xattr but overlay's own
+   * (`trusted.overlay.*`, `user.overlay.*`) and `security.selinux` (a host label);
+   * 'capability-only' keeps just `security.capability`, as containerd and BuildKit do.
+   */
+  readonly xattrs?: 'all' | 'capability-only';
+}
+
+const READ_CHUNK = 256 * 1024;
+const OVERLAY_XATTR = /^(trusted|user)\.overlay\./;
+
+/** A readable byte stream of the layer tar of `upperDir`. */
+export function upperDirToTar(upperDir: string, options: UpperToTarOptions): Readable {
+  return Readable.from(new UpperWalker(upperDir, options).tar(), { objectMode: false });
+}
+
+class UpperWalker {
+  private readonly hardlinks = new Map<string, string>();
+  private readonly logger: Logger;
+  private readonly epochNs: bigint | undefined;
+  private readonly root: string;
+  private readonly options: UpperToTarOptions;
+  private readonly fs: LayerFs;
+
+  constructor(root: string, options: UpperToTarOptions) {
+    this.root = root;
+    this.options = options;
+    this.fs = options.fs ?? defaultLayerFs;
+    this.logger = options.logger ?? noopLogger;
+    this.epochNs =
+      options.sourceDateEpoch === undefined
+        ? undefined
+        : BigInt(Math.floor(options.sourceDateEpoch)) * NS_PER_SECOND;
+  }
+
+  async *tar(): AsyncGenerator<Buffer> {
+    yield* this.directory(this.root, '');
+    yield END_OF_ARCHIVE;
+  }
+
+  private header(entry: TarEntry): Buffer {
+    const precision = this.options.timestampPrecision;
+    return encodeEntryHeader(
+      entry,
+      precision === undefined ? {} : { timestampPrecision: precision },
+    );
+  }
+
+  private marker(name: string): Buffer {
+    return this.header({
+      name,
+      type: 'file',
+      mode: 0,
+      uid: 0,
+      gid: 0,
+      size: 0,
+      mtimeNs: 0n,
+      linkname: '',
+      devmajor: 0,
+      devminor: 0,
+      xattrs: new Map(),
+    });
+  }
+
+  private async *directory(path: string, prefix: string): AsyncGenerator<Buffer> {
+    throwIfAborted(this.options.signal);
+    const names = (await readdir(path, { encoding: 'buffer' }))
+      .sort((a, b) => Buffer.compare(a, b))
+      .map((raw) => {
+        const name = raw.toString('utf8');
+        if (!Buffer.from(name, 'utf8').equals(raw)) {
+          throw sourceError(`${prefix}${raw.toString('latin1')} is not a valid UTF-8 name`, path);
+        }
+        return name;
+      });
+    const children: {
+      name: string;
+      path: string;
+      stats: BigIntStats;
+      xattrs: Map<string, Buffer>;
+    }[] = [];
+    const whiteouts: string[] = [];
+    for (const name of names) {
+      const childPath = `${path}/${name}`;
+      const stats = await lstat(childPath, { bigint: true });
+      const xattrs = this.readXattrs(childPath);
+      if (isWhiteout(stats, xattrs)) whiteouts.push(name);
+      else children.push({ name, path: childPath, stats, xattrs });
+    }
+    for (const name of whiteouts) yield this.marker(`${prefix}${WHITEOUT_PREFIX}${name}`);
+    for (const child of children) {
+      yield* this.child(child.path, `${prefix}${child.name}`, child.stats, child.xattrs);
+    }
+  }
+
+  private async *child(
+    path: string,
+    name: string,
+    stats: BigIntStats,
+    rawXattrs: Map<string, Buffer>,
+  ): AsyncGenerator<Buffer> {
+    for (const key of ['redirect', 'metacopy']) {
+      if (rawXattrs.has(`trusted.overlay.${key}`) || rawXattrs.has(`user.overlay.${key}`)) {
+        throw sourceError(`${name} carries the overlay ${key} xattr`, path);
+      }
+    }
+    const base = {
+      name,
+      mode: Number(stats.mode) & 0o7777,
+      uid: Number(stats.uid),
+      gid: Number(stats.gid),
+      size: 0,
+      mtimeNs: this.clamp(stats.mtimeNs),
+      linkname: '',
+      devmajor: 0,
+      devminor: 0,
+      xattrs: this.keptXattrs(rawXattrs),
+    };
+    if (stats.isDirectory()) {
+      yield this.header({ ...base, type: 'directory' });
+      if (isOpaque(rawXattrs)) yield this.marker(`${name}/${OPAQUE_MARKER}`);
+      yield* this.directory(path, `${name}/`);
+      return;
+    }
+    if (!stats.isDirectory() && stats.nlink > 1n) {
+      const key = `${stats.dev.toString()}:${stats.ino.toString()}`;
+      const first = this.hardlinks.get(key);
+      if (first !== undefined) {
+        yield this.header({ ...base, type: 'hardlink', linkname: first });
+        return;
+      }
+      this.hardlinks.set(key, name);
+    }
+    if (stats.isFile()) {
+      const size = Number(stats.size);
+      yield this.header({ ...base, type: 'file', size });
+      yield* this.content(path, name, size);
+      yield zeroPadding(size);
+    } else if (stats.isSymbolicLink()) {
+      const target = await readlink(path, { encoding: 'buffer' });
+      const linkname = target.toString('utf8');
+      if (!Buffer.from(linkname, 'utf8').equals(target)) {
+        throw sourceError(`the target of symlink ${name} is not valid UTF-8`, path);
+      }
+      yield this.header({ ...base, type: 'symlink', linkname });
+    } else if (stats.isCharacterDevice() || stats.isBlockDevice()) {
+      const { major, minor } = deviceNumbers(stats.rdev);
+      const type = stats.isCharacterDevice() ? 'char' : 'block';
+      yield this.header({ ...base, type, devmajor: major, devminor: minor });
+    } else if (stats.isFIFO()) {
+      yield this.header({ ...base, type: 'fifo' });
+    } else {
+      // Sockets cannot be carried by a tar; containerd and moby skip them as well.
+      this.logger.debug('skipping socket in upper directory', { name });
+    }
+  }
+
+  private async *content(path: string, name: string, size: number): AsyncGenerator<Buffer> {
+    const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      let remaining = size;
+      while (remaining > 0) {
+        throwIfAborted(this.options.signal);
+        const buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK, remaining));
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+        if (bytesRead === 0) throw sourceError(`${name} shrank while it was read`, path);
+        remaining -= bytesRead;
+        yield buffer.subarray(0, bytesRead);
+      }
+      const { bytesRead } = await handle.read(Buffer.alloc(1), 0, 1, null);
+      if (bytesRead !== 0) throw sourceError(`${name} grew while it was read`, path);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  private clamp(mtimeNs: bigint): bigint {
+    return this.epochNs !== undefined && mtimeNs > this.epochNs ? this.epochNs : mtimeNs;
+  }
+
+  private readXattrs(path: string): Map<string, Buffer> {
+    const xattrs = new Map<string, Buffer>();
+    for (const key of this.fs.llistxattr(path).sort()) {
+      const value = this.fs.lgetxattr(path, key);
+      if (value !== undefined) xattrs.set(key, value);
+    }
+    return xattrs;
+  }
+
+  private keptXattrs(xattrs: Map<string, Buffer>): Map<string, Buffer> {
+    const kept = new Map<string, Buffer>();
+    for (const [key, value] of xattrs) {
+      if (OVERLAY_XATTR.test(key) || key === 'security.selinux') continue;
+      if (this.options.xattrs === 'capability-only' && key !== 'security.capability') continue;
+      kept.set(key, value);
+    }
+    return kept;
+  }
+}
+
+/**
+ * Overlay's whiteouts: a 0/0 character device, or (kernels 6.7+, in layers prepared for
+ * nesting) an empty regular file carrying the overlay whiteout xattr.
+ */
+function isWhiteout(stats: BigIntStats, xattrs: Map<string, Buffer>): boolean {
+  if (stats.isCharacterDevice() && stats.rdev === 0n) return true;
+  return (
+    stats.isFile() &&
+    stats.size === 0n &&
+    (xattrs.has('trusted.overlay.whiteout') || xattrs.has('user.overlay.whiteout'))
+  );
+}
+
+/** `y` only: since 6.7 overlay also writes `x`, meaning "has whiteouts", which is not opaque. */
+function isOpaque(xattrs: Map<string, Buffer>): boolean {
+  return ['trusted.overlay.opaque', 'user.overlay.opaque'].some(
+    (key) => xattrs.get(key)?.toString('latin1') === 'y',
+  );
+}
+
+function sourceError(message: string, path: string): TbuildError {
+  return new TbuildError('TB_LAYER_SOURCE', `cannot make a layer tar: ${message}`, {
+    details: { path },
+  });
+}
