@@ -108,6 +108,9 @@ class LayerApplier {
       await this.inDirectory(parent, async (dir) => {
         await this.clear(`${dir}/${name}`, key, false);
         this.fs.mknod(`${dir}/${name}`, S_IFCHR, 0, 0);
+        // The marker's time, not the apply's, keeps snapshots reproducible.
+        const mtime = seconds(entry.mtimeNs);
+        await lutimes(`${dir}/${name}`, seconds(entry.atimeNs ?? entry.mtimeNs), mtime);
       });
       return;
     }
