@@ -1,2 +1,21 @@
 /** The test harness: requirements, fixtures and real services for integration and e2e tests. */
 export { missingRequirements, requires, type Requirement } from './requires.js';
+export {
+  startRegistry,
+  type RegistryAuthSetup,
+  type RegistryOptions,
+  type TestRegistry,
+} from './registry.js';
+export {
+  startTokenServer,
+  type IssuedToken,
+  type TestTokenServer,
+  type TokenServerOptions,
+} from './token-server.js';
+export {
+  startFaultProxy,
+  type Fault,
+  type FaultProxy,
+  type FaultRule,
+  type ProxiedRequest,
+} from './fault-proxy.js';
