@@ -70,6 +70,7 @@ class LayerApplier {
   /** Non-directories this tar created, by resolved relative path: the only valid hardlink targets. */
   private readonly extracted = new Set<string>();
   private readonly directoryTimes = new Map<string, { atimeNs: bigint; mtimeNs: bigint }>();
+  private readonly parents = new Map<string, string[]>();
   private readonly root: string;
   private readonly options: ApplyLayerOptions;
   private readonly fs: LayerFs;
@@ -89,9 +90,7 @@ class LayerApplier {
       this.logger.debug('layer entry for the root itself ignored', { name: entry.name });
       return;
     }
-    const parent = await resolveDirInRoot(this.root, components, entry.name, {
-      createMissing: true,
-    });
+    const parent = await this.resolveParent(components, entry.name);
     const whiteout = whiteoutOf(base, entry.name);
     if (whiteout?.kind === 'aufs-meta') return;
     if (whiteout?.kind === 'opaque') {
@@ -147,6 +146,19 @@ class LayerApplier {
     }
   }
 
+  /**
+   * Resolved parents are remembered: they hold only directories, which entries can change
+   * only by removing something, and {@link clear} forgets them all when it does.
+   */
+  private async resolveParent(components: string[], name: string): Promise<string[]> {
+    const key = components.join('/');
+    const known = this.parents.get(key);
+    if (known !== undefined) return known;
+    const parent = await resolveDirInRoot(this.root, components, name, { createMissing: true });
+    this.parents.set(key, parent);
+    return parent;
+  }
+
   /** Runs `work` with `/proc/self/fd/<fd>` of the directory, opened with RESOLVE_IN_ROOT. */
   private async inDirectory<T>(
     components: readonly string[],
@@ -165,6 +177,7 @@ class LayerApplier {
     const stats = await lstat(path).catch(() => undefined);
     if (stats === undefined || (keepDirectory && stats.isDirectory())) return;
     await rm(path, { recursive: true, force: true });
+    this.parents.clear();
     const under = (other: string): boolean => other === key || other.startsWith(`${key}/`);
     for (const extracted of this.extracted) if (under(extracted)) this.extracted.delete(extracted);
     for (const directory of this.directoryTimes.keys()) {

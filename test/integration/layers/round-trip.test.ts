@@ -4,33 +4,15 @@
  * and stacked on the lower must give the same merged view as the original.
  */
 import { execFileSync } from 'node:child_process';
-import {
-  chmodSync,
-  chownSync,
-  linkSync,
-  mkdirSync,
-  mkdtempSync,
-  rmSync,
-  symlinkSync,
-  utimesSync,
-  writeFileSync,
-  appendFileSync,
-  unlinkSync,
-} from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { neverAborted } from '../../../core/index.js';
-import { nativeFs } from '../../../runtime/index.js';
 import { applyLayerTar, upperDirToTar } from '../../../worker/index.js';
 import { requires } from '../../harness/index.js';
+import { T, buildLower, change } from './fixtures.js';
 import { collect, listTree, mountOverlay, unmount } from './tree.js';
-
-const S_IFCHR = 0o020000;
-const S_IFBLK = 0o060000;
-const S_IFIFO = 0o010000;
-/** VFS_CAP_REVISION_2 with cap_setuid (bit 7: a 0x80 byte) and cap_net_raw, effective. */
-const CAPABILITY = Buffer.from('0100000280200000000000000000000000000000', 'hex');
-const T = 1_600_000_000;
 
 let base: string;
 const mounted: string[] = [];
@@ -52,62 +34,6 @@ function mount(target: string, lowers: string[], upper?: { upper: string; work: 
 function umountLast(): void {
   const target = mounted.pop();
   if (target !== undefined) unmount(target);
-}
-
-function buildLower(lower: string): void {
-  for (const dir of ['etc', 'bin', 'var/cache/apt', 'opt/app/lib', 'keep']) {
-    mkdirSync(`${lower}/${dir}`, { recursive: true });
-  }
-  writeFileSync(`${lower}/etc/config`, 'a=1\n');
-  writeFileSync(`${lower}/etc/old`, 'old\n');
-  writeFileSync(`${lower}/bin/tool`, '#!/bin/sh\n');
-  writeFileSync(`${lower}/bin/owned`, 'x');
-  writeFileSync(`${lower}/var/cache/apt/pkgcache.bin`, 'cache');
-  writeFileSync(`${lower}/opt/app/lib/old.so`, 'elf');
-  writeFileSync(`${lower}/opt/app/README`, 'v1');
-  writeFileSync(`${lower}/keep/untouched`, 'same');
-}
-
-/** Every kind of change a RUN step can make, done through the merged view. */
-function change(merged: string): void {
-  writeFileSync(`${merged}/new.txt`, 'new file\n');
-  mkdirSync(`${merged}/newdir/sub`, { recursive: true });
-  writeFileSync(`${merged}/newdir/sub/file`, Buffer.alloc(70_000, 1));
-  appendFileSync(`${merged}/etc/config`, 'b=2\n');
-  unlinkSync(`${merged}/etc/old`);
-  rmSync(`${merged}/var/cache`, { recursive: true });
-  rmSync(`${merged}/opt/app`, { recursive: true });
-  mkdirSync(`${merged}/opt/app`);
-  writeFileSync(`${merged}/opt/app/fresh`, 'v2');
-  chmodSync(`${merged}/bin/tool`, 0o700);
-  chownSync(`${merged}/bin/owned`, 1234, 5678);
-  writeFileSync(`${merged}/bin/su`, 'suid');
-  chmodSync(`${merged}/bin/su`, 0o4755);
-  mkdirSync(`${merged}/shared`);
-  chownSync(`${merged}/shared`, 0, 50);
-  chmodSync(`${merged}/shared`, 0o2775);
-  mkdirSync(`${merged}/tmp`);
-  chmodSync(`${merged}/tmp`, 0o1777);
-  symlinkSync('etc/config', `${merged}/link-rel`);
-  symlinkSync('/etc/config', `${merged}/link-abs`);
-  symlinkSync(`/${'long/'.repeat(30)}target`, `${merged}/link-long`);
-  mkdirSync(`${merged}/hl`);
-  writeFileSync(`${merged}/hl/a`, 'linked');
-  linkSync(`${merged}/hl/a`, `${merged}/hl/b`);
-  linkSync(`${merged}/hl/a`, `${merged}/hl/c`);
-  nativeFs.mknod(`${merged}/fifo`, S_IFIFO | 0o644, 0, 0);
-  mkdirSync(`${merged}/dev`);
-  nativeFs.mknod(`${merged}/dev/null`, S_IFCHR | 0o666, 1, 3);
-  nativeFs.mknod(`${merged}/dev/loop0`, S_IFBLK | 0o660, 7, 0);
-  writeFileSync(`${merged}/bin/ping`, 'ping');
-  chmodSync(`${merged}/bin/ping`, 0o755);
-  nativeFs.lsetxattr(`${merged}/bin/ping`, 'security.capability', CAPABILITY);
-  nativeFs.lsetxattr(`${merged}/new.txt`, 'user.comment', Buffer.from('hello'));
-  const deep = `${merged}/${'d'.repeat(60)}/${'e'.repeat(60)}`;
-  mkdirSync(deep, { recursive: true });
-  writeFileSync(`${deep}/${'f'.repeat(90)}`, 'deep');
-  writeFileSync(`${merged}/ünïcödé`, 'utf8');
-  utimesSync(`${merged}/new.txt`, T, T + 7);
 }
 
 async function roundTrip(
@@ -217,4 +143,54 @@ describe('layer round trip through a real overlay', () => {
     expect(mtimes.filter((mtime) => BigInt(mtime) > BigInt(epoch) * 1_000_000_000n)).toEqual([]);
     expect(mtimes).toContain(`${String(epoch)}000000000`);
   });
+
+  it('unpacks with umoci, stacked on the lower layer, to the same merged view', async (ctx) => {
+    requires(ctx, 'root', 'overlay', 'umoci');
+    const dirs = layout();
+    const upperTar = await roundTrip(dirs);
+    const lowerTar = await collect(upperDirToTar(dirs.lower, { signal: neverAborted }));
+    const image = `${base}/image`;
+    writeOciLayout(image, [lowerTar, upperTar]);
+    execFileSync('umoci', ['unpack', '--image', `${image}:latest`, `${base}/bundle`], {
+      stdio: 'pipe',
+    });
+    mount(`${base}/view-original`, [dirs.upper, dirs.lower]);
+    const merged = listTree(`${base}/view-original`, { mtimeSeconds: true });
+    expect(listTree(`${base}/bundle/rootfs`, { mtimeSeconds: true })).toEqual(merged);
+  });
 });
+
+/** A one-platform OCI image layout with uncompressed layers, for real clients to read. */
+function writeOciLayout(dir: string, layers: Buffer[]): void {
+  mkdirSync(`${dir}/blobs/sha256`, { recursive: true });
+  const blob = (data: Buffer, mediaType: string): Record<string, unknown> => {
+    const hex = createHash('sha256').update(data).digest('hex');
+    writeFileSync(`${dir}/blobs/sha256/${hex}`, data);
+    return { mediaType, digest: `sha256:${hex}`, size: data.length };
+  };
+  const layerDescriptors = layers.map((tar) => blob(tar, 'application/vnd.oci.image.layer.v1.tar'));
+  const config = {
+    architecture: 'amd64',
+    os: 'linux',
+    config: {},
+    rootfs: { type: 'layers', diff_ids: layerDescriptors.map((layer) => layer['digest']) },
+  };
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: blob(Buffer.from(JSON.stringify(config)), 'application/vnd.oci.image.config.v1+json'),
+    layers: layerDescriptors,
+  };
+  const manifestDescriptor = blob(
+    Buffer.from(JSON.stringify(manifest)),
+    'application/vnd.oci.image.manifest.v1+json',
+  );
+  const index = {
+    schemaVersion: 2,
+    manifests: [
+      { ...manifestDescriptor, annotations: { 'org.opencontainers.image.ref.name': 'latest' } },
+    ],
+  };
+  writeFileSync(`${dir}/index.json`, JSON.stringify(index));
+  writeFileSync(`${dir}/oci-layout`, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+}
