@@ -38,6 +38,9 @@ export interface ProxiedRequest {
   readonly fault: Fault['kind'] | undefined;
   /** Headers the client sent, for checks such as "no Authorization leaked". */
   readonly headers: http.IncomingHttpHeaders;
+  /** What the registry (or the fault) answered; set when the answer starts. */
+  status?: number;
+  responseHeaders?: http.IncomingHttpHeaders;
 }
 
 export interface FaultProxy {
@@ -70,13 +73,15 @@ export async function startFaultProxy(target: {
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
     const fault = pick(method, url);
-    requests.push({ method, path: url, fault: fault?.kind, headers: req.headers });
+    const record: ProxiedRequest = { method, path: url, fault: fault?.kind, headers: req.headers };
+    requests.push(record);
     if (fault?.kind === 'reset') {
       req.socket.destroy();
       return;
     }
     if (fault?.kind === 'status') {
       req.resume();
+      record.status = fault.status;
       res.writeHead(fault.status, { 'content-type': 'application/json', ...fault.headers });
       res.end(
         JSON.stringify({
@@ -88,7 +93,9 @@ export async function startFaultProxy(target: {
     const upstream = http.request(
       { host: '127.0.0.1', port: target.port, method, path: url, headers: req.headers },
       (upstreamRes) => {
-        res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
+        record.status = upstreamRes.statusCode ?? 502;
+        record.responseHeaders = upstreamRes.headers;
+        res.writeHead(record.status, upstreamRes.headers);
         let sent = 0;
         let corrupted = false;
         upstreamRes.on('data', (chunk: Buffer) => {
