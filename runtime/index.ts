@@ -1,7 +1,7 @@
 /**
  * runtime: the Executor interface and the native sandbox that runs RUN steps,
  * plus the filesystem primitives Node lacks (mknod, xattrs, mount, in-root
- * resolution) for the layer code. Imports core only.
+ * resolution) for the layer code. Imports core only. See docs/runtime.md.
  */
 export {
   MountFlags,
@@ -12,3 +12,26 @@ export {
   type NativeFs,
 } from './native-fs.js';
 export { nativeBuildPath } from './native/addon.js';
+export type {
+  CacheSharing,
+  Executor,
+  NetworkMode,
+  OverlayRootfs,
+  ProcessSpec,
+  ResourceLimits,
+  RunOptions,
+  RunResult,
+  RunSpec,
+  RunTiming,
+  SandboxExecutorOptions,
+  SandboxMount,
+} from './types.js';
+export { SandboxExecutor } from './sandbox-executor.js';
+export { resolveUser, type ResolvedUser, type UserDatabase } from './user.js';
+export {
+  compileSeccomp,
+  encodeBpf,
+  DOCKER_DEFAULT_PROFILE,
+  type BpfInstruction,
+  type SeccompProfile,
+} from './seccomp/index.js';

@@ -14,6 +14,13 @@
       "cflags_cc": ["-Wall", "-Wextra", "-O2", "-std=c++17"]
     },
     {
+      "target_name": "tbuild-sandbox",
+      "type": "executable",
+      "sources": ["src/sandbox.c", "src/sandbox_config.c", "src/sandbox_mounts.c", "src/sandbox_process.c", "src/in_root.c"],
+      "defines": ["_GNU_SOURCE"],
+      "cflags": ["-Wall", "-Wextra", "-O2", "-std=gnu11"]
+    },
+    {
       "target_name": "chroot-escape",
       "type": "executable",
       "sources": ["test-fixtures/chroot_escape.c"],

@@ -19,3 +19,10 @@ export {
   type FaultRule,
   type ProxiedRequest,
 } from './fault-proxy.js';
+export {
+  BUSYBOX_GROUP,
+  BUSYBOX_PASSWD,
+  buildBusyboxRootfs,
+  freshOverlayDirs,
+  removeTree,
+} from './busybox-rootfs.js';

@@ -1,0 +1,124 @@
+/*
+ * tbuild-sandbox main: the parent half. Reads the config, clones the child into
+ * new namespaces, places it in the step's cgroup, lets it go, then waits and
+ * reports how the command ended. SIGTERM/SIGINT to this process SIGKILL the
+ * sandbox's PID 1, which takes the whole PID namespace down (§1.9); if this
+ * process is SIGKILLed instead, PR_SET_PDEATHSIG does the same.
+ */
+#include "sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static volatile pid_t child_pid;
+static volatile sig_atomic_t cancelled;
+
+void status(const char *format, ...) {
+  char line[4096];
+  va_list args;
+  va_start(args, format);
+  int n = vsnprintf(line, sizeof line - 1, format, args);
+  va_end(args);
+  if (n < 0) return;
+  if ((size_t)n > sizeof line - 2) n = sizeof line - 2;
+  line[n++] = '\n';
+  ssize_t ignored = write(STATUS_FD, line, (size_t)n);
+  (void)ignored;
+}
+
+void die(const char *stage, const char *format, ...) {
+  int err = errno;
+  char message[2048];
+  va_list args;
+  va_start(args, format);
+  vsnprintf(message, sizeof message, format, args);
+  va_end(args);
+  if (err != 0)
+    status("error %s: %s: %s", stage, message, strerror(err));
+  else
+    status("error %s: %s", stage, message);
+  _exit(125);
+}
+
+static void kill_child(int signal_number) {
+  (void)signal_number;
+  cancelled = 1;
+  if (child_pid > 0) kill(child_pid, SIGKILL);
+}
+
+int main(void) {
+  /* Our own status pipe must not reach the command: close-on-exec everywhere. */
+  if (fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC) != 0) return 125;
+  static struct sandbox_config config;
+  parse_config(CONFIG_FD, &config);
+  close(CONFIG_FD);
+
+  int go[2];
+  if (pipe2(go, O_CLOEXEC) != 0) die("sync", "pipe2");
+
+  struct sigaction action;
+  memset(&action, 0, sizeof action);
+  action.sa_handler = kill_child;
+  sigaction(SIGTERM, &action, NULL);
+  sigaction(SIGINT, &action, NULL);
+  sigaction(SIGHUP, &action, NULL);
+
+  long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
+  if (strcmp(config.network, "host") != 0) flags |= CLONE_NEWNET;
+  if (config.cgroup_ns) flags |= CLONE_NEWCGROUP;
+  /* A raw clone behaves like fork: the child continues here as PID 1 of the new namespace. */
+  pid_t pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
+  if (pid < 0) die("clone", "clone");
+  if (pid == 0) {
+    close(go[1]);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* getppid() is 0 across the PID namespace, so the go byte tells us the parent is alive:
+     * if it died before the prctl, the pipe reads EOF instead. */
+    char byte;
+    ssize_t got;
+    while ((got = read(go[0], &byte, 1)) < 0 && errno == EINTR) {}
+    if (got != 1) _exit(125);
+    close(go[0]);
+    setup_rootfs(&config);
+    enter_rootfs(&config);
+    run_init(&config);
+  }
+  child_pid = pid;
+  close(go[0]);
+  if (cancelled) kill(pid, SIGKILL); /* a cancel that came before the child existed */
+  char pid_text[32];
+  snprintf(pid_text, sizeof pid_text, "%d", pid);
+  for (int i = 0; i < config.ncgroup_procs; i++) {
+    errno = 0;
+    int fd = open(config.cgroup_procs[i], O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, pid_text, strlen(pid_text)) < 0) {
+      kill(pid, SIGKILL);
+      die("cgroup", "join %s", config.cgroup_procs[i]);
+    }
+    close(fd);
+  }
+  if (write(go[1], "g", 1) != 1) die("sync", "write");
+  close(go[1]);
+
+  int wstatus;
+  for (;;) {
+    pid_t got = waitpid(pid, &wstatus, 0);
+    if (got == pid) break;
+    if (got < 0 && errno != EINTR) die("wait", "waitpid");
+  }
+  if (WIFEXITED(wstatus))
+    status("exit %d", WEXITSTATUS(wstatus));
+  else if (WIFSIGNALED(wstatus))
+    status("signal %d", WTERMSIG(wstatus));
+  return 0;
+}

@@ -1,0 +1,80 @@
+/*
+ * tbuild-sandbox: runs one RUN step in fresh namespaces (research/sandbox.md §1).
+ * Node spawns it with the config on fd 3 (records, see sandbox_config.c) and reads
+ * status lines on fd 4:
+ *   stub D|F <parent-atime-ns> <parent-mtime-ns> <path>   a mount target it created
+ *   error <stage>: <message>                               setup failed
+ *   execfail <errno> <message>                             the command could not start
+ *   exit <code> | signal <number>                          how the command ended
+ * Single-threaded plain C: Node itself never forks or unshares (§2).
+ */
+#ifndef TBUILD_SANDBOX_H
+#define TBUILD_SANDBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define STATUS_FD 4
+#define CONFIG_FD 3
+#define MAX_ITEMS 256
+
+struct sandbox_mount {
+  const char *kind;   /* "bind" | "tmpfs" | "secret" */
+  const char *source; /* host path (bind); tmpfs options (tmpfs) */
+  const char *dest;   /* absolute path inside the sandbox */
+  int readonly;
+  const uint8_t *data; /* secret bytes */
+  size_t data_len;
+  uid_t uid;
+  gid_t gid;
+  mode_t mode;
+};
+
+struct sandbox_rlimit {
+  int resource;
+  unsigned long long soft, hard;
+};
+
+struct sandbox_config {
+  const char *lower[MAX_ITEMS];
+  int nlower;
+  const char *upper, *work, *rootfs; /* rootfs: host dir the overlay is mounted on */
+  struct sandbox_mount mounts[MAX_ITEMS];
+  int nmounts;
+  char *argv[MAX_ITEMS + 1];
+  int nargv;
+  char *env[MAX_ITEMS * 4 + 1];
+  int nenv;
+  const char *cwd;
+  uid_t uid;
+  gid_t gid;
+  gid_t groups[MAX_ITEMS];
+  int ngroups;
+  const char *hostname;
+  const char *network; /* "none" | "host" */
+  const char *hosts_file, *resolv_file;
+  const uint8_t *seccomp;
+  size_t seccomp_len;
+  struct sandbox_rlimit rlimits[32];
+  int nrlimits;
+  const char *cgroup_procs[32];
+  int ncgroup_procs;
+  int cgroup_ns;
+};
+
+int parse_config(int fd, struct sandbox_config *config);
+
+/* Writes one status line to fd 4 (atomic: lines stay under PIPE_BUF). */
+void status(const char *format, ...) __attribute__((format(printf, 1, 2)));
+/* Reports "error <stage>: <message>: <strerror(errno)>" and exits 125. */
+void die(const char *stage, const char *format, ...) __attribute__((noreturn, format(printf, 2, 3)));
+
+/* In the child, before pivot_root: builds the root filesystem under config->rootfs. */
+void setup_rootfs(const struct sandbox_config *config);
+/* pivot_root into config->rootfs, then masks and read-only paths. */
+void enter_rootfs(const struct sandbox_config *config);
+/* PID 1: forks the command, reaps zombies, exits with the command's status. */
+void run_init(const struct sandbox_config *config) __attribute__((noreturn));
+
+#endif

@@ -1,0 +1,346 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { constants } from 'node:os';
+import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import {
+  TbuildError,
+  canceledError,
+  noopLogger,
+  throwIfAborted,
+  type Logger,
+} from '../core/index.js';
+import { CacheLocks } from './cache-locks.js';
+import { createStepCgroup, type StepCgroup } from './cgroups.js';
+import { hostsFile, resolvConf } from './etc-files.js';
+import { nativeBuildPath } from './native/addon.js';
+import { readMergedFile } from './rootfs-files.js';
+import { ConfigTag, ConfigWriter } from './sandbox-config.js';
+import { compileSeccomp, DOCKER_DEFAULT_PROFILE, encodeBpf } from './seccomp/index.js';
+import { removeMountStubs, type MountStub } from './stubs.js';
+import type {
+  Executor,
+  RunOptions,
+  RunResult,
+  RunSpec,
+  SandboxExecutorOptions,
+  SandboxMount,
+} from './types.js';
+import { resolveUser } from './user.js';
+import { validateSpec } from './validate.js';
+
+const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** Explicit rlimits (research/sandbox.md §1.7): Node raises its own, and children would inherit them. */
+const RLIMITS = [
+  { resource: 7 /* RLIMIT_NOFILE */, soft: 1048576, hard: 1048576 },
+  { resource: 4 /* RLIMIT_CORE */, soft: 0, hard: 0 },
+];
+/** After SIGTERM the helper SIGKILLs the sandbox at once; this is only the backstop. */
+const KILL_BACKSTOP_MS = 500;
+
+let seccompBlob: Buffer | undefined;
+const seccompProgram = (): Buffer =>
+  (seccompBlob ??= encodeBpf(compileSeccomp(DOCKER_DEFAULT_PROFILE)));
+
+let runCounter = 0;
+
+interface HelperStatus {
+  result?: { kind: 'exit' | 'signal'; value: number };
+  initExit?: { kind: 'exit' | 'signal'; value: number };
+  error?: string;
+  execFailure?: string;
+  stubs: MountStub[];
+}
+
+function parseStatus(text: string): HelperStatus {
+  const status: HelperStatus = { stubs: [] };
+  for (const line of text.split('\n')) {
+    let match: RegExpExecArray | null;
+    if ((match = /^result (exit|signal) (\d+)$/.exec(line)) !== null) {
+      status.result = { kind: match[1] as 'exit' | 'signal', value: Number(match[2]) };
+    } else if ((match = /^(exit|signal) (\d+)$/.exec(line)) !== null) {
+      status.initExit = { kind: match[1] as 'exit' | 'signal', value: Number(match[2]) };
+    } else if ((match = /^stub ([DF]) (\d+) (\d+) (.*)$/.exec(line)) !== null) {
+      status.stubs.push({
+        kind: match[1] === 'D' ? 'dir' : 'file',
+        parentAtimeNs: BigInt(match[2] ?? '0'),
+        parentMtimeNs: BigInt(match[3] ?? '0'),
+        path: match[4] ?? '',
+      });
+    } else if (line.startsWith('error ')) {
+      status.error ??= line.slice('error '.length);
+    } else if (line.startsWith('execfail ')) {
+      status.execFailure = line.slice('execfail '.length).replace(/^\d+ /, '');
+    }
+  }
+  return status;
+}
+
+function signalName(signal: number): NodeJS.Signals | undefined {
+  return (Object.entries(constants.signals) as [NodeJS.Signals, number][]).find(
+    ([, number]) => number === signal,
+  )?.[0];
+}
+
+/** Dedupes env (last wins) and adds PATH and HOME when missing, as runc's prepareEnv does. */
+function buildEnv(env: readonly string[], home: string): string[] {
+  const byKey = new Map<string, string>();
+  for (const entry of env) {
+    const eq = entry.indexOf('=');
+    byKey.set(eq === -1 ? entry : entry.slice(0, eq), entry);
+  }
+  if (!byKey.has('PATH')) byKey.set('PATH', DEFAULT_PATH);
+  if (!byKey.has('HOME')) byKey.set('HOME', `HOME=${home}`);
+  return [...byKey.values()];
+}
+
+const depth = (target: string): number => target.split('/').filter((part) => part !== '').length;
+
+/**
+ * The native sandbox executor: one `tbuild-sandbox` helper process per step
+ * (docs/runtime.md). Node never forks or unshares itself.
+ */
+export class SandboxExecutor implements Executor {
+  readonly #options: SandboxExecutorOptions;
+  readonly #logger: Logger;
+  readonly #locks = new CacheLocks();
+
+  constructor(options: SandboxExecutorOptions) {
+    this.#options = options;
+    this.#logger = options.logger ?? noopLogger;
+  }
+
+  async run(spec: RunSpec, options: RunOptions): Promise<RunResult> {
+    validateSpec(spec);
+    throwIfAborted(options.signal);
+    const { rootfs } = spec;
+    const layers = [rootfs.upperDir, ...rootfs.lowerDirs];
+    const user = resolveUser(spec.process.user, () => ({
+      passwd: readMergedFile(layers, '/etc/passwd'),
+      group: readMergedFile(layers, '/etc/group'),
+    }));
+    const network = spec.network ?? 'default';
+    const hostname = spec.hostname ?? 'buildkitsandbox';
+    mkdirSync(this.#options.stateDir, { recursive: true });
+    const runDir = mkdtempSync(join(this.#options.stateDir, 'r'));
+    const releases: (() => void)[] = [];
+    let cgroup: StepCgroup | undefined;
+    let stubs: MountStub[] = [];
+    try {
+      mkdirSync(join(runDir, 'rootfs'));
+      writeFileSync(join(runDir, 'hosts'), hostsFile(hostname, spec.extraHosts));
+      const hostResolv = readFileOr(this.#options.hostResolvConf ?? '/etc/resolv.conf');
+      writeFileSync(join(runDir, 'resolv.conf'), resolvConf(hostResolv, network));
+
+      const config = new ConfigWriter();
+      for (const lower of rootfs.lowerDirs) config.add(ConfigTag.lower, lower);
+      config
+        .add(ConfigTag.upper, rootfs.upperDir)
+        .add(ConfigTag.work, rootfs.workDir)
+        .add(ConfigTag.rootfs, join(runDir, 'rootfs'));
+      const mounts = [...(spec.mounts ?? [])].sort((a, b) => depth(a.target) - depth(b.target));
+      for (const mount of mounts) {
+        await this.#addMount(config, mount, options.signal, releases);
+      }
+      for (const arg of spec.process.args) config.add(ConfigTag.arg, arg);
+      for (const entry of buildEnv(spec.process.env, user.home)) config.add(ConfigTag.env, entry);
+      config
+        .add(ConfigTag.cwd, spec.process.cwd ?? '/')
+        .add(ConfigTag.uid, String(user.uid))
+        .add(ConfigTag.gid, String(user.gid));
+      for (const gid of user.additionalGids) config.add(ConfigTag.group, String(gid));
+      config
+        .add(ConfigTag.hostname, hostname)
+        .add(ConfigTag.network, network === 'none' ? 'none' : 'host')
+        .add(ConfigTag.hosts, join(runDir, 'hosts'))
+        .add(ConfigTag.resolv, join(runDir, 'resolv.conf'))
+        .add(ConfigTag.seccomp, seccompProgram());
+      for (const limit of RLIMITS) {
+        config.add(
+          ConfigTag.rlimit,
+          `${String(limit.resource)} ${String(limit.soft)} ${String(limit.hard)}`,
+        );
+      }
+      cgroup = createStepCgroup(`step-${String(process.pid)}-${String(++runCounter)}`, spec.limits);
+      for (const file of cgroup?.procsFiles ?? []) config.add(ConfigTag.cgroupProcs, file);
+      if (cgroup?.version === 2) config.add(ConfigTag.cgroupNs, '1');
+
+      const startedAt = new Date();
+      const started = performance.now();
+      const { statusText, canceled } = await this.#spawnHelper(config.toBuffer(), options);
+      const totalMs = performance.now() - started;
+      const status = parseStatus(statusText);
+      stubs = status.stubs;
+      if (canceled) throw canceledError(options.signal);
+      if (status.error !== undefined) {
+        throw new TbuildError('TB_RUNTIME_SANDBOX', `sandbox setup failed: ${status.error}`, {
+          hint: 'tbuild runs RUN steps as root with overlayfs and namespaces',
+        });
+      }
+      if (status.execFailure !== undefined) {
+        throw new TbuildError(
+          'TB_RUNTIME_EXEC',
+          `cannot run ${spec.process.args[0] ?? ''}: ${status.execFailure}`,
+          {
+            details: { args: spec.process.args },
+          },
+        );
+      }
+      const outcome = status.result ?? status.initExit;
+      if (outcome === undefined) {
+        throw new TbuildError('TB_RUNTIME_SANDBOX', 'the sandbox helper ended without a status');
+      }
+      const oomKilled = cgroup?.oomKilled() ?? false;
+      const killedBy = outcome.kind === 'signal' ? outcome.value : undefined;
+      return {
+        exitCode: killedBy === undefined ? outcome.value : 128 + killedBy,
+        signal: killedBy === undefined ? undefined : signalName(killedBy),
+        oomKilled,
+        timing: { startedAt, totalMs },
+      };
+    } finally {
+      for (const release of releases) release();
+      try {
+        cgroup?.remove();
+      } catch (error) {
+        this.#logger.warn('cannot remove step cgroup', { error: String(error) });
+      }
+      try {
+        removeMountStubs(rootfs.upperDir, stubs);
+      } catch (error) {
+        this.#logger.warn('cannot remove mount stubs', { error: String(error) });
+      }
+      rmSync(runDir, { recursive: true, force: true });
+    }
+  }
+
+  async #addMount(
+    config: ConfigWriter,
+    mount: SandboxMount,
+    signal: AbortSignal,
+    releases: (() => void)[],
+  ): Promise<void> {
+    switch (mount.type) {
+      case 'bind':
+        config.mount({
+          kind: 'bind',
+          source: mount.source,
+          dest: mount.target,
+          readonly: mount.readonly ?? false,
+        });
+        return;
+      case 'cache': {
+        const { dir, release } = await this.#locks.acquire(mount.source, mount.sharing, signal);
+        releases.push(release);
+        mkdirSync(dir, { recursive: true });
+        config.mount({
+          kind: 'bind',
+          source: dir,
+          dest: mount.target,
+          readonly: mount.readonly ?? false,
+        });
+        return;
+      }
+      case 'tmpfs':
+        config.mount({
+          kind: 'tmpfs',
+          source:
+            mount.sizeBytes === undefined
+              ? 'mode=1777'
+              : `mode=1777,size=${String(mount.sizeBytes)}`,
+          dest: mount.target,
+          readonly: false,
+        });
+        return;
+      case 'secret':
+        config.mount({
+          kind: 'secret',
+          source: '',
+          dest: mount.target,
+          readonly: true,
+          uid: mount.uid ?? 0,
+          gid: mount.gid ?? 0,
+          mode: mount.mode ?? 0o400,
+          data: mount.data,
+        });
+        return;
+      case 'ssh':
+        config.mount({
+          kind: 'bind',
+          source: mount.socketPath,
+          dest: mount.target,
+          readonly: false,
+        });
+        return;
+    }
+  }
+
+  /** Spawns the helper, streams output, and resolves when it and every pipe are done. */
+  async #spawnHelper(
+    config: Buffer,
+    options: RunOptions,
+  ): Promise<{ statusText: string; canceled: boolean }> {
+    const child = spawn(nativeBuildPath('tbuild-sandbox'), [], {
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
+    });
+    const statusChunks: Buffer[] = [];
+    const [, stdout, stderr, configPipe, statusPipe] = child.stdio as unknown as [
+      null,
+      Readable,
+      Readable,
+      Writable,
+      Readable,
+    ];
+    statusPipe.on('data', (chunk: Buffer) => statusChunks.push(chunk));
+    forward(stdout, options.stdout);
+    forward(stderr, options.stderr);
+    configPipe.on('error', () => undefined); // the helper may die before reading it all
+    configPipe.end(config);
+
+    let canceled = false;
+    let backstop: NodeJS.Timeout | undefined;
+    const onAbort = (): void => {
+      canceled = true;
+      child.kill('SIGTERM');
+      backstop = setTimeout(() => child.kill('SIGKILL'), KILL_BACKSTOP_MS);
+    };
+    options.signal.addEventListener('abort', onAbort, { once: true });
+    if (options.signal.aborted) onAbort();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.once('error', (error) => {
+          reject(
+            new TbuildError(
+              'TB_RUNTIME_SANDBOX',
+              `cannot start the sandbox helper: ${error.message}`,
+              { cause: error },
+            ),
+          );
+        });
+        child.once('close', () => {
+          resolve();
+        });
+      });
+    } finally {
+      options.signal.removeEventListener('abort', onAbort);
+      if (backstop !== undefined) clearTimeout(backstop);
+    }
+    return { statusText: Buffer.concat(statusChunks).toString('utf8'), canceled };
+  }
+}
+
+function forward(from: Readable, to: Writable | undefined): void {
+  if (to === undefined) {
+    from.resume();
+    return;
+  }
+  from.pipe(to, { end: false });
+}
+
+function readFileOr(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}

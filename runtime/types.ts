@@ -1,0 +1,134 @@
+import type { Writable } from 'node:stream';
+import type { Logger } from '../core/index.js';
+
+/**
+ * The root filesystem of a step: an overlay of read-only lower directories (the
+ * parent snapshots, top-most first, as overlayfs lists them) under a writable upper
+ * directory that receives the step's changes (whiteouts for deletions). Contract:
+ * upperDir should be fresh for the step (mount stubs are cleaned from it after the
+ * run); workDir must be an empty directory on the same filesystem as upperDir.
+ */
+export interface OverlayRootfs {
+  readonly lowerDirs: readonly string[];
+  readonly upperDir: string;
+  readonly workDir: string;
+}
+
+/** Cache mount sharing, as `RUN --mount=type=cache,sharing=…`. */
+export type CacheSharing = 'shared' | 'private' | 'locked';
+
+/**
+ * What a step sees besides its rootfs. Every `target` is an absolute path inside
+ * the sandbox, resolved inside the rootfs (symlinks cannot redirect it outside).
+ * Missing targets are created as stubs and removed from the upper dir afterwards.
+ */
+export type SandboxMount =
+  | {
+      readonly type: 'bind';
+      readonly source: string;
+      readonly target: string;
+      readonly readonly?: boolean;
+    }
+  | {
+      /** A persistent directory shared across builds; `private` gets its own copy while another run holds it. */
+      readonly type: 'cache';
+      readonly source: string;
+      readonly target: string;
+      readonly sharing: CacheSharing;
+      readonly readonly?: boolean;
+    }
+  | { readonly type: 'tmpfs'; readonly target: string; readonly sizeBytes?: number }
+  | {
+      /** A file on its own tmpfs, bound read-only; its bytes never touch the disk or the layer. */
+      readonly type: 'secret';
+      readonly target: string;
+      readonly data: Uint8Array;
+      readonly uid?: number;
+      readonly gid?: number;
+      readonly mode?: number;
+    }
+  | {
+      /** A host SSH agent socket made visible at `target` (set SSH_AUTH_SOCK in env). */
+      readonly type: 'ssh';
+      readonly socketPath: string;
+      readonly target: string;
+    };
+
+/**
+ * `default`: outbound access as BuildKit's default gives; tbuild shares the host's
+ * network namespace (see docs/runtime.md for why). `none`: a new network namespace
+ * with only `lo`, up. `host`: the host's namespace and its resolv.conf unchanged.
+ */
+export type NetworkMode = 'default' | 'none' | 'host';
+
+export interface ProcessSpec {
+  /** argv; argv[0] is looked up in the step's PATH inside the sandbox. */
+  readonly args: readonly string[];
+  /** `KEY=value` entries; duplicates resolve to the last. PATH and HOME get defaults when absent. */
+  readonly env: readonly string[];
+  /** Absolute; created (0755, owned by the user) if missing. Default `/`. */
+  readonly cwd?: string;
+  /** `name`, `uid`, `name:group` or `uid:gid`, resolved in the rootfs's /etc/passwd and /etc/group. Default root. */
+  readonly user?: string;
+}
+
+export interface ResourceLimits {
+  readonly memoryBytes?: number;
+  readonly pids?: number;
+  /** CPU time as a number of CPUs (0.5 = half of one). */
+  readonly cpus?: number;
+}
+
+export interface RunSpec {
+  readonly rootfs: OverlayRootfs;
+  readonly mounts?: readonly SandboxMount[];
+  readonly process: ProcessSpec;
+  readonly network?: NetworkMode;
+  /** Default `buildkitsandbox`, as BuildKit. */
+  readonly hostname?: string;
+  /** Extra /etc/hosts entries (`--add-host`). */
+  readonly extraHosts?: readonly { readonly host: string; readonly ip: string }[];
+  readonly limits?: ResourceLimits;
+}
+
+export interface RunOptions {
+  /** Aborting kills the whole process tree (within a second) and removes every mount. */
+  readonly signal: AbortSignal;
+  readonly stdout?: Writable;
+  readonly stderr?: Writable;
+}
+
+export interface RunTiming {
+  /** Wall time from spawning the helper to its exit, in milliseconds. */
+  readonly totalMs: number;
+  readonly startedAt: Date;
+}
+
+export interface RunResult {
+  /** The command's exit status; 128+n when it was killed by signal n (as a shell reports it). */
+  readonly exitCode: number;
+  /** The signal that killed the command, if one did. */
+  readonly signal: NodeJS.Signals | undefined;
+  /** The cgroup memory limit was hit and the kernel OOM-killed a process of the step. */
+  readonly oomKilled: boolean;
+  readonly timing: RunTiming;
+}
+
+/**
+ * Runs one RUN step. Contract: resolves with the command's status whatever it is
+ * (a non-zero exit is not an error); rejects with TbuildError TB_CANCELED when the
+ * signal aborts, TB_RUNTIME_EXEC when the command cannot start, TB_RUNTIME_USER when
+ * the user is unknown, TB_RUNTIME_SANDBOX when the sandbox cannot be set up. After it
+ * settles no process of the step is alive and no mount of it remains.
+ */
+export interface Executor {
+  run(spec: RunSpec, options: RunOptions): Promise<RunResult>;
+}
+
+export interface SandboxExecutorOptions {
+  /** Short-lived per-run directories (rootfs mount point, hosts, resolv.conf). Keep it short: overlay options are limited to a page. */
+  readonly stateDir: string;
+  readonly logger?: Logger;
+  /** The host resolv.conf to derive the sandbox's from. Default /etc/resolv.conf. */
+  readonly hostResolvConf?: string;
+}
