@@ -1,4 +1,5 @@
 import { closestMatch, formatError, toTbuildError, TbuildError } from '../core/index.js';
+import { runGraph } from './commands/graph.js';
 import { runVersion } from './commands/version.js';
 
 /** A subcommand: takes its own arguments, returns the process exit code. */
@@ -10,6 +11,7 @@ interface CommandEntry {
 }
 
 const commands: Readonly<Record<string, CommandEntry>> = {
+  graph: { run: (argv) => runGraph(argv), summary: 'Show the build graph a Dockerfile lowers to' },
   version: { run: runVersion, summary: 'Show the tbuild version' },
 };
 

@@ -5,3 +5,18 @@
  */
 export type * from './dockerfile/instructions.js';
 export { parseDockerfile, parseInstruction } from './dockerfile/index.js';
+export {
+  DEFAULT_PLATFORM,
+  emptyImageResolver,
+  formatPlatform,
+  lowerDockerfile,
+  normalizeImageRef,
+  parsePlatform,
+  type ImageMetaResolver,
+  type LoweredBuild,
+  type LoweredImageConfig,
+  type LoweredStage,
+  type LowerOptions,
+  type ResolvedImage,
+  type StageBase,
+} from './convert/index.js';

@@ -82,6 +82,12 @@ export interface ExecOp {
   readonly platform: Platform;
   /** `host:ip` pairs from --add-host. */
   readonly extraHosts: readonly string[];
+  /**
+   * Proxy build args (`HTTP_PROXY=…`, …) added to the environment when the
+   * command runs. Absent when none are set. Like BuildKit's proxy_env, they are
+   * volatile: cache keys leave them out, so a proxy change never invalidates a step.
+   */
+  readonly proxyEnv?: readonly string[];
   /** The root mount is `{ type: 'bind', target: '/', input: 0, output: true }`. */
   readonly mounts: readonly Mount[];
 }

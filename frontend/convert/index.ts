@@ -1,0 +1,14 @@
+/** frontend/convert: stages and lowering of a parsed Dockerfile to IR plus an image config. */
+export { lowerDockerfile } from './lower.js';
+export { normalizeImageRef } from './image-ref.js';
+export { formatPlatform, parsePlatform, DEFAULT_PLATFORM } from './platform.js';
+export { emptyImageResolver } from './empty-resolver.js';
+export type { LoweredImageConfig } from './image.js';
+export type {
+  ImageMetaResolver,
+  LoweredBuild,
+  LoweredStage,
+  LowerOptions,
+  ResolvedImage,
+  StageBase,
+} from './types.js';

@@ -1,0 +1,77 @@
+import type { Logger } from '../../core/index.js';
+import type { Platform, Vertex } from '../../solver/ir/index.js';
+import type { ImageConfig } from '../../core/index.js';
+import type { LoweredImageConfig } from './image.js';
+
+/** What the frontend learns about a base image before lowering a stage on it. */
+export interface ResolvedImage {
+  /** Normalised reference, pinned (`name@sha256:…`) when the resolver knows the digest. */
+  readonly ref: string;
+  /**
+   * The image's config; an image without layers is lowered like `scratch`.
+   * Absent when only the reference is known (e.g. `tbuild graph` without an
+   * image store): the stage then starts from an empty config.
+   */
+  readonly config?: ImageConfig;
+}
+
+/** How the frontend reaches images (registry, local store); implemented outside the frontend. */
+export interface ImageMetaResolver {
+  resolve(
+    ref: string,
+    options: { readonly platform: Platform; readonly signal: AbortSignal },
+  ): Promise<ResolvedImage>;
+}
+
+export interface LowerOptions {
+  /** The Dockerfile's name, for errors and step sources. */
+  readonly file?: string;
+  readonly buildArgs?: ReadonlyMap<string, string>;
+  /** Stage name to build; the last stage when absent. */
+  readonly target?: string;
+  /** Default linux/amd64. */
+  readonly platform?: Platform;
+  /** Default: the target platform. */
+  readonly buildPlatform?: Platform;
+  readonly resolver: ImageMetaResolver;
+  /** `.dockerignore` patterns as written; they become the context source's excludePatterns. */
+  readonly dockerignore?: readonly string[];
+  /** Name of the local source for the build context; default `context`. */
+  readonly contextName?: string;
+  /** Seconds since the epoch; file timestamps and history times. */
+  readonly sourceDateEpoch?: number;
+  readonly noCache?: boolean;
+  readonly signal: AbortSignal;
+  readonly logger?: Logger;
+}
+
+export type StageBase =
+  | { readonly kind: 'scratch' }
+  | { readonly kind: 'image'; readonly ref: string }
+  | { readonly kind: 'stage'; readonly index: number };
+
+export interface LoweredStage {
+  readonly index: number;
+  /** The `AS` name, if any. */
+  readonly name?: string;
+  readonly base: StageBase;
+  readonly platform: Platform;
+  /** Whether the target needs this stage (only those are lowered). */
+  readonly reachable: boolean;
+}
+
+export interface LoweredBuild {
+  /** The target's filesystem; undefined for an empty `scratch` result. */
+  readonly root: Vertex | undefined;
+  /** The result's image config and history (rootfs is left to the exporter). */
+  readonly image: LoweredImageConfig;
+  /**
+   * Context paths the build reads, relative to the context root and sorted:
+   * `['.']` when it may read anything (a COPY of `.`), `[]` when it reads nothing.
+   */
+  readonly contextPaths: readonly string[];
+  readonly stages: readonly LoweredStage[];
+  /** Index of the target stage. */
+  readonly target: number;
+  readonly warnings: readonly string[];
+}
