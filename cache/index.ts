@@ -1,5 +1,40 @@
 /**
- * cache: content store (blobs by digest), snapshots, the cache-key index, the local image store and GC. Imports core only.
- * Not written yet: see the open issues.
+ * cache: everything tbuild keeps under its root (TBUILD_ROOT): the content
+ * store (blobs by digest), snapshots (layer directories and parent chains),
+ * the cache-key index, the local image store, leases and GC. Imports core only;
+ * the worker adapts it to the solver's ResultCache. Layout: docs/dev/storage.md.
  */
-export {};
+export { openStore, type OpenStoreOptions, type TbuildStore } from './store.js';
+export { storeLayout, blobPath, type StoreLayout } from './layout.js';
+export type {
+  BlobInfo,
+  ContentIngester,
+  ContentManager,
+  ContentProvider,
+  ContentStore,
+  Expected,
+  ReadOptions,
+  WriteOptions,
+  WriteResult,
+} from './content/types.js';
+export { FsContentStore, type FsContentStoreOptions } from './content/fs-store.js';
+export { MemoryContentStore } from './content/memory-store.js';
+export {
+  FsSnapshotter,
+  isSnapshotId,
+  type ActiveOwner,
+  type CommitOptions,
+  type FsSnapshotterOptions,
+} from './snapshots/fs-snapshotter.js';
+export {
+  MAX_CHAIN_DEPTH,
+  type ActiveSnapshot,
+  type CommittedSnapshot,
+  type OverlayMount,
+} from './snapshots/types.js';
+export type { TreeSummary } from './snapshots/tree-digest.js';
+export { CacheKeyIndex, type CacheRecord, type StoredRecord } from './index/records.js';
+export { ImageStore, type ImageRecord } from './index/images.js';
+export { Lease, LeaseManager, type LeaseRecord, type LeaseResources } from './leases.js';
+export type { PruneOptions, PruneReport } from './gc/prune.js';
+export type { DiskUsage, RecordUsage } from './gc/usage.js';

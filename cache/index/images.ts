@@ -1,0 +1,117 @@
+import { createHash } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TbuildError, isDigest, type Descriptor, type Logger } from '../../core/index.js';
+import {
+  encodeChecked,
+  isNotFound,
+  readChecked,
+  removeIfExists,
+  storeIoError,
+  writeFileAtomic,
+} from '../fs/atomic.js';
+import type { StoreLayout } from '../layout.js';
+
+/** A name in the local image store and the manifest (or index) it points at. */
+export interface ImageRecord {
+  readonly name: string;
+  readonly target: Descriptor;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+function isImageRecord(value: unknown): value is ImageRecord {
+  if (typeof value !== 'object' || value === null) return false;
+  const record = value as Record<string, unknown>;
+  const target = record['target'] as Record<string, unknown> | undefined;
+  return (
+    typeof record['name'] === 'string' &&
+    typeof target === 'object' &&
+    isDigest(target['digest']) &&
+    typeof target['mediaType'] === 'string'
+  );
+}
+
+/**
+ * The local image store: image names → manifest descriptors, so a later
+ * `FROM name` finds what an earlier build produced. One checked-JSON file per
+ * name at `index/images/<sha256 of name>.json` (names hold `/` and `:`), the
+ * name kept inside. Tagging is an atomic replace; the manifest and what it
+ * references live in the content store, which GC keeps while a name points there.
+ */
+export class ImageStore {
+  private readonly layout: StoreLayout;
+  private readonly logger: Logger;
+  private readonly durable: boolean;
+
+  constructor(options: { layout: StoreLayout; logger: Logger; durable?: boolean }) {
+    this.layout = options.layout;
+    this.logger = options.logger;
+    this.durable = options.durable ?? true;
+  }
+
+  private path(name: string): string {
+    if (name.length === 0 || name.includes('\n')) {
+      throw new TbuildError('TB_STORE_ARGUMENT', `invalid image name ${JSON.stringify(name)}`);
+    }
+    const file = createHash('sha256').update(name).digest('hex');
+    return join(this.layout.images, `${file}.json`);
+  }
+
+  async get(name: string): Promise<ImageRecord | undefined> {
+    const read = await readChecked(this.path(name));
+    if (read.kind === 'corrupt') {
+      this.logger.warn('image record is damaged; ignoring it', { name, reason: read.reason });
+      return undefined;
+    }
+    if (read.kind !== 'ok' || !isImageRecord(read.value) || read.value.name !== name) {
+      return undefined;
+    }
+    return read.value;
+  }
+
+  /** Like get, but TB_IMAGE_NOT_FOUND when the name is not there. */
+  async resolve(name: string): Promise<ImageRecord> {
+    const found = await this.get(name);
+    if (found !== undefined) return found;
+    throw new TbuildError('TB_IMAGE_NOT_FOUND', `image ${name} is not in the local image store`, {
+      hint: 'run `tbuild images` to list local images',
+      details: { name },
+    });
+  }
+
+  async put(name: string, target: Descriptor): Promise<ImageRecord> {
+    const now = Date.now();
+    const previous = await this.get(name);
+    const record: ImageRecord = {
+      name,
+      target,
+      createdAt: previous?.createdAt ?? now,
+      updatedAt: now,
+    };
+    await writeFileAtomic(this.layout.tmp, this.path(name), encodeChecked(record), {
+      durable: this.durable,
+    });
+    return record;
+  }
+
+  async delete(name: string): Promise<boolean> {
+    return removeIfExists(this.path(name));
+  }
+
+  async list(): Promise<ImageRecord[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.layout.images);
+    } catch (error) {
+      if (isNotFound(error)) return [];
+      throw storeIoError('list', this.layout.images, error);
+    }
+    const found: ImageRecord[] = [];
+    for (const file of names.filter((entry) => entry.endsWith('.json'))) {
+      const read = await readChecked(join(this.layout.images, file));
+      if (read.kind === 'ok' && isImageRecord(read.value)) found.push(read.value);
+    }
+    return found.sort((a, b) => a.name.localeCompare(b.name));
+  }
+}

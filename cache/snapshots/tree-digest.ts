@@ -1,0 +1,83 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { lstat, readdir, readlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { throwIfAborted } from '../../core/index.js';
+
+/**
+ * What a committed snapshot records about its directory, so a later check can
+ * tell it is still the directory that was committed: the number of entries,
+ * the bytes of regular files, and a digest over each entry's path, type,
+ * mode, owner, size, link target and device number (in sorted order). With
+ * `content`, file bytes are hashed too (slower, catches bit flips in files).
+ * Not covered: xattrs (overlay opaque markers), which Node cannot read.
+ */
+export interface TreeSummary {
+  readonly entries: number;
+  readonly bytes: number;
+  readonly digest: string;
+  readonly content: boolean;
+}
+
+function entryType(mode: number): string {
+  switch (mode & 0o170000) {
+    case 0o040000:
+      return 'd';
+    case 0o100000:
+      return 'f';
+    case 0o120000:
+      return 'l';
+    case 0o020000:
+      return 'c';
+    case 0o060000:
+      return 'b';
+    case 0o010000:
+      return 'p';
+    case 0o140000:
+      return 's';
+    default:
+      return '?';
+  }
+}
+
+async function fileDigest(path: string, signal: AbortSignal): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { signal })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+export async function summarizeTree(
+  dir: string,
+  options: { readonly content: boolean; readonly signal: AbortSignal },
+): Promise<TreeSummary> {
+  const hash = createHash('sha256');
+  let entries = 0;
+  let bytes = 0;
+  const walk = async (relative: string): Promise<void> => {
+    throwIfAborted(options.signal);
+    const names = (await readdir(join(dir, relative))).sort();
+    for (const name of names) {
+      const rel = relative === '' ? name : `${relative}/${name}`;
+      const path = join(dir, rel);
+      const stats = await lstat(path);
+      const type = entryType(stats.mode);
+      entries += 1;
+      let extra = '';
+      if (type === 'f') {
+        bytes += stats.size;
+        if (options.content) extra = await fileDigest(path, options.signal);
+      } else if (type === 'l') {
+        extra = await readlink(path);
+      } else if (type === 'c' || type === 'b') {
+        extra = String(stats.rdev);
+      }
+      const size = type === 'f' ? stats.size : 0;
+      hash.update(
+        `${rel}\0${type}\0${(stats.mode & 0o7777).toString(8)}\0${String(stats.uid)}\0${String(stats.gid)}\0${String(size)}\0${extra}\n`,
+      );
+      if (type === 'd') await walk(rel);
+    }
+  };
+  await walk('');
+  return { entries, bytes, digest: hash.digest('hex'), content: options.content };
+}

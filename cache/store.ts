@@ -1,0 +1,87 @@
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { noopLogger, type Logger } from '../core/index.js';
+import { FsContentStore } from './content/fs-store.js';
+import type { ContentStore } from './content/types.js';
+import { storeIoError } from './fs/atomic.js';
+import { FileLock } from './fs/lock.js';
+import { isOwnerAlive, tempNamePid } from './fs/process-owner.js';
+import { prune, type PruneOptions, type PruneReport, type StoreParts } from './gc/prune.js';
+import { diskUsage, type DiskUsage } from './gc/usage.js';
+import { ImageStore } from './index/images.js';
+import { CacheKeyIndex } from './index/records.js';
+import { storeLayout, type StoreLayout } from './layout.js';
+import { LeaseManager } from './leases.js';
+import { FsSnapshotter } from './snapshots/fs-snapshotter.js';
+
+export interface OpenStoreOptions {
+  /** The tbuild root (TBUILD_ROOT), resolved by the caller; this module reads no environment. */
+  readonly root: string;
+  readonly logger?: Logger;
+  /** fsync files before they become visible (default true); off trades power-loss safety for speed. */
+  readonly durable?: boolean;
+  /** How long lease updates wait for a running prune (default 60 s). */
+  readonly lockTimeoutMs?: number;
+}
+
+/** Everything under one tbuild root. Several processes may open the same root at once. */
+export interface TbuildStore {
+  readonly layout: StoreLayout;
+  readonly content: ContentStore;
+  readonly snapshots: FsSnapshotter;
+  readonly records: CacheKeyIndex;
+  readonly images: ImageStore;
+  readonly leases: LeaseManager;
+  /** Removes unreferenced data under the store lock; see PruneOptions. */
+  prune(options: PruneOptions): Promise<PruneReport>;
+  diskUsage(signal: AbortSignal): Promise<DiskUsage>;
+}
+
+export async function openStore(options: OpenStoreOptions): Promise<TbuildStore> {
+  const logger = options.logger ?? noopLogger;
+  const layout = storeLayout(options.root);
+  for (const dir of [
+    layout.tmp,
+    layout.blobs,
+    layout.snapshotMeta,
+    layout.snapshotActive,
+    layout.snapshotTrash,
+    layout.records,
+    layout.images,
+    layout.leases,
+    layout.locks,
+  ]) {
+    await mkdir(dir, { recursive: true }).catch((error: unknown) => {
+      throw storeIoError('create', dir, error);
+    });
+  }
+  await removeDeadTemps(layout.tmp);
+  const durable = options.durable ?? true;
+  const lockTimeoutMs = options.lockTimeoutMs ?? 60_000;
+  const lock = new FileLock(join(layout.locks, 'gc.lock'), layout.tmp, logger);
+  const parts: StoreParts = {
+    layout,
+    logger,
+    content: new FsContentStore({ layout, logger, durable }),
+    snapshots: new FsSnapshotter({ layout, logger, durable }),
+    records: new CacheKeyIndex({ layout, logger, durable }),
+    images: new ImageStore({ layout, logger, durable }),
+    leases: new LeaseManager({ layout, lock, lockTimeoutMs, logger }),
+  };
+  return {
+    ...parts,
+    prune: (pruneOptions) =>
+      lock.with(pruneOptions.signal, lockTimeoutMs, () => prune(parts, pruneOptions)),
+    diskUsage: (signal) => diskUsage(parts, signal),
+  };
+}
+
+/** Temp files whose writer died (a kill -9 mid-write); cheap enough for every open. */
+async function removeDeadTemps(tmp: string): Promise<void> {
+  for (const name of await readdir(tmp)) {
+    const pid = tempNamePid(name);
+    if (pid !== undefined && !isOwnerAlive({ pid, start: 0 })) {
+      await rm(join(tmp, name), { recursive: true, force: true });
+    }
+  }
+}
