@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { neverAborted } from '../../../core/index.js';
+import { isTbuildError, neverAborted } from '../../../core/index.js';
 import { applyLayerTar, upperDirToTar } from '../../../worker/index.js';
 import { requires } from '../../harness/index.js';
 import { T, buildLower, change } from './fixtures.js';
@@ -142,6 +142,49 @@ describe('layer round trip through a real overlay', () => {
     const mtimes = listTree(applied).map((line) => line.split(' | ')[9] ?? '');
     expect(mtimes.filter((mtime) => BigInt(mtime) > BigInt(epoch) * 1_000_000_000n)).toEqual([]);
     expect(mtimes).toContain(`${String(epoch)}000000000`);
+  });
+
+  it('keeps sub-second mtimes with timestampPrecision nanosecond (to Node lutimes precision)', async (ctx) => {
+    requires(ctx, 'root', 'overlay');
+    const dirs = layout();
+    await roundTrip(dirs);
+    const tar = await collect(
+      upperDirToTar(dirs.upper, { signal: neverAborted, timestampPrecision: 'nanosecond' }),
+    );
+    await applyLayerTar(Readable.from([tar]), dirs.applied, { signal: neverAborted });
+    const split = (lines: string[]): [string[], bigint[]] => [
+      lines.map((line) =>
+        line
+          .split(' | ')
+          .filter((_, column) => column !== 9)
+          .join(' | '),
+      ),
+      lines.map((line) => BigInt((line.split(' | ')[9] ?? '0').replace('-', '0'))),
+    ];
+    const [expected, expectedTimes] = split(listTree(dirs.upper, { skipWhiteoutTimes: true }));
+    const [applied, appliedTimes] = split(listTree(dirs.applied, { skipWhiteoutTimes: true }));
+    expect(applied).toEqual(expected);
+    expect(expectedTimes.some((ns) => ns % 1_000_000_000n !== 0n)).toBe(true);
+    appliedTimes.forEach((ns, index) => {
+      const delta = ns - (expectedTimes[index] ?? 0n);
+      expect(delta < 1000n && delta > -1000n, `line ${String(index)}`).toBe(true);
+    });
+  });
+
+  it('stops when the signal is aborted', async (ctx) => {
+    requires(ctx, 'root', 'overlay');
+    const dirs = layout();
+    const tar = await roundTrip(dirs);
+    const controller = new AbortController();
+    controller.abort();
+    const error = await applyLayerTar(Readable.from([tar]), dirs.applied, {
+      signal: controller.signal,
+    }).catch((caught: unknown) => caught);
+    expect(isTbuildError(error, 'TB_CANCELED')).toBe(true);
+    const stream = upperDirToTar(dirs.upper, { signal: controller.signal });
+    expect(
+      isTbuildError(await collect(stream).catch((caught: unknown) => caught), 'TB_CANCELED'),
+    ).toBe(true);
   });
 
   it('unpacks with umoci, stacked on the lower layer, to the same merged view', async (ctx) => {
