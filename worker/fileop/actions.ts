@@ -1,23 +1,29 @@
 import { chmod, lchown, lutimes, mkdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { TbuildError, throwIfAborted } from '../../core/index.js';
-import type { Chown, FileAction, FileOp } from '../../solver/index.js';
+import type { Chown, CopyAction, FileAction, FileOp } from '../../solver/index.js';
 import { applyCopy } from './copy.js';
 import { exists } from './exists.js';
 import { resolveInRoot } from './in-root.js';
 import { resolveOwner, type ResolvedOwner } from './owners.js';
 import { expandWildcard, hasWildcard } from './wildcard.js';
 
+export interface CopyFilters {
+  readonly excludes?: (path: string) => boolean;
+  readonly sourceExcludes?: (path: string) => boolean;
+}
+
 export interface FileOpContext {
   /** Host directory of the filesystem being changed (the merged view of `op.base`, or an empty dir). */
   readonly destRoot: string;
   /** Host directories of the op's inputs, by input index (for copy sources). */
   readonly inputRoots: readonly (string | undefined)[];
-  /** Paths left out of a copy from a given input (the context's .dockerignore), relative to the source. */
-  readonly excludesFor?: (
-    input: number | undefined,
-    action: FileAction,
-  ) => ((path: string) => boolean) | undefined;
+  /**
+   * What a copy leaves out: `excludes` over paths relative to the input's root
+   * (the context's .dockerignore), `sourceExcludes` over paths relative to each
+   * copied source (`COPY --exclude`).
+   */
+  readonly copyFilters?: (input: number | undefined, action: CopyAction) => CopyFilters;
   /** An empty directory for copies whose source is scratch. */
   readonly emptyDir: string;
   readonly signal?: AbortSignal;
@@ -82,12 +88,12 @@ async function applyAction(action: FileAction, context: FileOpContext): Promise<
           `copy from input ${String(action.from)} has no mounted root`,
         );
       const owner = await ownerOf(action.owner, root);
-      const excludes = context.excludesFor?.(action.from, action);
+      const filters = context.copyFilters?.(action.from, action) ?? {};
       await applyCopy(action, {
         sourceRoot,
         destRoot: root,
         ...(owner === undefined ? {} : { owner }),
-        ...(excludes === undefined ? {} : { excludes }),
+        ...filters,
         ...(context.signal === undefined ? {} : { signal: context.signal }),
       });
       return;

@@ -29,8 +29,10 @@ export interface CopyContext {
   readonly destRoot: string;
   /** The resolved `--chown`, if any; otherwise source ownership is kept. */
   readonly owner?: ResolvedOwner;
-  /** Paths relative to the copied source that are left out (`--exclude`, .dockerignore). */
+  /** Paths relative to `sourceRoot` that are left out (the context's .dockerignore). */
   readonly excludes?: (path: string) => boolean;
+  /** Paths relative to each copied source that are left out (`COPY --exclude`). */
+  readonly sourceExcludes?: (path: string) => boolean;
   readonly signal?: AbortSignal;
 }
 
@@ -42,7 +44,7 @@ export interface CopyContext {
  * or `--chown`'s, modes are the source's or `--chmod`'s.
  */
 export async function applyCopy(action: CopyAction, context: CopyContext): Promise<void> {
-  const sources = await matchSources(action, context.sourceRoot);
+  const sources = await matchSources(action, context.sourceRoot, context.excludes);
   const mode = action.mode === undefined ? undefined : parseModeSpec(action.mode);
   const destEndsWithSlash = action.dest.endsWith('/');
   const destHost = await resolveInRoot(context.destRoot, action.dest, true);
@@ -62,7 +64,7 @@ export async function applyCopy(action: CopyAction, context: CopyContext): Promi
     else target = destHost;
     if (action.createDestPath || destIsDirectory)
       await copier.makeParents(posix.dirname(target), context.destRoot);
-    await copier.copy(host, target, stats, '');
+    await copier.copy(host, target, stats, { root: relative === '.' ? '' : relative, source: '' });
   }
 }
 
@@ -72,12 +74,17 @@ interface MatchedSource {
   readonly stats: Stats;
 }
 
-async function matchSources(action: CopyAction, root: string): Promise<MatchedSource[]> {
+async function matchSources(
+  action: CopyAction,
+  root: string,
+  excludes: ((path: string) => boolean) | undefined,
+): Promise<MatchedSource[]> {
   const pattern = action.src.replace(/^\/+/, '');
   const wildcard = action.allowWildcard && hasWildcard(pattern);
   const candidates = wildcard ? await expandWildcard(root, pattern.replace('/./', '/')) : [pattern];
   const matches: MatchedSource[] = [];
   for (const relative of candidates) {
+    if (relative !== '' && excludes?.(relative.replace('/./', '/')) === true) continue;
     const host = await resolveInRoot(root, relative.replace('/./', '/'), action.followSymlinks);
     const stats = await lstat(host).catch(() => undefined);
     if (stats !== undefined)
@@ -130,9 +137,22 @@ class TreeCopier {
     }
   }
 
-  async copy(source: string, target: string, stats: Stats, relative: string): Promise<void> {
+  /** `at.root` is the entry's path below the source root, `at.source` below the copied source. */
+  async copy(
+    source: string,
+    target: string,
+    stats: Stats,
+    at: { root: string; source: string },
+  ): Promise<void> {
     throwIfAborted(this.context.signal);
-    if (relative !== '' && this.context.excludes?.(relative) === true) return;
+    const relative = at.source;
+    if (
+      relative !== '' &&
+      (this.context.excludes?.(at.root) === true ||
+        this.context.sourceExcludes?.(relative) === true)
+    ) {
+      return;
+    }
     const uid = this.context.owner?.uid ?? stats.uid;
     const gid = this.context.owner?.gid ?? stats.gid;
     const mode =
@@ -146,12 +166,10 @@ class TreeCopier {
       if (existing?.isDirectory() !== true) await mkdir(target);
       for (const name of (await readdir(source)).sort()) {
         const child = `${source}/${name}`;
-        await this.copy(
-          child,
-          `${target}/${name}`,
-          await lstat(child),
-          relative === '' ? name : `${relative}/${name}`,
-        );
+        await this.copy(child, `${target}/${name}`, await lstat(child), {
+          root: at.root === '' ? name : `${at.root}/${name}`,
+          source: relative === '' ? name : `${relative}/${name}`,
+        });
       }
       await lchown(target, uid, gid);
       await chmod(target, mode);

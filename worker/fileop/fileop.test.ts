@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isTbuildError } from '../../core/index.js';
 import type { CopyAction, FileOp } from '../../solver/index.js';
-import { applyFileOp } from './actions.js';
+import { applyFileOp, type CopyFilters } from './actions.js';
 import { applyModeSpec, parseModeSpec } from './chmod.js';
 import { matchComponent } from './wildcard.js';
 
@@ -70,12 +70,12 @@ function copy(src: string, destPath: string, extra: Partial<CopyAction> = {}): F
   };
 }
 
-async function apply(op: FileOp, excludes?: (path: string) => boolean): Promise<void> {
+async function apply(op: FileOp, filters?: CopyFilters): Promise<void> {
   await applyFileOp(op, {
     destRoot: dest,
     inputRoots: [dest, context],
     emptyDir: empty,
-    ...(excludes === undefined ? {} : { excludesFor: () => excludes }),
+    ...(filters === undefined ? {} : { copyFilters: () => filters }),
   });
 }
 
@@ -158,9 +158,16 @@ describe('COPY semantics', () => {
     ]);
   });
 
-  it('leaves out excluded paths', async () => {
-    await apply(copy('app', '/e'), (path) => path.startsWith('lib'));
-    expect(await tree(dest)).toEqual(['e/', 'e/main.c']);
+  it('leaves out paths excluded from the root (.dockerignore) and from the source (--exclude)', async () => {
+    await apply(copy('app', '/e'), { excludes: (path) => path === 'app/lib' });
+    await apply(copy('app', '/f'), { sourceExcludes: (path) => path === 'main.c' });
+    expect(await tree(dest)).toEqual(['e/', 'e/main.c', 'f/', 'f/lib/', 'f/lib/util.c']);
+  });
+
+  it('treats a source excluded by .dockerignore as missing', async () => {
+    expect(
+      await failure(apply(copy('a.txt', '/x'), { excludes: (path) => path === 'a.txt' })),
+    ).toMatch(/^TB_COPY_SOURCE_NOT_FOUND/);
   });
 
   it('follows symlinks in the destination inside the root only', async () => {

@@ -1,5 +1,5 @@
 /** worker/fileop: the file op's actions (COPY, ADD, WORKDIR's mkdir, heredoc files) applied to a directory. */
-export { applyFileOp, type FileOpContext } from './actions.js';
+export { applyFileOp, type CopyFilters, type FileOpContext } from './actions.js';
 export { applyModeSpec, parseModeSpec, type ModeSpec } from './chmod.js';
 export { applyCopy, type CopyContext } from './copy.js';
 export { imagePath, resolveInRoot } from './in-root.js';
