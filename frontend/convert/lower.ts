@@ -2,7 +2,7 @@ import path from 'node:path/posix';
 import { throwIfAborted } from '../../core/index.js';
 import type { ParsedDockerfile } from '../dockerfile/index.js';
 import { expandWord } from '../shell/index.js';
-import type { LowerContext } from './context.js';
+import { vertexMeta, type LowerContext } from './context.js';
 import { countSteps, dispatchStage, initStage } from './dispatch.js';
 import { withSource, type SourceText } from './errors.js';
 import type { LoweredImageConfig } from './image.js';
@@ -115,7 +115,7 @@ export async function lowerDockerfile(
       excludePatterns: [...(options.dockerignore ?? [])],
       followPaths: contextPaths[0] === '.' ? [] : contextPaths,
     },
-    { name: '[internal] load build context' },
+    vertexMeta(ctx, '[internal] load build context', undefined),
   );
   return {
     root,

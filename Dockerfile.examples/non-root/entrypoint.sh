@@ -1,0 +1,3 @@
+#!/bin/sh
+echo "running as $(id -un) in $(pwd)"
+exec "$@"
