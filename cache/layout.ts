@@ -32,9 +32,9 @@ export function storeLayout(root: string): StoreLayout {
     blobs: join(base, 'blobs', 'sha256'),
     // Short on purpose: overlay lowerdir lists are limited to one page.
     snapshots: join(base, 's'),
-    snapshotMeta: join(base, 's', 'meta'),
-    snapshotActive: join(base, 's', 'active'),
-    snapshotTrash: join(base, 's', 'trash'),
+    snapshotMeta: join(base, 's', '_meta'),
+    snapshotActive: join(base, 's', '_active'),
+    snapshotTrash: join(base, 's', '_trash'),
     records: join(base, 'index', 'keys'),
     images: join(base, 'index', 'images'),
     leases: join(base, 'leases'),

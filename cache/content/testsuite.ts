@@ -10,8 +10,8 @@ import type { ContentStore } from './types.js';
  */
 export interface ContentSuiteSubject {
   readonly store: ContentStore;
-  corrupt(digest: Digest): Promise<void>;
-  cleanup?(): Promise<void>;
+  readonly corrupt: (digest: Digest) => Promise<void>;
+  readonly cleanup?: () => Promise<void>;
 }
 
 const signal = neverAborted;

@@ -82,9 +82,10 @@ function isCommitted(value: unknown): value is CommittedSnapshot {
 /**
  * Snapshots as directories under `<root>/v1/s/`:
  *   `<id>/`                    a committed layer (overlay upperdir form)
- *   `meta/<id>.json`           its commit record (checked JSON), written last
- *   `active/<id>/{fs,work}`    an active snapshot, with `owner.json` naming its process
- *   `trash/`                   trees being deleted
+ *   `_meta/<id>.json`          its commit record (checked JSON), written last
+ *   `_active/<id>/{fs,work}`   an active snapshot, with `owner.json` naming its process
+ *   `_trash/`                  trees being deleted
+ * (`_` is outside the id alphabet, so no id names one of these.)
  */
 export class FsSnapshotter {
   private readonly layout: StoreLayout;
@@ -154,7 +155,7 @@ export class FsSnapshotter {
         ? { cwd: this.layout.snapshots }
         : {
             cwd: this.layout.snapshots,
-            options: `lowerdir=${relative.join(':')},upperdir=active/${id}/fs,workdir=active/${id}/work`,
+            options: `lowerdir=${relative.join(':')},upperdir=_active/${id}/fs,workdir=_active/${id}/work`,
           };
     return {
       kind: 'active',

@@ -1,0 +1,97 @@
+import { mkdtemp, readdir, rm, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isTbuildError, neverAborted as signal } from '../../core/index.js';
+import { openStore, type TbuildStore } from '../store.js';
+
+let root: string;
+let store: TbuildStore;
+
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), 'tbuild-snap-'));
+  store = await openStore({ root, durable: false });
+});
+afterEach(() => rm(root, { recursive: true, force: true }));
+
+async function layer(parent: string | undefined, files: Record<string, string>): Promise<string> {
+  const active = await store.snapshots.prepare({
+    signal,
+    ...(parent === undefined ? {} : { parent }),
+  });
+  for (const [name, text] of Object.entries(files))
+    await writeFile(join(active.upperdir, name), text);
+  return (await store.snapshots.commit(active.id, { signal })).id;
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await promise;
+    return undefined;
+  } catch (error) {
+    return isTbuildError(error) ? error.code : String(error);
+  }
+}
+
+describe('FsSnapshotter', () => {
+  it('commits layers into a chain and lists lowerdirs top first', async () => {
+    const base = await layer(undefined, { a: '1' });
+    const top = await layer(base, { b: '2' });
+    expect(await store.snapshots.lowerDirs(top)).toEqual([
+      store.snapshots.path(top),
+      store.snapshots.path(base),
+    ]);
+    expect(await readdir(store.snapshots.path(top))).toEqual(['b']);
+    const info = await store.snapshots.get(top);
+    expect(info).toMatchObject({ id: top, parent: base, depth: 2, tree: { entries: 1, bytes: 1 } });
+  });
+
+  it('gives an active snapshot relative overlay options that fit a page', async () => {
+    const base = await layer(undefined, { a: '1' });
+    const active = await store.snapshots.prepare({ parent: base, signal });
+    expect(active.mount.options).toBe(
+      `lowerdir=${base},upperdir=_active/${active.id}/fs,workdir=_active/${active.id}/work`,
+    );
+    expect(active.mount.cwd).toBe(join(store.layout.snapshots));
+    expect(active.lowerdirs).toEqual([store.snapshots.path(base)]);
+    await store.snapshots.abort(active.id);
+    expect(await store.snapshots.get(active.id)).toBeUndefined();
+  });
+
+  it('never exposes an active or half-committed snapshot as committed', async () => {
+    const active = await store.snapshots.prepare({ signal });
+    expect(await store.snapshots.get(active.id)).toBeUndefined();
+    expect(await codeOf(store.snapshots.lowerDirs(active.id))).toBe('TB_SNAPSHOT_NOT_FOUND');
+    const id = await layer(undefined, { x: 'y' });
+    // A crash between the rename and the record: the directory exists, the record does not.
+    await unlink(join(store.layout.snapshotMeta, `${id}.json`));
+    expect(await store.snapshots.get(id)).toBeUndefined();
+  });
+
+  it('detects a deleted file and drops the snapshot and chains through it', async () => {
+    const base = await layer(undefined, { a: '1', b: '2' });
+    const top = await layer(base, { c: '3' });
+    expect((await store.snapshots.verify(base, { signal })).id).toBe(base);
+    await unlink(join(store.snapshots.path(base), 'b'));
+    expect(await codeOf(store.snapshots.verify(base, { signal }))).toBe('TB_SNAPSHOT_CORRUPT');
+    expect(await store.snapshots.get(base)).toBeUndefined();
+    expect(await codeOf(store.snapshots.lowerDirs(top))).toBe('TB_SNAPSHOT_NOT_FOUND');
+  });
+
+  it('detects changed bytes when content hashing is on', async () => {
+    const active = await store.snapshots.prepare({ signal });
+    await writeFile(join(active.upperdir, 'f'), 'abc');
+    await store.snapshots.commit(active.id, { signal, hashContent: true });
+    await writeFile(join(store.snapshots.path(active.id), 'f'), 'abd');
+    expect(await codeOf(store.snapshots.verify(active.id, { signal }))).toBe('TB_SNAPSHOT_CORRUPT');
+  });
+
+  it('refuses to remove a parent, and removes a leaf', async () => {
+    const base = await layer(undefined, { a: '1' });
+    const top = await layer(base, {});
+    expect(await codeOf(store.snapshots.remove(base))).toBe('TB_SNAPSHOT_STATE');
+    expect(await store.snapshots.remove(top)).toBe(true);
+    expect(await store.snapshots.remove(base)).toBe(true);
+    expect(await store.snapshots.list()).toEqual([]);
+  });
+});
