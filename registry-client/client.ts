@@ -14,6 +14,7 @@ import {
   sendRequest,
 } from './http-transport.js';
 import { DOCKER_HUB, type RepositoryRef } from './reference.js';
+import { redactHeaders, redactUrl } from './redact.js';
 import { responseError } from './registry-errors.js';
 import { type RetryOptions, withRetry } from './retry.js';
 
@@ -212,6 +213,15 @@ export class RegistryClient {
         signal: request.signal,
         idleTimeoutMs: this.idleTimeoutMs,
         followRedirects: request.followRedirects ?? false,
+      });
+      this.logger.debug('registry request', {
+        method: request.method,
+        url: redactUrl(url),
+        status: response.status,
+        headers: redactHeaders({
+          ...request.headers,
+          ...(authorization === undefined ? {} : { authorization }),
+        }),
       });
       if (response.status !== 401 || !sameOrigin) return response;
       const challenges = parseChallenges(response.headers['www-authenticate']);

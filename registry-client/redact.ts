@@ -25,9 +25,10 @@ export function redactHeaders(
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
     const text = Array.isArray(value) ? value.join(', ') : String(value);
-    out[name] = SECRET_HEADERS.has(name.toLowerCase())
-      ? `${text.split(' ')[0] ?? ''} <redacted>`
-      : text;
+    const lower = name.toLowerCase();
+    if (!SECRET_HEADERS.has(lower)) out[name] = text;
+    else if (lower.endsWith('authorization')) out[name] = `${text.split(' ')[0] ?? ''} <redacted>`;
+    else out[name] = '<redacted>';
   }
   return out;
 }

@@ -84,6 +84,9 @@ describe('registry auth against docker-registry 2.8', () => {
       expect((await buffer(fetchBlob(client, ref, layer, { signal }))).length).toBe(layer.size);
       client.close();
       const logged = logger.lines.join('\n');
+      // The requests were logged, Authorization included, but redacted.
+      expect(logged).toMatch(/"authorization":"(Basic|Bearer) <redacted>"/);
+      expect(logged).not.toContain('_state=');
       expect(logged).not.toContain(PASSWORD);
       expect(logged).not.toContain(Buffer.from(`alice:${PASSWORD}`).toString('base64'));
       expect(logged).not.toMatch(/eyJ[\w-]+\.[\w-]+\./); // no JWT
