@@ -206,6 +206,34 @@ export const ERROR_CATALOG = {
     errorClass: 'InvalidArgument',
     summary: 'A value given to the store (image name, lease id, prune filter) is invalid.',
   },
+  TB_HTTP_SOURCE: {
+    errorClass: 'Unavailable',
+    summary: 'An ADD URL could not be downloaded (network error or an HTTP error status).',
+  },
+  TB_CHECKSUM_INVALID: {
+    errorClass: 'InvalidArgument',
+    summary: 'An ADD --checksum value is malformed (`sha256:<64 hex>` for URLs, a hex commit for git).',
+  },
+  TB_CHECKSUM_MISMATCH: {
+    errorClass: 'DataLoss',
+    summary: 'A download or git commit does not match the ADD --checksum given for it.',
+  },
+  TB_GIT_SOURCE: {
+    errorClass: 'Unavailable',
+    summary: 'A git repository could not be fetched or checked out.',
+  },
+  TB_GIT_REF_NOT_FOUND: {
+    errorClass: 'NotFound',
+    summary: 'A git branch, tag, commit or subdirectory does not exist in the repository.',
+  },
+  TB_ARCHIVE_UNSAFE_PATH: {
+    errorClass: 'PermissionDenied',
+    summary: 'An ADD archive entry would write outside the destination directory.',
+  },
+  TB_ARCHIVE_INVALID: {
+    errorClass: 'InvalidArgument',
+    summary: 'An ADD archive is corrupt, truncated, or holds an entry that cannot be extracted.',
+  },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

@@ -44,3 +44,17 @@ export {
   resolveOwner,
   type FileOpContext,
 } from './fileop/index.js';
+export {
+  fetchGit,
+  fetchHttp,
+  gitCacheKey,
+  httpCacheKey,
+  httpPinnedCacheKey,
+  unpackArchive,
+  type FetchGitOptions,
+  type FetchGitResult,
+  type FetchHttpOptions,
+  type FetchHttpResult,
+  type HttpCacheKeyMaterial,
+  type UnpackOptions,
+} from './sources/index.js';
