@@ -12,7 +12,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { commandExists, formatMs, median, timeCommand } from '../lib.js';
+import { commandExists, formatMs, median, timeCommand } from './measure.js';
 import { startRegistry } from '../../test/harness/index.js';
 import {
   MEDIA_TYPES,
