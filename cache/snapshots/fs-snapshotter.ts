@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TbuildError, throwIfAborted, type Logger } from '../../core/index.js';
 import {
@@ -15,6 +15,7 @@ import {
   currentOwner,
   isOwnerAlive,
   isProcessOwner,
+  tempNameFor,
   type ProcessOwner,
 } from '../fs/process-owner.js';
 import { removeTree } from '../fs/remove-tree.js';
@@ -116,28 +117,28 @@ export class FsSnapshotter {
         { hint: 'squash the image or merge layers before adding more' },
       );
     }
+    const record = {
+      ...(options.parent === undefined ? {} : { parent: options.parent }),
+      owner: currentOwner(),
+    };
+    // Built whole in tmp (named by pid, so cleanup finds it if we die), then renamed
+    // into place: an active snapshot is never seen without its owner record.
+    const staging = join(this.layout.tmp, tempNameFor());
+    await mkdir(join(staging, 'fs'), { recursive: true });
+    await mkdir(join(staging, 'work'));
+    await writeFile(join(staging, 'owner.json'), encodeChecked(record));
     for (;;) {
       const id = newId();
-      const dir = join(this.layout.snapshotActive, id);
+      if (await exists(this.path(id))) continue;
       try {
-        await mkdir(dir);
+        // Fails with ENOTEMPTY/EEXIST when another process holds this id (active dirs are never empty).
+        await rename(staging, join(this.layout.snapshotActive, id));
       } catch (error) {
-        if (errnoCode(error) === 'EEXIST') continue;
-        throw storeIoError('create', dir, error);
+        const code = errnoCode(error);
+        if (code === 'ENOTEMPTY' || code === 'EEXIST') continue;
+        await rm(staging, { recursive: true, force: true });
+        throw storeIoError('create', join(this.layout.snapshotActive, id), error);
       }
-      if (await exists(this.path(id))) {
-        await removeTree(dir, this.layout.snapshotTrash);
-        continue;
-      }
-      const record = {
-        ...(options.parent === undefined ? {} : { parent: options.parent }),
-        owner: currentOwner(),
-      };
-      await writeFileAtomic(this.layout.tmp, join(dir, 'owner.json'), encodeChecked(record), {
-        durable: false,
-      });
-      await mkdir(join(dir, 'fs'));
-      await mkdir(join(dir, 'work'));
       return this.active(id, options.parent, chain);
     }
   }
