@@ -105,10 +105,12 @@ function build(escape, env, body) {
   writeFileSync(join(workdir, 'Dockerfile'), dockerfile);
   const iid = join(workdir, 'iid');
   rmSync(iid, { force: true });
-  const result = spawnSync('docker', ['build', '-q', '--iidfile', iid, workdir], {
+  const result = spawnSync('docker', ['build', '--iidfile', iid, workdir], {
     env: { ...process.env, DOCKER_BUILDKIT: '0' },
     encoding: 'utf8',
   });
+  // The classic builder keeps the images of the steps before a failure: collect them for removal.
+  for (const m of `${result.stdout}`.matchAll(/^ ---> ([0-9a-f]{12})$/gm)) images.push(m[1]);
   if (result.status !== 0) return { error: `${result.stderr}`.trim() };
   const id = readFileSync(iid, 'utf8').trim();
   images.push(id);
