@@ -150,7 +150,8 @@ export function compileSeccomp(profile: SeccompProfile): BpfInstruction[] {
     for (const name of rule.names) {
       const nr = known[name];
       if (nr === undefined) continue; // not a syscall on this architecture
-      if (rule.args !== undefined && rule.args.length > 0) {
+      // Once a call has a conditional rule, later rules for it are alternatives in order.
+      if ((rule.args !== undefined && rule.args.length > 0) || conditional.has(nr)) {
         conditional.set(nr, [...(conditional.get(nr) ?? []), rule]);
       } else if (!conditional.has(nr) && !simple.has(nr)) {
         simple.set(nr, rule.action);
