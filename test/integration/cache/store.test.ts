@@ -26,7 +26,11 @@ function finish(
   child.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
   });
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stderr })));
+  return new Promise((resolve) => {
+    child.on('close', (code) => {
+      resolve({ code, stderr });
+    });
+  });
 }
 
 let root: string;
