@@ -52,7 +52,14 @@ export class RegistryAuth {
   }
 
   credentials(signal: AbortSignal): Promise<FoundCredential> {
-    this.found ??= this.options.credentials.get(this.options.registry, signal);
+    if (this.found === undefined) {
+      const found = this.options.credentials.get(this.options.registry, signal);
+      // A failed lookup (a helper that crashed) is not remembered: the next request asks again.
+      found.catch(() => {
+        if (this.found === found) this.found = undefined;
+      });
+      this.found = found;
+    }
     return this.found;
   }
 

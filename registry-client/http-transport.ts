@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
-import { TbuildError, canceledError } from '../core/index.js';
+import { TbuildError, canceledError, isTbuildError } from '../core/index.js';
 import { redactUrl } from './redact.js';
 
 /**
@@ -85,6 +85,8 @@ export function networkError(
   signal: AbortSignal,
 ): TbuildError {
   if (signal.aborted) return canceledError(signal);
+  // A request body that failed on its own (a source blob that did not verify) keeps its error.
+  if (isTbuildError(error)) return error;
   const code = (error as { code?: unknown }).code;
   const message = error instanceof Error ? error.message : String(error);
   const retryable =
