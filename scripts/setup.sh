@@ -10,6 +10,8 @@ debian_packages=(
   docker-registry         # the real OCI registry (distribution 2.8) the tests push to
   skopeo umoci            # real clients that check the images tbuild writes
   iproute2                # network namespaces for RUN --network tests
+  git                     # ADD of git repositories (worker/sources)
+  bzip2 xz-utils zstd     # ADD extracts .tar.bz2, .tar.xz and .tar.zst through these
 )
 
 missing=()
