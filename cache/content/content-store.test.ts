@@ -5,7 +5,7 @@ import { noopLogger, type Digest } from '../../core/index.js';
 import { blobPath, storeLayout } from '../layout.js';
 import { openStore } from '../store.js';
 import { MemoryContentStore } from './memory-store.js';
-import { contentStoreSuite } from './testsuite.js';
+import { contentStoreSuite } from '../testing/content-suite.js';
 
 contentStoreSuite('fs', async () => {
   const root = await mkdtemp(join(tmpdir(), 'tbuild-content-'));

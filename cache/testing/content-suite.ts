@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { isTbuildError, neverAborted, sha256Digest, type Digest } from '../../core/index.js';
-import type { ContentStore } from './types.js';
+import type { ContentStore } from '../content/types.js';
 
 /**
  * The content store's conformance suite, after containerd's
