@@ -1,5 +1,8 @@
 import { closestMatch, formatError, toTbuildError, TbuildError } from '../core/index.js';
+import { existsSync } from 'node:fs';
+import { runBuild } from './commands/build.js';
 import { runGraph } from './commands/graph.js';
+import { runLoad } from './commands/load.js';
 import { runVersion } from './commands/version.js';
 
 /** A subcommand: takes its own arguments, returns the process exit code. */
@@ -11,11 +14,14 @@ interface CommandEntry {
 }
 
 const commands: Readonly<Record<string, CommandEntry>> = {
+  build: { run: runBuild, summary: 'Build an image from a Dockerfile (the default command)' },
   graph: { run: (argv) => runGraph(argv), summary: 'Show the build graph a Dockerfile lowers to' },
+  load: { run: runLoad, summary: 'Load an image from a docker archive or OCI layout tar' },
   version: { run: runVersion, summary: 'Show the tbuild version' },
 };
 
-const USAGE = `Usage: tbuild COMMAND [OPTIONS]
+const USAGE = `Usage: tbuild [build] [OPTIONS] CONTEXT
+       tbuild COMMAND [OPTIONS]
 
 Commands:
 ${Object.entries(commands)
@@ -35,7 +41,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     console.log(USAGE);
     return name === undefined ? EXIT_USAGE : EXIT_OK;
   }
-  const entry = commands[name];
+  // `tbuild .` and `tbuild -t app .` build, as `docker buildx build` would.
+  const entry =
+    commands[name] ??
+    (name.startsWith('-') || existsSync(name)
+      ? { run: () => runBuild(argv), summary: '' }
+      : undefined);
   try {
     if (entry === undefined) {
       const closest = closestMatch(name, Object.keys(commands));

@@ -212,7 +212,7 @@ export const ERROR_CATALOG = {
   },
   TB_CHECKSUM_INVALID: {
     errorClass: 'InvalidArgument',
-    summary: 'An ADD --checksum value is malformed (`sha256:<64 hex>` for URLs, a hex commit for git).',
+    summary: 'An ADD --checksum is malformed (`sha256:<64 hex>` for URLs, a commit id for git).',
   },
   TB_CHECKSUM_MISMATCH: {
     errorClass: 'DataLoss',
@@ -233,6 +233,22 @@ export const ERROR_CATALOG = {
   TB_ARCHIVE_INVALID: {
     errorClass: 'InvalidArgument',
     summary: 'An ADD archive is corrupt, truncated, or holds an entry that cannot be extracted.',
+  },
+  TB_RUN_FAILED: {
+    errorClass: 'FailedPrecondition',
+    summary: 'A RUN step exited with a non-zero status or was killed.',
+  },
+  TB_SECRET_NOT_FOUND: {
+    errorClass: 'NotFound',
+    summary: 'A required secret or SSH agent of a RUN mount was not given to the build.',
+  },
+  TB_IMAGE_INVALID: {
+    errorClass: 'DataLoss',
+    summary: 'An image in the store is inconsistent or uses a format tbuild cannot read.',
+  },
+  TB_UNSUPPORTED: {
+    errorClass: 'Unimplemented',
+    summary: 'The build uses a feature tbuild does not support yet.',
   },
 } as const satisfies Record<string, CatalogEntry>;
 

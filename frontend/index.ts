@@ -20,3 +20,10 @@ export {
   type ResolvedImage,
   type StageBase,
 } from './convert/index.js';
+export {
+  chooseDockerignore,
+  createIgnoreMatcher,
+  parseDockerignore,
+  type IgnoreMatcher,
+  type IgnoreRule,
+} from './dockerignore/index.js';

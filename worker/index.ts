@@ -58,3 +58,18 @@ export {
   type HttpCacheKeyMaterial,
   type UnpackOptions,
 } from './sources/index.js';
+export {
+  chainIds,
+  exportImage,
+  loadImageArchive,
+  normalizeImageName,
+  openEngine,
+  readLocalImage,
+  SCRATCH,
+  withReadView,
+  type Engine,
+  type EngineOptions,
+  type LayerCompression,
+  type SnapshotRef,
+  type WorkerRef,
+} from './engine/index.js';

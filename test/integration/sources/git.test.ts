@@ -136,6 +136,8 @@ describe('fetchGit over file://', () => {
       ['v2-annotated', commits['v2'] ?? '', 'foo of v1\n'],
       ['refs/heads/feature', commits['feature'] ?? '', 'foo of feature\n'],
       [commits['v1'] ?? '', commits['v1'] ?? '', 'foo of v1\n'],
+      // No branch or lightweight tag points at this one.
+      [commits['v2'] ?? '', commits['v2'] ?? '', 'foo of v1\n'],
       [(commits['feature'] ?? '').slice(0, 10), commits['feature'] ?? '', 'foo of feature\n'],
     ];
     for (const [ref, commit, foo] of cases) {
@@ -268,6 +270,15 @@ describe('fetchGit over dumb HTTP with credentials', () => {
     });
     expect(result.commit).toBe(commits['v2']);
     expect(readdirSync(out)).toEqual(['bar']);
+
+    // Dumb HTTP cannot fetch a commit by id: the fallback fetches everything.
+    const byCommit = dest();
+    const pinned = await fetchGit(source({ remote, ref: commits['v2'] ?? '' }), {
+      destDir: byCommit,
+      signal: neverAborted,
+    });
+    expect(pinned.commit).toBe(commits['v2']);
+    expect(readFileSync(join(byCommit, 'sub/dir/bar'), 'utf8')).toBe('bar of v2\n');
 
     const kept = dest();
     await fetchGit(source({ remote, ref: 'feature', keepGitDir: true }), {

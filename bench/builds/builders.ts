@@ -1,0 +1,62 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { commandExists, timeCommand } from '../lib.js';
+
+/** A builder under benchmark: tbuild itself, or BuildKit through dockerd. */
+export interface Builder {
+  readonly name: string;
+  available(): string | undefined;
+  /** Forgets every cached result, so the next build is cold. */
+  reset(): void;
+  /** Builds `dir` and returns the wall time in milliseconds. */
+  build(dir: string): number;
+}
+
+const tbuildBin = fileURLToPath(new URL('../../bin/tbuild.js', import.meta.url));
+
+export function tbuild(root: string): Builder {
+  return {
+    name: 'tbuild',
+    available: () => undefined,
+    reset: () => {
+      spawnSync('node', [tbuildBin, 'prune', '--all', '--root', root], { stdio: 'ignore' });
+    },
+    build: (dir) =>
+      timeCommand('node', [
+        tbuildBin,
+        'build',
+        '--root',
+        root,
+        '--progress=quiet',
+        '-t',
+        'bench:latest',
+        dir,
+      ]),
+  };
+}
+
+/** The reference: `DOCKER_BUILDKIT=1 docker build` against a running dockerd (Debian's docker.io). */
+export function buildkit(): Builder {
+  const docker = '/usr/bin/docker';
+  return {
+    name: 'BuildKit',
+    available: () => {
+      if (!commandExists(docker)) return 'docker.io is not installed';
+      if (spawnSync(docker, ['info'], { stdio: 'ignore' }).status !== 0)
+        return 'dockerd is not running (dockerd --iptables=false &)';
+      if (
+        spawnSync(docker, ['image', 'inspect', 'busybox:latest'], { stdio: 'ignore' }).status !== 0
+      ) {
+        return 'dockerd has no busybox image (bash bench/builds/docker-busybox.sh)';
+      }
+      return undefined;
+    },
+    reset: () => {
+      spawnSync(docker, ['builder', 'prune', '-af'], { stdio: 'ignore' });
+    },
+    build: (dir) =>
+      timeCommand(docker, ['build', '-q', '-t', 'bench:latest', dir], {
+        env: { ...process.env, DOCKER_BUILDKIT: '1' },
+      }),
+  };
+}

@@ -1,0 +1,62 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TbuildError } from '../../core/index.js';
+import { chooseDockerignore, parseDockerignore } from '../../frontend/index.js';
+
+/** The Dockerfile and .dockerignore of a build, read from disk (or stdin) once. */
+export interface BuildInputs {
+  readonly contextDir: string;
+  /** As shown in errors: the path given, or `Dockerfile` for stdin. */
+  readonly dockerfileName: string;
+  readonly dockerfileText: string;
+  /** Patterns of the .dockerignore that applies, in order, with `!` kept. */
+  readonly dockerignore: readonly string[];
+}
+
+export async function readBuildInputs(options: {
+  readonly contextDir: string;
+  readonly dockerfile: string | undefined;
+  readonly readStdin: () => Promise<string>;
+}): Promise<BuildInputs> {
+  const { contextDir } = options;
+  if (!existsSync(contextDir)) {
+    throw new TbuildError(
+      'TB_FILE_READ',
+      `unable to prepare context: path "${contextDir}" not found`,
+    );
+  }
+  const dockerfilePath = options.dockerfile ?? join(contextDir, 'Dockerfile');
+  const dockerfileText =
+    dockerfilePath === '-'
+      ? await options.readStdin()
+      : await readText(dockerfilePath, 'Dockerfile');
+  const ignoreFile = chooseDockerignore({ dockerfilePath, contextDir, exists: existsSync });
+  const dockerignore =
+    ignoreFile === undefined
+      ? []
+      : parseDockerignore(await readText(ignoreFile, '.dockerignore'), ignoreFile).map(
+          (rule) => `${rule.negate ? '!' : ''}${rule.pattern}`,
+        );
+  return {
+    contextDir,
+    dockerfileName: dockerfilePath === '-' ? 'Dockerfile' : dockerfilePath,
+    dockerfileText,
+    dockerignore,
+  };
+}
+
+export async function readText(file: string, what: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    throw new TbuildError('TB_FILE_READ', `cannot read ${what} ${file}: ${code}`, { cause: error });
+  }
+}
+
+export async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -1,0 +1,101 @@
+import { execFile, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
+import type { Writable } from 'node:stream';
+import { TbuildError, type Descriptor } from '../../core/index.js';
+import {
+  DeterministicTar,
+  DirectorySink,
+  normalizeImageName,
+  withReadView,
+  writeDockerArchive,
+  writeOciLayout,
+  type Engine,
+  type ImageBundle,
+  type WorkerRef,
+} from '../../worker/index.js';
+import type { OutputSpec } from '../build-options.js';
+
+const run = promisify(execFile);
+
+/**
+ * Writes one `-o` output. Image outputs (image, oci, docker) take the bundle
+ * already stored; filesystem outputs (local, tar) take the result's files.
+ * `stdout` is where `dest=-` goes.
+ */
+export async function writeOutput(options: {
+  readonly output: OutputSpec;
+  readonly engine: Engine;
+  readonly result: WorkerRef;
+  readonly bundle: ImageBundle;
+  readonly names: readonly string[];
+  readonly stdout: Writable;
+  readonly signal: AbortSignal;
+}): Promise<void> {
+  const { output, engine, bundle, signal } = options;
+  const names = [...options.names, ...output.names].map(normalizeImageName);
+  switch (output.type) {
+    case 'image':
+      if (output.push) {
+        throw new TbuildError(
+          'TB_UNSUPPORTED',
+          'pushing to a registry (push=true, --push) is not supported yet',
+          {
+            hint: 'export with -o type=oci,dest=image.tar and push it with skopeo, until registry push lands (issue #5)',
+          },
+        );
+      }
+      await tagImages(engine, names, bundle.manifest.descriptor);
+      return;
+    case 'oci':
+    case 'docker': {
+      const write = output.type === 'oci' ? writeOciLayout : writeDockerArchive;
+      const dest = requireDest(output);
+      if (!output.tar) {
+        await write(bundle, new DirectorySink(dest), { names });
+        return;
+      }
+      const tar = new DeterministicTar();
+      const done = pipeline(tar.stream, dest === '-' ? options.stdout : createWriteStream(dest));
+      await write(bundle, tar, { names });
+      tar.finalize();
+      await done;
+      return;
+    }
+    case 'local': {
+      const dest = requireDest(output);
+      await mkdir(dest, { recursive: true });
+      await withReadView(engine.store, options.result, signal, async (dir) => {
+        await run('cp', ['-a', '--', `${dir}/.`, `${dest}/`], { signal });
+      });
+      return;
+    }
+    case 'tar': {
+      const dest = requireDest(output);
+      await withReadView(engine.store, options.result, signal, async (dir) => {
+        const child = spawn('tar', ['-C', dir, '--numeric-owner', '--sort=name', '-cf', '-', '.'], {
+          signal,
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        await pipeline(child.stdout, dest === '-' ? options.stdout : createWriteStream(dest));
+      });
+      return;
+    }
+  }
+}
+
+export async function tagImages(
+  engine: Engine,
+  names: readonly string[],
+  manifest: Descriptor,
+): Promise<void> {
+  for (const name of names) await engine.store.images.put(name, manifest);
+}
+
+function requireDest(output: OutputSpec): string {
+  if (output.dest === undefined)
+    throw new TbuildError('TB_USAGE', `--output type=${output.type} needs dest=PATH`);
+  return output.dest;
+}

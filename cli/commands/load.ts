@@ -1,0 +1,64 @@
+import { resolve } from 'node:path';
+import { loadImageArchive, openEngine } from '../../worker/index.js';
+import { resolveRoot } from '../builder/root.js';
+import { formatFlagHelp, parseFlags, usage, type FlagSpec } from '../flags.js';
+
+const FLAGS: readonly FlagSpec[] = [
+  {
+    name: 'input',
+    short: 'i',
+    type: 'string',
+    value: 'FILE',
+    description: 'Read from a tar archive file (or give it as the argument)',
+  },
+  {
+    name: 'root',
+    type: 'string',
+    value: 'DIR',
+    description: 'Storage directory (default $TBUILD_ROOT)',
+  },
+  { name: 'quiet', short: 'q', type: 'boolean', description: 'Suppress the load output' },
+  { name: 'help', short: 'h', type: 'boolean', description: 'Print usage' },
+];
+
+const HELP = `Usage: tbuild load [OPTIONS] FILE
+
+Load an image from a docker archive (docker save) or an OCI layout tar into the local image store.
+
+Options:
+${formatFlagHelp(FLAGS)}`;
+
+export async function runLoad(argv: readonly string[]): Promise<number> {
+  const flags = parseFlags(argv, FLAGS);
+  if (flags.booleans.get('help') === true) {
+    console.log(HELP);
+    return 0;
+  }
+  const file = flags.strings.get('input') ?? flags.positionals[0];
+  if (file === undefined || flags.positionals.length > 1)
+    throw usage('"tbuild load" requires exactly 1 archive file', "run 'tbuild load --help'");
+  const engine = await openEngine({
+    root: resolveRoot(flags.strings.get('root'), process.env),
+    locals: new Map(),
+    excluder: () => () => false,
+  });
+  try {
+    const loaded = await loadImageArchive(
+      engine.store,
+      resolve(file),
+      AbortSignal.timeout(30 * 60_000),
+    );
+    if (flags.booleans.get('quiet') !== true) {
+      for (const image of loaded) {
+        console.log(
+          image.name === undefined
+            ? `Loaded image ID: ${image.manifest.digest}`
+            : `Loaded image: ${image.name}`,
+        );
+      }
+    }
+    return 0;
+  } finally {
+    await engine.close();
+  }
+}

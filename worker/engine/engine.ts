@@ -1,0 +1,86 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { noopLogger, type ImageConfig, type Logger } from '../../core/index.js';
+import { openStore } from '../../cache/index.js';
+import { SandboxExecutor, type Executor } from '../../runtime/index.js';
+import { Solver } from '../../solver/index.js';
+import { StatCache } from '../contenthash/index.js';
+import { createThreadPool, type ThreadPool } from '../threads/index.js';
+import { normalizeImageName, readLocalImage } from './local-images.js';
+import type { OpContext } from './ops/context.js';
+import type { WorkerRef } from './refs.js';
+import type { BuildStore } from './store.js';
+import { resolveOp, snapshotResultCache } from './worker.js';
+
+export interface EngineOptions {
+  /** The tbuild root (resolved by the CLI or service from --root / TBUILD_ROOT). */
+  readonly root: string;
+  readonly logger?: Logger;
+  /** How many steps run at once; default: the number of CPUs. */
+  readonly maxParallelism?: number;
+  /** Local sources by name; the build context is `context`. */
+  readonly locals: ReadonlyMap<string, string>;
+  readonly secrets?: ReadonlyMap<string, () => Promise<Uint8Array>>;
+  readonly sshSockets?: ReadonlyMap<string, string>;
+  /** .dockerignore matching, from the frontend (the worker does not own those rules). */
+  readonly excluder: (patterns: readonly string[]) => (path: string) => boolean;
+  /** Replaces the sandbox (tests inject a fake executor). */
+  readonly executor?: Executor;
+}
+
+/** Everything one build needs, opened on a root: the store, the solver bound to the worker's ops, threads. */
+export interface Engine {
+  readonly store: BuildStore;
+  readonly pool: ThreadPool;
+  readonly solver: Solver<WorkerRef>;
+  /** A base image's normalised name and config from the local store, for the frontend's FROM. */
+  resolveImage(ref: string, signal: AbortSignal): Promise<{ ref: string; config?: ImageConfig }>;
+  /** Saves what is worth keeping (the context stat cache) and stops the threads. */
+  close(): Promise<void>;
+}
+
+export async function openEngine(options: EngineOptions): Promise<Engine> {
+  const logger = options.logger ?? noopLogger;
+  const store = await openStore({ root: options.root, logger });
+  const stateDir = join(store.layout.root, 'v1', 'run');
+  const cacheMountDir = join(store.layout.root, 'v1', 'cache-mounts');
+  await mkdir(stateDir, { recursive: true });
+  await mkdir(cacheMountDir, { recursive: true });
+  const statCache = await StatCache.open(
+    join(store.layout.root, 'v1', 'contenthash', 'stat-cache.json'),
+  );
+  const pool = createThreadPool();
+  const context: OpContext = {
+    store,
+    executor: options.executor ?? new SandboxExecutor({ stateDir, logger }),
+    pool,
+    statCache,
+    logger,
+    locals: options.locals,
+    secrets: options.secrets ?? new Map(),
+    sshSockets: options.sshSockets ?? new Map(),
+    stateDir,
+    cacheMountDir,
+    excluder: options.excluder,
+  };
+  const solver = new Solver<WorkerRef>({
+    resolveOp: resolveOp(context),
+    cache: snapshotResultCache(context),
+    logger,
+    ...(options.maxParallelism === undefined ? {} : { maxParallelism: options.maxParallelism }),
+  });
+  return {
+    store,
+    pool,
+    solver,
+    async resolveImage(ref, signal) {
+      const image = await readLocalImage(store, ref, signal);
+      if (image === undefined) return { ref: normalizeImageName(ref) };
+      return { ref: image.name, config: image.config };
+    },
+    async close() {
+      await statCache.save();
+      await pool.close();
+    },
+  };
+}

@@ -1,0 +1,194 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import {
+  MEDIA_TYPES,
+  sha256Digest,
+  TbuildError,
+  type Descriptor,
+  type Digest,
+  type ImageConfig,
+} from '../../core/index.js';
+import { buildManifest, type ImageBundle, type LayerBlob } from '../exporters/index.js';
+import { upperDirToTar } from '../layers/index.js';
+import { gzipParallel, type ThreadPool } from '../threads/index.js';
+import { LAYER_LABELS } from './ops/image-source.js';
+import type { SnapshotRef } from './refs.js';
+import type { BuildStore } from './store.js';
+
+export type LayerCompression = 'gzip' | 'uncompressed';
+
+export interface ImageExportOptions {
+  readonly store: BuildStore;
+  readonly pool: ThreadPool;
+  readonly compression: LayerCompression;
+  readonly compressionLevel?: number;
+  readonly ociMediaTypes: boolean;
+  /** Clamps file times in new layers and sets `created` (reproducible builds). */
+  readonly sourceDateEpoch?: number;
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Turns a result into an image in the content store: one layer blob per
+ * snapshot of its chain (made once per snapshot and compression, then reused;
+ * base-image layers keep their original blobs), the config with the layers'
+ * diff ids, and the manifest. Returns the bundle the exporters write.
+ */
+export async function exportImage(
+  ref: SnapshotRef,
+  config: Omit<ImageConfig, 'rootfs'>,
+  options: ImageExportOptions,
+): Promise<ImageBundle> {
+  const chain =
+    ref.snapshot === undefined ? [] : (await options.store.snapshots.chain(ref.snapshot)).reverse();
+  const layers: { descriptor: Descriptor; diffId: Digest }[] = [];
+  for (const snapshot of chain) layers.push(await layerBlob(snapshot.id, snapshot.labels, options));
+
+  const created =
+    options.sourceDateEpoch === undefined
+      ? new Date().toISOString()
+      : new Date(options.sourceDateEpoch * 1000).toISOString();
+  const imageConfig: ImageConfig = {
+    ...config,
+    created,
+    rootfs: { type: 'layers', diff_ids: layers.map((layer) => layer.diffId) },
+    ...(config.history === undefined
+      ? {}
+      : {
+          history: config.history.map((entry) =>
+            options.sourceDateEpoch === undefined || entry.created === undefined
+              ? entry
+              : { ...entry, created },
+          ),
+        }),
+  };
+  const configBytes = Buffer.from(JSON.stringify(imageConfig));
+  const { manifest, config: configBlob } = buildManifest({
+    config: configBytes,
+    layers: layers.map((layer) => withMediaType(layer.descriptor, options.ociMediaTypes)),
+    ociMediaTypes: options.ociMediaTypes,
+  });
+  await options.store.content.writeBuffer(configBlob.bytes, {
+    signal: options.signal,
+    expected: { digest: configBlob.descriptor.digest },
+  });
+  await options.store.content.writeBuffer(manifest.bytes, {
+    signal: options.signal,
+    expected: { digest: manifest.descriptor.digest },
+  });
+  const blobs = layers.map((layer): LayerBlob => ({
+    descriptor: withMediaType(layer.descriptor, options.ociMediaTypes),
+    open: () =>
+      lazyStream(() =>
+        options.store.content.readStream(layer.descriptor.digest, { signal: options.signal }),
+      ),
+  }));
+  return { manifest, config: configBlob, layers: blobs };
+}
+
+/** The blob of one snapshot's layer: reused when known, otherwise tarred, compressed and stored. */
+async function layerBlob(
+  snapshot: string,
+  labels: Readonly<Record<string, string>>,
+  options: ImageExportOptions,
+): Promise<{ descriptor: Descriptor; diffId: Digest }> {
+  const fromImage = labels[LAYER_LABELS.digest];
+  const fromImageDiff = labels[LAYER_LABELS.diffId];
+  const fromImageType = labels[LAYER_LABELS.mediaType] ?? '';
+  if (
+    fromImage !== undefined &&
+    fromImageDiff !== undefined &&
+    compressionOf(fromImageType) === options.compression
+  ) {
+    const info = await options.store.content.info(fromImage as Digest);
+    if (info !== undefined) {
+      return {
+        descriptor: { mediaType: fromImageType, digest: info.digest, size: info.size },
+        diffId: fromImageDiff as Digest,
+      };
+    }
+  }
+  const key = sha256Digest(
+    `tbuild.layer-blob.v1 ${snapshot} ${options.compression} ${String(options.compressionLevel ?? 6)} ${String(options.sourceDateEpoch ?? '')}`,
+  );
+  const record = await options.store.records.load(key, { signal: options.signal });
+  const known = record?.blobs?.[0];
+  const knownDiff = record?.data?.['diffId'];
+  if (
+    known !== undefined &&
+    typeof knownDiff === 'string' &&
+    (await options.store.content.info(known.digest)) !== undefined
+  ) {
+    return { descriptor: known, diffId: knownDiff as Digest };
+  }
+
+  const diffHash = createHash('sha256');
+  const tar = upperDirToTar(options.store.snapshots.path(snapshot), {
+    signal: options.signal,
+    ...(options.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: options.sourceDateEpoch }),
+  });
+  async function* hashed(): AsyncGenerator<Uint8Array> {
+    for await (const chunk of tar as AsyncIterable<Uint8Array>) {
+      diffHash.update(chunk);
+      yield chunk;
+    }
+  }
+  const body =
+    options.compression === 'gzip'
+      ? gzipParallel(hashed(), {
+          pool: options.pool,
+          signal: options.signal,
+          ...(options.compressionLevel === undefined ? {} : { level: options.compressionLevel }),
+        })
+      : hashed();
+  const written = await options.store.content.writeStream(Readable.from(body), {
+    signal: options.signal,
+  });
+  const diffId = `sha256:${diffHash.digest('hex')}` as Digest;
+  const descriptor: Descriptor = {
+    mediaType: options.compression === 'gzip' ? MEDIA_TYPES.ociLayerGzip : MEDIA_TYPES.ociLayer,
+    digest: written.digest,
+    size: written.size,
+  };
+  await options.store.records.save(
+    key,
+    { blobs: [descriptor], data: { diffId }, description: `layer of snapshot ${snapshot}` },
+    options.signal,
+  );
+  return { descriptor, diffId };
+}
+
+function compressionOf(mediaType: string): LayerCompression | 'other' {
+  if (mediaType.endsWith('gzip')) return 'gzip';
+  if (mediaType.endsWith('.tar') || mediaType === 'application/vnd.docker.image.rootfs.diff.tar')
+    return 'uncompressed';
+  return 'other';
+}
+
+/** The layer media type in the manifest's family (OCI or Docker). */
+function withMediaType(descriptor: Descriptor, oci: boolean): Descriptor {
+  const compression = compressionOf(descriptor.mediaType);
+  if (compression === 'other') {
+    throw new TbuildError(
+      'TB_IMAGE_INVALID',
+      `cannot export a layer of type ${descriptor.mediaType}`,
+    );
+  }
+  const mediaType = oci
+    ? compression === 'gzip'
+      ? MEDIA_TYPES.ociLayerGzip
+      : MEDIA_TYPES.ociLayer
+    : compression === 'gzip'
+      ? MEDIA_TYPES.dockerLayerGzip
+      : 'application/vnd.docker.image.rootfs.diff.tar';
+  return { ...descriptor, mediaType };
+}
+
+/** A stream that opens its source only when first read. */
+function lazyStream(open: () => Promise<Readable>): Readable {
+  return Readable.from(
+    (async function* () {
+      for await (const chunk of await open()) yield chunk as Uint8Array;
+    })(),
+  );
+}

@@ -1,0 +1,76 @@
+import {
+  sha256Digest,
+  TbuildError,
+  type Descriptor,
+  type Digest,
+  type ImageConfig,
+} from '../../core/index.js';
+import {
+  formatReference,
+  LINUX_AMD64,
+  parseManifest,
+  parseReference,
+  selectPlatform,
+} from '../../registry-client/index.js';
+import type { BuildStore } from './store.js';
+
+/** An image of the local store, read through to its config and layers. */
+export interface LocalImage {
+  /** The normalised name it was found under. */
+  readonly name: string;
+  readonly manifestDigest: Digest;
+  readonly config: ImageConfig;
+  readonly configDescriptor: Descriptor;
+  readonly layers: readonly Descriptor[];
+}
+
+/** `busybox` → `docker.io/library/busybox:latest`: the form names are stored under. */
+export function normalizeImageName(name: string): string {
+  return formatReference(parseReference(name));
+}
+
+/**
+ * Reads an image by name from the local store: its manifest (choosing
+ * linux/amd64 from an index), config and layer descriptors. Every blob read
+ * is verified against its digest by the content store.
+ */
+export async function readLocalImage(
+  store: BuildStore,
+  name: string,
+  signal: AbortSignal,
+): Promise<LocalImage | undefined> {
+  const normalized = normalizeImageName(name);
+  const record = await store.images.get(normalized);
+  if (record === undefined) return undefined;
+  let descriptor = record.target;
+  for (let depth = 0; depth < 4; depth++) {
+    const parsed = parseManifest(
+      await store.content.readBuffer(descriptor.digest, { signal }),
+      descriptor.mediaType,
+      normalized,
+    );
+    if (parsed.kind === 'index') {
+      descriptor = selectPlatform(parsed.index, LINUX_AMD64, normalized);
+      continue;
+    }
+    const configBytes = await store.content.readBuffer(parsed.manifest.config.digest, { signal });
+    return {
+      name: normalized,
+      manifestDigest: descriptor.digest,
+      config: JSON.parse(configBytes.toString('utf8')) as ImageConfig,
+      configDescriptor: parsed.manifest.config,
+      layers: parsed.manifest.layers,
+    };
+  }
+  throw new TbuildError('TB_IMAGE_NOT_FOUND', `image ${normalized} nests indexes too deeply`);
+}
+
+/** The OCI chain ids of a stack of diff ids: chain(n) = sha256(chain(n-1) + " " + diff(n)). */
+export function chainIds(diffIds: readonly Digest[]): Digest[] {
+  const chains: Digest[] = [];
+  for (const diffId of diffIds) {
+    const previous = chains.at(-1);
+    chains.push(previous === undefined ? diffId : sha256Digest(`${previous} ${diffId}`));
+  }
+  return chains;
+}

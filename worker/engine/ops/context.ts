@@ -1,0 +1,33 @@
+import type { Digest, Logger } from '../../../core/index.js';
+import type { Executor } from '../../../runtime/index.js';
+import type { ThreadPool } from '../../threads/index.js';
+import type { StatCache } from '../../contenthash/index.js';
+import type { BuildStore } from '../store.js';
+
+/** What every op implementation of one build shares. */
+export interface OpContext {
+  readonly store: BuildStore;
+  readonly executor: Executor;
+  readonly pool: ThreadPool;
+  readonly statCache: StatCache;
+  readonly logger: Logger;
+  /** Local sources by name (the build context is `context`). */
+  readonly locals: ReadonlyMap<string, string>;
+  /** Secret values by id, read when a step mounts them; never stored or logged. */
+  readonly secrets: ReadonlyMap<string, () => Promise<Uint8Array>>;
+  /** SSH agent sockets by id (`default` first). */
+  readonly sshSockets: ReadonlyMap<string, string>;
+  /** Directory for per-run state (hosts, resolv.conf, mount points). */
+  readonly stateDir: string;
+  /** Persistent cache-mount directories live here, by id. */
+  readonly cacheMountDir: string;
+  /**
+   * Turns .dockerignore-style patterns into a predicate over root-relative
+   * paths. Injected (the pattern rules belong to the frontend) so the worker
+   * matches exactly what the frontend parsed.
+   */
+  readonly excluder: (patterns: readonly string[]) => (path: string) => boolean;
+}
+
+/** The op digest of a vertex's cache map: the op itself, versioned. */
+export type OpDigest = Digest;

@@ -1,0 +1,239 @@
+import { createHash } from 'node:crypto';
+import { chmod, chown, mkdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { canonicalDigest, TbuildError, type ProgressSink } from '../../../core/index.js';
+import type { SandboxMount } from '../../../runtime/index.js';
+import type { ExecOp, InputKeySpec, Mount, SolverOp, Vertex } from '../../../solver/index.js';
+import { snapshotRef, SCRATCH, type WorkerRef } from '../refs.js';
+import { withReadViews } from '../views.js';
+import type { OpContext } from './context.js';
+import { contentKey, isLocalInput } from './input-checksums.js';
+
+/**
+ * RUN: the command in a sandbox over a new snapshot of the root mount's
+ * input, with the other mounts (binds of other inputs, cache dirs, tmpfs,
+ * secrets, ssh agents) attached. A non-zero exit fails the step and commits
+ * nothing. Secret values never enter the op, its key or the layer.
+ */
+export function execOp(vertex: Vertex, op: ExecOp, context: OpContext): SolverOp<WorkerRef> {
+  const rootMount = op.mounts.find(
+    (mount) => mount.type === 'bind' && mount.target === '/' && mount.output,
+  );
+  return {
+    cacheMap: () =>
+      Promise.resolve({
+        // Proxy settings reach the step but never its key (BuildKit's ProxyEnv).
+        digest: canonicalDigest({
+          encoding: 'tbuild.op.v1',
+          kind: 'exec',
+          op: { ...op, proxyEnv: undefined },
+        }),
+        inputs: vertex.inputs.map((input, index): InputKeySpec<WorkerRef> => {
+          if (!isLocalInput(input)) return {};
+          const selectors = op.mounts.flatMap((mount) =>
+            mount.type === 'bind' && mount.input === index ? [mount.selector] : [],
+          );
+          return contentKey(selectors, context);
+        }),
+        cacheable: true,
+      }),
+    async exec(inputs, job) {
+      const root =
+        rootMount?.type === 'bind' && rootMount.input !== undefined
+          ? inputs[rootMount.input]
+          : SCRATCH;
+      if (root?.kind !== 'snapshot')
+        throw new TbuildError('TB_INTERNAL', 'the root of a RUN must be a snapshot');
+      const active = await context.store.snapshots.prepare({
+        ...(root.snapshot === undefined ? {} : { parent: root.snapshot }),
+        signal: job.signal,
+      });
+      try {
+        const others = op.mounts.filter((mount) => mount !== rootMount);
+        const boundInputs = others.flatMap((mount) =>
+          mount.type === 'bind' && mount.input !== undefined ? [mount.input] : [],
+        );
+        const result = await withReadViews(
+          context.store,
+          boundInputs.map((index) => inputs[index] ?? SCRATCH),
+          job.signal,
+          async (views) => {
+            const viewOf = new Map(
+              boundInputs.map((index, position) => [index, views[position] ?? '']),
+            );
+            const { mounts, env } = await sandboxMounts(others, viewOf, context);
+            return context.executor.run(
+              {
+                rootfs: {
+                  lowerDirs: active.lowerdirs,
+                  upperDir: active.upperdir,
+                  workDir: active.workdir,
+                },
+                mounts,
+                process: {
+                  args: op.args,
+                  env: [...op.env, ...(op.proxyEnv ?? []), ...env],
+                  cwd: op.cwd,
+                  user: op.user,
+                },
+                network: op.network,
+                extraHosts: op.extraHosts.map(parseExtraHost),
+              },
+              {
+                signal: job.signal,
+                stdout: logStream(job.progress, vertex, 'stdout'),
+                stderr: logStream(job.progress, vertex, 'stderr'),
+              },
+            );
+          },
+        );
+        if (result.exitCode !== 0) {
+          const why = result.oomKilled
+            ? 'killed: out of memory'
+            : `exit code: ${String(result.exitCode)}`;
+          throw new TbuildError(
+            'TB_RUN_FAILED',
+            `process "${op.args.join(' ')}" did not complete successfully: ${why}`,
+            {
+              details: {
+                exitCode: result.exitCode,
+                oomKilled: result.oomKilled,
+                vertex: vertex.digest,
+              },
+            },
+          );
+        }
+        const committed = await context.store.snapshots.commit(active.id, { signal: job.signal });
+        return snapshotRef(committed.id);
+      } catch (error) {
+        await context.store.snapshots.abort(active.id).catch(() => undefined);
+        throw error;
+      }
+    },
+  };
+}
+
+async function sandboxMounts(
+  mounts: readonly Mount[],
+  viewOf: ReadonlyMap<number, string>,
+  context: OpContext,
+): Promise<{ mounts: SandboxMount[]; env: string[] }> {
+  const result: SandboxMount[] = [];
+  const env: string[] = [];
+  for (const mount of mounts) {
+    switch (mount.type) {
+      case 'bind': {
+        const view = mount.input === undefined ? undefined : viewOf.get(mount.input);
+        if (view === undefined)
+          throw new TbuildError('TB_INTERNAL', `bind mount ${mount.target} has no input`);
+        result.push({
+          type: 'bind',
+          source: join(view, mount.selector),
+          target: mount.target,
+          readonly: mount.readonly,
+        });
+        break;
+      }
+      case 'cache':
+        result.push({
+          type: 'cache',
+          source: await cacheDirectory(mount.id, mount, context),
+          target: mount.target,
+          sharing: mount.sharing,
+          readonly: mount.readonly,
+        });
+        break;
+      case 'tmpfs':
+        result.push({
+          type: 'tmpfs',
+          target: mount.target,
+          ...(mount.size > 0 ? { sizeBytes: mount.size } : {}),
+        });
+        break;
+      case 'secret': {
+        const read = context.secrets.get(mount.id);
+        if (read === undefined) {
+          if (mount.required) {
+            throw new TbuildError('TB_SECRET_NOT_FOUND', `secret ${mount.id} not found`, {
+              hint: `pass it with --secret id=${mount.id},src=PATH (or env=VAR)`,
+            });
+          }
+          break;
+        }
+        const data = await read();
+        if (mount.env !== undefined) env.push(`${mount.env}=${Buffer.from(data).toString('utf8')}`);
+        if (mount.target !== undefined) {
+          result.push({
+            type: 'secret',
+            target: mount.target,
+            data,
+            uid: mount.uid,
+            gid: mount.gid,
+            mode: mount.mode,
+          });
+        }
+        break;
+      }
+      case 'ssh': {
+        const socket = context.sshSockets.get(mount.id);
+        if (socket === undefined) {
+          if (mount.required) {
+            throw new TbuildError(
+              'TB_SECRET_NOT_FOUND',
+              `no SSH agent or keys given for ssh id ${mount.id}`,
+              {
+                hint: `pass one with --ssh ${mount.id}[=SOCKET]`,
+              },
+            );
+          }
+          break;
+        }
+        result.push({ type: 'ssh', socketPath: socket, target: mount.target });
+        if (!env.some((entry) => entry.startsWith('SSH_AUTH_SOCK=')))
+          env.push(`SSH_AUTH_SOCK=${mount.target}`);
+        break;
+      }
+    }
+  }
+  return { mounts: result, env };
+}
+
+/** A cache mount's persistent directory, created with the mount's owner and mode on first use. */
+async function cacheDirectory(
+  id: string,
+  mount: Extract<Mount, { type: 'cache' }>,
+  context: OpContext,
+): Promise<string> {
+  const dir = join(
+    context.cacheMountDir,
+    createHash('sha256').update(id).digest('hex').slice(0, 32),
+  );
+  if ((await stat(dir).catch(() => undefined)) === undefined) {
+    await mkdir(dir, { recursive: true });
+    await chown(dir, mount.uid, mount.gid);
+    await chmod(dir, mount.mode);
+  }
+  return dir;
+}
+
+function parseExtraHost(entry: string): { host: string; ip: string } {
+  const separator = entry.indexOf(':');
+  return { host: entry.slice(0, separator), ip: entry.slice(separator + 1) };
+}
+
+/** A stream whose writes become the vertex's log events. */
+function logStream(progress: ProgressSink, vertex: Vertex, stream: 'stdout' | 'stderr'): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      progress({
+        type: 'vertex.log',
+        vertex: vertex.digest,
+        stream,
+        data: new Uint8Array(chunk),
+        at: Date.now(),
+      });
+      callback();
+    },
+  });
+}

@@ -1,0 +1,62 @@
+import { canonicalDigest, TbuildError } from '../../../core/index.js';
+import type { FileOp, InputKeySpec, SolverOp, Vertex } from '../../../solver/index.js';
+import { applyFileOp, type CopyFilters } from '../../fileop/index.js';
+import { SCRATCH, snapshotRef, type WorkerRef } from '../refs.js';
+import { emptyDir, withReadViews, writeSnapshot } from '../views.js';
+import type { OpContext } from './context.js';
+import { contentKey, isLocalInput } from './input-checksums.js';
+
+/**
+ * COPY, ADD, WORKDIR and heredoc files: actions applied to a writable view of
+ * the base, reading copy sources from read views of the other inputs. A copy
+ * from the context keys on the checksums of the paths it copies, so editing
+ * an unrelated file keeps the cache and touching mtimes never breaks it.
+ */
+export function fileOp(vertex: Vertex, op: FileOp, context: OpContext): SolverOp<WorkerRef> {
+  return {
+    cacheMap: () =>
+      Promise.resolve({
+        digest: canonicalDigest({ encoding: 'tbuild.op.v1', kind: 'file', op }),
+        inputs: vertex.inputs.map((input, index): InputKeySpec<WorkerRef> => {
+          if (!isLocalInput(input)) return {};
+          const paths = op.actions.flatMap((action) =>
+            action.action === 'copy' && action.from === index ? [action.src] : [],
+          );
+          return contentKey(paths, context);
+        }),
+        cacheable: true,
+      }),
+    async exec(inputs, job) {
+      const base = op.base === undefined ? SCRATCH : inputs[op.base];
+      if (base?.kind !== 'snapshot')
+        throw new TbuildError('TB_INTERNAL', 'a file op must be based on a snapshot');
+      const empty = await emptyDir(context.store);
+      const id = await writeSnapshot(context.store, base.snapshot, { signal: job.signal }, (dir) =>
+        withReadViews(context.store, inputs, job.signal, (inputRoots) =>
+          applyFileOp(op, {
+            destRoot: dir,
+            inputRoots,
+            emptyDir: empty,
+            signal: job.signal,
+            copyFilters: (index, action): CopyFilters => {
+              const input = index === undefined ? undefined : inputs[index];
+              const ignore =
+                input?.kind === 'local' && input.excludePatterns.length > 0
+                  ? context.excluder(input.excludePatterns)
+                  : undefined;
+              const own =
+                action.excludePatterns.length > 0
+                  ? context.excluder(action.excludePatterns)
+                  : undefined;
+              return {
+                ...(ignore === undefined ? {} : { excludes: ignore }),
+                ...(own === undefined ? {} : { sourceExcludes: own }),
+              };
+            },
+          }),
+        ),
+      );
+      return snapshotRef(id);
+    },
+  };
+}

@@ -1,0 +1,70 @@
+import { TbuildError, type Digest } from '../../core/index.js';
+import type { JobContext, ResultCache, SolverOp, Vertex } from '../../solver/index.js';
+import type { OpContext } from './ops/context.js';
+import { execOp } from './ops/exec-op.js';
+import { fileOp } from './ops/file-op.js';
+import { imageSourceOp } from './ops/image-source.js';
+import { localSourceOp } from './ops/local-source.js';
+import { mergeOp } from './ops/merge-op.js';
+import { snapshotRef, type WorkerRef } from './refs.js';
+
+/** Binds each IR op to its implementation: the solver's OpResolver. */
+export function resolveOp(context: OpContext): (vertex: Vertex) => SolverOp<WorkerRef> {
+  return (vertex) => {
+    const op = vertex.op;
+    switch (op.kind) {
+      case 'source':
+        switch (op.source.type) {
+          case 'image':
+            return imageSourceOp(vertex, op.source, context);
+          case 'local':
+            return localSourceOp(vertex, op.source, context);
+          case 'http':
+          case 'git':
+            return unsupported(
+              `${op.source.type} sources (ADD ${op.source.type === 'http' ? op.source.url : op.source.remote})`,
+            );
+        }
+        break;
+      case 'exec':
+        return execOp(vertex, op, context);
+      case 'file':
+        return fileOp(vertex, op, context);
+      case 'merge':
+        return mergeOp(context);
+    }
+    return unsupported('this op');
+  };
+}
+
+function unsupported(what: string): SolverOp<WorkerRef> {
+  const fail = (): Promise<never> =>
+    Promise.reject(new TbuildError('TB_UNSUPPORTED', `${what} are not supported yet`));
+  return { cacheMap: fail, exec: fail };
+}
+
+/**
+ * Results by cache key, over the store's key index. A record whose snapshot is
+ * gone or was never completely committed is a miss, so the step runs again.
+ */
+export function snapshotResultCache(context: OpContext): ResultCache<WorkerRef> {
+  return {
+    async load(key: Digest, job: JobContext) {
+      const record = await context.store.records.load(key, { signal: job.signal });
+      if (record === undefined) return undefined;
+      if (record.snapshot === undefined)
+        return record.data?.['scratch'] === true ? snapshotRef(undefined) : undefined;
+      // The whole chain must be there and committed; otherwise the step runs again.
+      const chain = await context.store.snapshots.chain(record.snapshot).catch(() => undefined);
+      return chain === undefined ? undefined : snapshotRef(record.snapshot);
+    },
+    async save(key: Digest, result: WorkerRef, job: JobContext) {
+      if (result.kind !== 'snapshot') return;
+      await context.store.records.save(
+        key,
+        result.snapshot === undefined ? { data: { scratch: true } } : { snapshot: result.snapshot },
+        job.signal,
+      );
+    },
+  };
+}
