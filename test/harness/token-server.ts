@@ -22,6 +22,8 @@ export interface TokenServerOptions {
   readonly anonymousActions?: readonly string[];
   readonly service?: string;
   readonly issuer?: string;
+  /** OAuth2 refresh tokens (docker's `identitytoken`) accepted by `POST` with grant_type=refresh_token → account. */
+  readonly refreshTokens?: Readonly<Record<string, string>>;
   /** Seconds reported as `expires_in`; default 300. */
   readonly expiresIn?: number;
 }
@@ -48,9 +50,10 @@ function base64url(data: Buffer | string): string {
   return Buffer.from(data).toString('base64url');
 }
 
-function parseScopes(url: URL): { type: string; name: string; actions: string[] }[] {
-  return url.searchParams
-    .getAll('scope')
+function parseScopes(
+  scopes: readonly string[],
+): { type: string; name: string; actions: string[] }[] {
+  return scopes
     .flatMap((s) => s.split(' '))
     .filter((s) => s !== '')
     .map((s) => {
@@ -92,18 +95,31 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tes
   const issued: IssuedToken[] = [];
   let refusals = 0;
 
-  const server = http.createServer((req, res) => {
+  const refuse = (res: http.ServerResponse): void => {
+    refusals++;
+    res.writeHead(401, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ details: 'invalid credentials' }));
+  };
+  const handle = (req: http.IncomingMessage, body: string, res: http.ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     let account = '';
+    let scopes = url.searchParams.getAll('scope');
     const header = req.headers.authorization;
-    if (header !== undefined) {
+    if (req.method === 'POST') {
+      const form = new URLSearchParams(body);
+      const user = options.refreshTokens?.[form.get('refresh_token') ?? ''];
+      if (form.get('grant_type') !== 'refresh_token' || user === undefined) {
+        refuse(res);
+        return;
+      }
+      account = user;
+      scopes = (form.get('scope') ?? '').split(' ');
+    } else if (header !== undefined) {
       const [user = '', password] = Buffer.from(header.replace(/^Basic /i, ''), 'base64')
         .toString('utf8')
         .split(/:(.*)/s);
       if (options.users[user] === undefined || options.users[user] !== password) {
-        refusals++;
-        res.writeHead(401, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ details: 'invalid credentials' }));
+        refuse(res);
         return;
       }
       account = user;
@@ -112,7 +128,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tes
       account === ''
         ? new Set(options.anonymousActions ?? [])
         : new Set(['pull', 'push', 'delete', '*']);
-    const access = parseScopes(url).map((s) => ({
+    const access = parseScopes(scopes).map((s) => ({
       ...s,
       actions: s.actions.filter((a) => allowed.has(a)),
     }));
@@ -132,7 +148,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tes
     const signingInput = `${base64url(JSON.stringify(headerJson))}.${base64url(JSON.stringify(claims))}`;
     const signature = sign('sha256', Buffer.from(signingInput), { key, dsaEncoding: 'ieee-p1363' });
     const token = `${signingInput}.${base64url(signature)}`;
-    issued.push({ account, scopes: url.searchParams.getAll('scope') });
+    issued.push({ account, scopes: scopes.filter((x) => x !== '') });
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(
       JSON.stringify({
@@ -142,6 +158,13 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tes
         issued_at: new Date(now * 1000).toISOString(),
       }),
     );
+  };
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      handle(req, Buffer.concat(chunks).toString('utf8'), res);
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

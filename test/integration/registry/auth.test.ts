@@ -31,6 +31,7 @@ const signal = new AbortController().signal;
 const canRun = missingRequirements(['docker-registry']).length === 0;
 const PASSWORD = 'Sup3r-Secret-Pa55word';
 const WRONG = 'Wr0ng-Guess-Pa55word';
+const IDENTITY = 'identity-refresh-token-0123456789';
 
 describe('registry auth against docker-registry 2.8', () => {
   let basic: TestRegistry | undefined;
@@ -42,7 +43,10 @@ describe('registry auth against docker-registry 2.8', () => {
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'tbuild-auth-test-'));
     if (!canRun) return;
-    tokens = await startTokenServer({ users: { alice: PASSWORD } });
+    tokens = await startTokenServer({
+      users: { alice: PASSWORD },
+      refreshTokens: { [IDENTITY]: 'alice' },
+    });
     [basic, bearer] = await Promise.all([
       startRegistry({ auth: { kind: 'htpasswd', users: { alice: PASSWORD } } }),
       startRegistry({ auth: { kind: 'token', server: tokens } }),
@@ -190,6 +194,40 @@ describe('registry auth against docker-registry 2.8', () => {
     expect(mountToken?.scopes).toContain('repository:team/other:pull,push');
     client.close();
     via.setRules([]);
+  });
+
+  it('token: exchanges a config.json identitytoken with the OAuth2 refresh grant', async (ctx) => {
+    requires(ctx, 'docker-registry');
+    const registry = bearer as TestRegistry;
+    const configDir = path.join(dir, 'identity');
+    await mkdir(configDir, { recursive: true });
+    const ref = parseReference(`${registry.host}/oauth/app:v1`);
+    for (const [token, ok] of [
+      [IDENTITY, true],
+      ['not-the-refresh-token', false],
+    ] as const) {
+      await writeFile(
+        path.join(configDir, 'config.json'),
+        JSON.stringify({ auths: { [registry.host]: { identitytoken: token } } }),
+      );
+      const logger = captureLogger();
+      const client = new RegistryClient({
+        credentials: dockerConfigCredentials({ configDir }),
+        logger,
+      });
+      const result = await pushImage(client, ref, randomImage([300]).input, ['v1'], {
+        signal,
+      }).catch((e: unknown) => e);
+      client.close();
+      if (ok)
+        expect(result).toMatchObject({ digest: expect.stringMatching(/^sha256:/) as unknown });
+      else {
+        expect(result).toMatchObject({ code: 'TB_REGISTRY_AUTH' });
+        expect(errorText(result)).toContain(registry.host);
+        expect(errorText(result)).not.toContain(token);
+      }
+      expect(logger.lines.join('\n')).not.toContain(token);
+    }
   });
 
   it('reads credentials from a docker-credential helper and stores them with one on login', async (ctx) => {

@@ -156,6 +156,26 @@ describe('registry-client through a fault-injecting proxy', () => {
     }
   });
 
+  it('cancels a slow download when its signal aborts', async (ctx) => {
+    requires(ctx, 'docker-registry');
+    const layer = image.input.layers[0];
+    if (layer === undefined) throw new Error('no layer');
+    faults([
+      { method: 'GET', path: BLOB_GET, fault: { kind: 'slow', chunkDelayMs: 50 }, times: Infinity },
+    ]);
+    const controller = new AbortController();
+    let received = 0;
+    const stream = fetchBlob(client, viaProxy, layer, {
+      signal: controller.signal,
+      onProgress: (bytes) => {
+        received = bytes;
+        if (bytes > 100_000) controller.abort();
+      },
+    });
+    await expect(buffer(stream)).rejects.toMatchObject({ code: 'TB_CANCELED' });
+    expect(received).toBeLessThan(layer.size);
+  });
+
   it('gives up on a registry that keeps failing, with a clear error', async (ctx) => {
     requires(ctx, 'docker-registry');
     faults([{ path: MANIFEST, fault: { kind: 'status', status: 503 }, times: Infinity }]);
