@@ -9,6 +9,7 @@ debian_packages=(
   busybox-static          # the busybox base image for examples and tests
   docker-registry         # the real OCI registry (distribution 2.8) the tests push to
   skopeo umoci            # real clients that check the images tbuild writes
+  openssl                 # certificates for the test token server (registry token auth)
   iproute2                # network namespaces for RUN --network tests
   git                     # ADD of git repositories (worker/sources)
   bzip2 xz-utils zstd     # ADD extracts .tar.bz2, .tar.xz and .tar.zst through these
