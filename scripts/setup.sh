@@ -28,3 +28,8 @@ fi
 
 echo "setup: npm ci"
 npm ci --no-audit --no-fund
+
+# The examples and the README's quickstart build FROM busybox: create it locally
+# (from Debian's busybox-static) in the default root, or $TBUILD_ROOT.
+echo "setup: busybox base image"
+bash scripts/make-busybox-image.sh
