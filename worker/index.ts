@@ -50,6 +50,7 @@ export {
   gitCacheKey,
   httpCacheKey,
   httpPinnedCacheKey,
+  resolveGitCommit,
   unpackArchive,
   type FetchGitOptions,
   type FetchGitResult,

@@ -18,13 +18,8 @@ import { TbuildError, noopLogger, type Logger } from '../../core/index.js';
 import type { GitSource } from '../../solver/index.js';
 import { parseGitChecksum } from './checksum.js';
 import { runGit, type GitRunOptions } from './git-command.js';
-import {
-  isFullCommit,
-  mayBeShortCommit,
-  normalizeSubdir,
-  parseLsRemote,
-  pickRef,
-} from './git-ref.js';
+import { normalizeSubdir } from './git-ref.js';
+import { resolveTarget, type Target } from './git-resolve.js';
 import { redactUrl } from './redact.js';
 
 export interface FetchGitOptions {
@@ -41,18 +36,6 @@ export interface FetchGitOptions {
 
 export interface FetchGitResult {
   readonly commit: string;
-}
-
-/** What a remote ref resolves to, before anything is fetched. */
-interface Target {
-  /** The ref to fetch (`refs/heads/main`), or undefined to fetch by commit id. */
-  readonly refName?: string;
-  /** The commit, when ls-remote or the source already told us. */
-  readonly commit?: string;
-  /** The annotated tag object's id, which --checksum may name too. */
-  readonly tagObject?: string;
-  /** An abbreviated commit id that no ref matched: fetch everything and look it up. */
-  readonly shortCommit?: string;
 }
 
 export async function fetchGit(
@@ -78,7 +61,7 @@ export async function fetchGit(
   try {
     await run(['init', '--quiet', '--bare', bare]);
     await inBare(['remote', 'add', 'origin', source.remote]);
-    const target = await resolveTarget(source.ref, shown, (args) => inBare(args));
+    const target = await resolveTarget(source.ref, shown, 'origin', (args) => inBare(args));
     logger.debug('fetching git source', { remote: shown, ref: source.ref });
     const local = await fetchTarget(target, source.ref, shown, inBare);
     const commit = (await inBare(['rev-parse', '--verify', `${local}^{commit}`])).stdout.trim();
@@ -109,43 +92,6 @@ export async function fetchGit(
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
-}
-
-async function resolveTarget(
-  ref: string,
-  shown: string,
-  git: (args: readonly string[]) => Promise<{ stdout: string }>,
-): Promise<Target> {
-  if (isFullCommit(ref)) return { commit: ref };
-  if (ref === '') {
-    const { refs, headTarget } = parseLsRemote(
-      (await git(['ls-remote', '--symref', 'origin', 'HEAD'])).stdout,
-    );
-    if (headTarget === undefined) {
-      const head = refs.find((candidate) => candidate.name === 'HEAD');
-      if (head !== undefined) return { commit: head.id };
-      throw new TbuildError('TB_GIT_REF_NOT_FOUND', `${shown} has no default branch`, {
-        details: { remote: shown },
-      });
-    }
-    return { refName: headTarget };
-  }
-  const { refs } = parseLsRemote((await git(['ls-remote', 'origin'])).stdout);
-  const picked = pickRef(refs, ref);
-  if (picked !== undefined) {
-    return picked.peeled === undefined
-      ? { refName: picked.name, commit: picked.id }
-      : { refName: picked.name, commit: picked.peeled, tagObject: picked.id };
-  }
-  if (mayBeShortCommit(ref)) return { shortCommit: ref };
-  throw new TbuildError(
-    'TB_GIT_REF_NOT_FOUND',
-    `${shown} does not contain ref ${JSON.stringify(ref)}`,
-    {
-      details: { remote: shown, ref },
-      hint: 'name a branch, a tag or a commit id: repo.git#<ref>[:<subdir>]',
-    },
-  );
 }
 
 /** Fetches what `target` names into the bare repository; returns a local name for it. */

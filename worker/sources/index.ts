@@ -12,3 +12,4 @@ export { GIT_CACHE_KEY_ENCODING, gitCacheKey } from './git-cache-key.js';
 export { unpackArchive, type UnpackOptions } from './unpack-archive.js';
 export { extractTar, type ExtractOptions, type ExtractResult } from './archive-extract.js';
 export { redactCredentialsIn, redactUrl } from './redact.js';
+export { resolveGitCommit, type ResolveGitOptions } from './git-resolve.js';

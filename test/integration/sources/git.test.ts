@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTbuildError, neverAborted } from '../../../core/index.js';
 import type { GitSource } from '../../../solver/index.js';
-import { fetchGit, gitCacheKey } from '../../../worker/index.js';
+import { fetchGit, gitCacheKey, resolveGitCommit } from '../../../worker/index.js';
 import { startHttpServer, type TestHttpServer } from './http-server.js';
 
 let base: string;
@@ -248,6 +248,17 @@ describe('fetchGit over file://', () => {
       fetchGit(source({}), { destDir: dest(), signal: controller.signal }),
     );
     expect(isTbuildError(error, 'TB_CANCELED')).toBe(true);
+  });
+
+  it('resolves a ref to its commit with ls-remote alone, for cache keys before a fetch', async () => {
+    const resolve = (ref: string) => resolveGitCommit(source({ ref }), { signal: neverAborted });
+    expect(await resolve('')).toBe(commits['v3']);
+    expect(await resolve('feature')).toBe(commits['feature']);
+    expect(await resolve('v2-annotated')).toBe(commits['v2']);
+    expect(await resolve(commits['v1'] ?? '')).toBe(commits['v1']);
+    expect(await resolve((commits['v1'] ?? '').slice(0, 9))).toBeUndefined();
+    const error = await rejection(resolve('no-such-branch'));
+    expect(isTbuildError(error, 'TB_GIT_REF_NOT_FOUND')).toBe(true);
   });
 
   it('keys the cache on commit, subdir and keepGitDir, not on the remote', () => {
