@@ -112,7 +112,8 @@ export const ERROR_CATALOG = {
   },
   TB_REGISTRY_MANIFEST: {
     errorClass: 'InvalidArgument',
-    summary: 'A manifest or index is malformed, of an unsupported type, or has no matching platform.',
+    summary:
+      'A manifest or index is malformed, of an unsupported type, or has no matching platform.',
   },
   TB_RUNTIME_NATIVE_MISSING: {
     errorClass: 'FailedPrecondition',
@@ -172,7 +173,8 @@ export const ERROR_CATALOG = {
   },
   TB_CONTENT_CORRUPT: {
     errorClass: 'DataLoss',
-    summary: 'A stored blob does not match its digest; it is removed and must be fetched or rebuilt.',
+    summary:
+      'A stored blob does not match its digest; it is removed and must be fetched or rebuilt.',
   },
   TB_CONTENT_UNEXPECTED: {
     errorClass: 'FailedPrecondition',
@@ -184,7 +186,7 @@ export const ERROR_CATALOG = {
   },
   TB_SNAPSHOT_STATE: {
     errorClass: 'FailedPrecondition',
-    summary: 'A snapshot operation does not fit the snapshot\'s state or chain.',
+    summary: "A snapshot operation does not fit the snapshot's state or chain.",
   },
   TB_SNAPSHOT_CORRUPT: {
     errorClass: 'DataLoss',

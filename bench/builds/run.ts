@@ -34,14 +34,34 @@ const cases: {
   scenario: Scenario;
   before: (builder: Builder, dir: string, round: number) => void;
 }[] = [
-  { name: 'wide (cold)', scenario: wide, before: (builder) => { builder.reset(); } },
-  { name: 'chain (cold)', scenario: chain, before: (builder) => { builder.reset(); } },
-  { name: 'context (cold)', scenario: context, before: (builder) => { builder.reset(); } },
+  {
+    name: 'wide (cold)',
+    scenario: wide,
+    before: (builder) => {
+      builder.reset();
+    },
+  },
+  {
+    name: 'chain (cold)',
+    scenario: chain,
+    before: (builder) => {
+      builder.reset();
+    },
+  },
+  {
+    name: 'context (cold)',
+    scenario: context,
+    before: (builder) => {
+      builder.reset();
+    },
+  },
   { name: 'context (no-op rebuild)', scenario: context, before: () => undefined },
   {
     name: 'context (one-file edit)',
     scenario: context,
-    before: (_builder, dir, round) => { editOneFile(dir, round); },
+    before: (_builder, dir, round) => {
+      editOneFile(dir, round);
+    },
   },
 ];
 

@@ -43,8 +43,7 @@ export async function loadImageArchive(
       }
       const chunks: Buffer[] = [];
       let first: Buffer | undefined;
-      const keepText =
-        name.endsWith('.json') || name === 'oci-layout' || header.size < 1024 * 1024;
+      const keepText = name.endsWith('.json') || name === 'oci-layout' || header.size < 1024 * 1024;
       const tee = new Readable({ read() {} });
       stream.on('data', (data: unknown) => {
         const chunk = data as Buffer;
@@ -70,7 +69,9 @@ export async function loadImageArchive(
     unpack.on('error', reject);
   });
   createReadStream(file)
-    .on('error', (error) => { unpack.destroy(error); })
+    .on('error', (error) => {
+      unpack.destroy(error);
+    })
     .pipe(unpack);
   await done;
 
