@@ -117,6 +117,8 @@ async function* blobChunks(
       }
       break;
     } catch (error) {
+      // Every byte arrived before the connection dropped: nothing to resume, just verify.
+      if (blob.size !== undefined && offset === blob.size && isRetryable(error)) break;
       if (!isRetryable(error) || attempt >= attempts || options.signal.aborted) throw error;
       const delay = Math.min(10_000, (client.retry.baseDelayMs ?? 200) * 2 ** (attempt - 1));
       client.logger.warn('blob download interrupted, resuming', {

@@ -15,7 +15,7 @@ import {
 } from './http-transport.js';
 import { DOCKER_HUB, type RepositoryRef } from './reference.js';
 import { redactHeaders, redactUrl } from './redact.js';
-import { responseError } from './registry-errors.js';
+import { isRetryableStatus, responseError } from './registry-errors.js';
 import { type RetryOptions, withRetry } from './retry.js';
 
 /** Per-registry settings; the config file (read by cli/daemon) maps onto this. See docs/config.md. */
@@ -148,14 +148,19 @@ export class RegistryClient {
       try {
         const response = await withRetry(
           `ping ${registry}`,
-          () =>
-            sendRequest(agents, {
+          async () => {
+            const answer = await sendRequest(agents, {
               method: 'GET',
               url: new URL('/v2/', base),
               headers: { 'user-agent': this.userAgent },
               signal,
               idleTimeoutMs: this.idleTimeoutMs,
-            }),
+            });
+            // A registry that is busy (429, 503) is still this registry: retry, don't switch scheme.
+            if (isRetryableStatus(answer.status))
+              throw await responseError(answer, `ping ${registry}`, signal);
+            return answer;
+          },
           {
             ...this.retry,
             attempts: scheme === schemes[schemes.length - 1] ? (this.retry.attempts ?? 3) : 1,

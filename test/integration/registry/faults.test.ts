@@ -93,6 +93,27 @@ describe('registry-client through a fault-injecting proxy', () => {
     ]);
   });
 
+  it('retries a busy ping instead of giving up on the registry', async (ctx) => {
+    requires(ctx, 'docker-registry');
+    const via = faults([
+      { method: 'GET', path: /^\/v2\/$/, fault: { kind: 'status', status: 503 } },
+      {
+        method: 'GET',
+        path: /^\/v2\/$/,
+        fault: { kind: 'status', status: 429, headers: { 'retry-after': '0' } },
+      },
+    ]);
+    const fresh = new RegistryClient({ retry: { attempts: 4, baseDelayMs: 10 } });
+    try {
+      expect((await getManifest(fresh, viaProxy, signal)).digest).toBe(pushed.digest);
+    } finally {
+      fresh.close();
+    }
+    expect(via.requests.filter((r) => r.path === '/v2/').map((r) => r.status)).toEqual([
+      503, 429, 200,
+    ]);
+  });
+
   it('resumes a truncated blob with a Range request and survives slow bodies', async (ctx) => {
     requires(ctx, 'docker-registry');
     const via = faults([
