@@ -68,6 +68,40 @@ export function isLoopbackHost(registry: string): boolean {
   );
 }
 
+function socketCode(error: unknown): string {
+  const details = (error as { details?: { socketCode?: unknown } }).details;
+  const code = details?.socketCode ?? (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : '';
+}
+
+/** Every scheme's failure, with a hint when the TLS handshake tells what is wrong. */
+function unreachable(
+  registry: string,
+  failures: readonly { scheme: string; error: unknown }[],
+  config: RegistryHostConfig,
+): TbuildError {
+  const said = failures.map(
+    ({ scheme, error }) => `${scheme}: ${error instanceof Error ? error.message : String(error)}`,
+  );
+  const https = failures.find((f) => f.scheme === 'https');
+  const code = https === undefined ? '' : socketCode(https.error);
+  let hint: string | undefined;
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code) && config.insecure !== true) {
+    hint = `the TLS certificate of ${registry} is not trusted: mark it "insecure" in the registries config (docs/config.md)`;
+  } else if (/EPROTO|WRONG_VERSION/.test(code) && failures.length === 1) {
+    hint = `${registry} may serve plain HTTP: mark it "http" or "insecure" in the registries config (docs/config.md)`;
+  }
+  return new TbuildError(
+    'TB_REGISTRY_HTTP',
+    `cannot reach registry ${registry}: ${said.join('; ')}`,
+    {
+      ...(hint === undefined ? {} : { hint }),
+      details: { registry, retryable: false },
+      cause: failures[failures.length - 1]?.error,
+    },
+  );
+}
+
 /** The host the API lives on: Docker Hub's API is not at docker.io. */
 export function apiHost(registry: string): string {
   return registry === DOCKER_HUB ? 'registry-1.docker.io' : registry;
@@ -142,7 +176,7 @@ export class RegistryClient {
       retry: this.retry,
       userAgent: this.userAgent,
     });
-    let lastError: unknown;
+    const failures: { scheme: string; error: unknown }[] = [];
     for (const scheme of schemes) {
       const base = new URL(`${scheme}://${apiHost(registry)}/`);
       try {
@@ -180,17 +214,10 @@ export class RegistryClient {
         return { base, auth, agents };
       } catch (error) {
         if (signal.aborted) throw error;
-        lastError = error;
+        failures.push({ scheme, error });
       }
     }
-    const message = lastError instanceof Error ? lastError.message : String(lastError);
-    throw new TbuildError('TB_REGISTRY_HTTP', `cannot reach registry ${registry}: ${message}`, {
-      ...(loopback || config.insecure === true
-        ? {}
-        : { hint: `if ${registry} serves plain HTTP, mark it insecure in the registries config` }),
-      details: { registry, retryable: false },
-      cause: lastError,
-    });
+    throw unreachable(registry, failures, config);
   }
 
   /**

@@ -1,10 +1,13 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import bcrypt from 'bcryptjs';
 import type { TestTokenServer } from './token-server.js';
+
+const run = promisify(execFile);
 
 /**
  * Starts Debian's `docker-registry` (distribution 2.8) on a free loopback port with a temp
@@ -22,6 +25,8 @@ export interface RegistryOptions {
   readonly auth?: RegistryAuthSetup;
   /** Send relative Location headers (`http.relativeurls`), to exercise their handling. */
   readonly relativeUrls?: boolean;
+  /** Serve HTTPS with a fresh self-signed certificate (for `insecure` registry settings). */
+  readonly tls?: boolean;
 }
 
 export interface TestRegistry {
@@ -53,6 +58,32 @@ function authConfig(auth: RegistryAuthSetup, htpasswdFile: string): string {
   }
 }
 
+/** `http.tls` lines for a self-signed certificate made with openssl. */
+async function selfSignedTls(dir: string): Promise<string[]> {
+  const key = path.join(dir, 'tls-key.pem');
+  const cert = path.join(dir, 'tls-cert.pem');
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-subj',
+    '/CN=127.0.0.1',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+    '-days',
+    '2',
+  ]);
+  return ['  tls:', `    certificate: ${cert}`, `    key: ${key}`];
+}
+
 export async function startRegistry(options: RegistryOptions = {}): Promise<TestRegistry> {
   const dir = await mkdtemp(path.join(tmpdir(), 'tbuild-registry-'));
   const storageDir = path.join(dir, 'storage');
@@ -77,6 +108,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
     '  addr: 127.0.0.1:0',
     `  secret: ${randomBytes(16).toString('hex')}`,
     `  relativeurls: ${options.relativeUrls === true ? 'true' : 'false'}`,
+    ...(options.tls === true ? await selfSignedTls(dir) : []),
     authConfig(auth, htpasswdFile),
   ].join('\n');
   const configFile = path.join(dir, 'config.yml');
