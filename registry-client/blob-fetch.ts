@@ -145,71 +145,81 @@ export function fetchBlob(
 }
 
 /** A small blob (a config) in memory, verified; a corrupted copy is fetched again. */
-export function fetchBlobBytes(
+export async function fetchBlobBytes(
   client: RegistryClient,
   repo: RepositoryRef,
   blob: BlobTarget,
   options: FetchBlobOptions & { readonly maxBytes?: number },
 ): Promise<Buffer> {
   const limit = options.maxBytes ?? 64 * 1024 * 1024;
-  return withRetry(
-    `pulling blob ${blob.digest}`,
-    async () => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      try {
-        for await (const chunk of blobChunks(client, repo, blob, options)) {
-          size += chunk.length;
-          if (size > limit)
-            throw new TbuildError(
-              'TB_REGISTRY_HTTP',
-              `blob ${blob.digest} is larger than ${String(limit)} bytes`,
-            );
-          chunks.push(chunk);
+  // blobChunks already retries transport failures; this loop only refetches corrupted copies.
+  const attempts = client.retry.attempts ?? 5;
+  for (let attempt = 1; ; attempt++) {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of blobChunks(client, repo, blob, options)) {
+        size += chunk.length;
+        if (size > limit) {
+          throw new TbuildError(
+            'TB_REGISTRY_HTTP',
+            `blob ${blob.digest} is larger than ${String(limit)} bytes`,
+          );
         }
-      } catch (error) {
-        // In memory, nothing was handed out yet: a corrupted copy can simply be fetched again.
-        if (isTbuildError(error, 'TB_REGISTRY_DIGEST_MISMATCH'))
-          throw mismatch(`blob ${blob.digest}`, error.message, true);
-        throw error;
+        chunks.push(chunk);
       }
       return Buffer.concat(chunks);
-    },
-    { ...client.retry, signal: options.signal, logger: client.logger },
+    } catch (error) {
+      // In memory, nothing was handed out yet: a corrupted copy can simply be fetched again.
+      if (!isTbuildError(error, 'TB_REGISTRY_DIGEST_MISMATCH') || attempt >= attempts) throw error;
+      client.logger.warn('blob did not verify, fetching it again', { blob: blob.digest, attempt });
+    }
+  }
+}
+
+/** HEAD without retries: 200 → true, 404 → false. */
+export async function headBlob(
+  client: RegistryClient,
+  repo: RepositoryRef,
+  digest: Digest,
+  scopes: readonly string[],
+  signal: AbortSignal,
+): Promise<boolean> {
+  const response = await client.request(repo, {
+    method: 'HEAD',
+    path: blobPath(repo, digest),
+    scopes,
+    signal,
+    followRedirects: true,
+  });
+  discardBody(response);
+  if (response.status === 200) return true;
+  if (response.status === 404) return false;
+  if (response.status === 401 || response.status === 403) {
+    throw await client.authError(repo, response, scopes, `checking blob ${digest}`, signal);
+  }
+  throw await responseError(
+    response,
+    `checking blob ${digest} in ${formatRepository(repo)}`,
+    signal,
   );
 }
 
 /** Whether the repository has the blob (HEAD). */
-export async function blobExists(
+export function blobExists(
   client: RegistryClient,
   repo: RepositoryRef,
   digest: Digest,
   signal: AbortSignal,
-  scopes?: readonly string[],
 ): Promise<boolean> {
-  const wanted = scopes ?? [repositoryScope(repo.repository, ['pull'])];
+  const scopes = [repositoryScope(repo.repository, ['pull'])];
   return withRetry(
     `checking blob ${digest}`,
-    async () => {
-      const response = await client.request(repo, {
-        method: 'HEAD',
-        path: blobPath(repo, digest),
-        scopes: wanted,
-        signal,
-        followRedirects: true,
-      });
-      discardBody(response);
-      if (response.status === 200) return true;
-      if (response.status === 404) return false;
-      if (response.status === 401 || response.status === 403) {
-        throw await client.authError(repo, response, wanted, `checking blob ${digest}`, signal);
-      }
-      throw await responseError(
-        response,
-        `checking blob ${digest} in ${formatRepository(repo)}`,
-        signal,
-      );
+    () => headBlob(client, repo, digest, scopes, signal),
+    {
+      ...client.retry,
+      signal,
+      logger: client.logger,
     },
-    { ...client.retry, signal, logger: client.logger },
   );
 }

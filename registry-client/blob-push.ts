@@ -1,6 +1,6 @@
 import { Readable, Transform } from 'node:stream';
 import { type Digest, TbuildError, isTbuildError } from '../core/index.js';
-import { blobExists, mismatch } from './blob-fetch.js';
+import { headBlob, mismatch } from './blob-fetch.js';
 import type { RegistryClient } from './client.js';
 import { type HttpResponse, discardBody, headerValue } from './http-transport.js';
 import { type RepositoryRef, formatRepository } from './reference.js';
@@ -174,7 +174,7 @@ export function pushBlob(
   return withRetry(
     `pushing blob ${blob.digest}`,
     async () => {
-      if (await blobExists(client, repo, blob.digest, options.signal, scopes)) {
+      if (await headBlob(client, repo, blob.digest, scopes, options.signal)) {
         options.onProgress?.(blob.size, blob.size);
         return 'exists';
       }

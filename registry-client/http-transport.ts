@@ -175,6 +175,10 @@ function sendOnce(agents: HttpAgents, request: HttpRequest): Promise<HttpRespons
     else {
       const stream = body();
       stream.on('error', (error) => req.destroy(error));
+      // A request that fails or is answered early must not leave the source open (a file, a download).
+      req.on('close', () => {
+        if (!stream.readableEnded) stream.destroy();
+      });
       stream.pipe(req);
     }
   });
