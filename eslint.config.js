@@ -1,123 +1,81 @@
 // @ts-check
 import eslint from '@eslint/js';
-import importX from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
 const WHY = 'see the dependency table in CONTRIBUTING.md';
 
 /**
- * The module dependency table of ARCHITECTURE.md as lint: one zone per rule,
- * each with the reason. `target` may not import from `from`.
+ * The module dependency table of ARCHITECTURE.md as lint: what each module may
+ * import (through the other module's index.ts only), and why the rest is out.
+ * `types` lists modules it may use for types alone.
  */
-const moduleZones = [
-  {
-    target: './core',
-    from: [
-      './frontend',
-      './solver',
-      './cache',
-      './runtime',
-      './registry-client',
-      './worker',
-      './cli',
-      './daemon',
-      './test',
-    ],
-    message: `core is the shared leaf and imports Node built-ins only (${WHY})`,
+const MODULE_RULES = {
+  core: { may: [], why: 'core is the shared leaf and imports Node built-ins only' },
+  frontend: {
+    may: ['core', 'solver/ir'],
+    why: 'the frontend only produces IR; it reaches the engine through interfaces',
   },
-  {
-    target: './frontend',
-    from: ['./cache', './runtime', './registry-client', './worker', './cli', './daemon', './test'],
-    message: `the frontend only produces IR; it reaches the engine through interfaces (${WHY})`,
+  solver: { may: ['core'], why: 'the solver is generic: it never sees files, processes or HTTP' },
+  cache: { may: ['core'], why: 'the cache owns content and refs, not keys; the worker adapts' },
+  runtime: {
+    may: ['core'],
+    why: 'the runtime receives mounts and a process spec and knows nothing else',
   },
-  {
-    target: './frontend',
-    from: './solver',
-    except: ['./ir'],
-    message: `the frontend may use solver/ir but never the scheduler (${WHY})`,
+  'registry-client': {
+    may: ['core'],
+    why: 'the registry client returns streams; the worker stores them',
   },
-  {
-    target: './solver',
-    from: [
-      './frontend',
-      './cache',
-      './runtime',
-      './registry-client',
-      './worker',
-      './cli',
-      './daemon',
-      './test',
-    ],
-    message: `the solver is generic: it never sees files, processes or HTTP (${WHY})`,
+  worker: {
+    may: ['core', 'solver', 'cache', 'runtime', 'registry-client'],
+    types: ['frontend'],
+    why: 'the worker is below the CLI and the service, and takes only types from the frontend',
   },
-  {
-    target: './cache',
-    from: [
-      './frontend',
-      './solver',
-      './runtime',
-      './registry-client',
-      './worker',
-      './cli',
-      './daemon',
-      './test',
-    ],
-    message: `the cache owns content and refs, not keys; the worker adapts (${WHY})`,
+  cli: {
+    may: ['core', 'frontend', 'solver', 'worker'],
+    why: 'the CLI drives builds through worker, frontend and solver',
   },
-  {
-    target: './runtime',
-    from: [
-      './frontend',
-      './solver',
-      './cache',
-      './registry-client',
-      './worker',
-      './cli',
-      './daemon',
-      './test',
-    ],
-    message: `the runtime receives mounts and a process spec and knows nothing else (${WHY})`,
+  daemon: {
+    may: ['core', 'frontend', 'solver', 'cache', 'runtime', 'registry-client', 'worker', 'cli'],
+    why: 'the service composes every module but the tests',
   },
-  {
-    target: './registry-client',
-    from: [
-      './frontend',
-      './solver',
-      './cache',
-      './runtime',
-      './worker',
-      './cli',
-      './daemon',
-      './test',
-    ],
-    message: `the registry client returns streams; the worker stores them (${WHY})`,
-  },
-  {
-    target: './worker',
-    from: ['./cli', './daemon', './test'],
-    message: `the worker is below the CLI and the service (${WHY})`,
-  },
-  {
-    target: './cli',
-    from: ['./cache', './runtime', './registry-client', './daemon', './test'],
-    message: `the CLI drives builds through worker, frontend and solver (${WHY})`,
-  },
-  {
-    target: [
-      './core',
-      './frontend',
-      './solver',
-      './cache',
-      './runtime',
-      './registry-client',
-      './worker',
-      './cli',
-      './daemon',
-    ],
-    from: './test',
-    message: 'production code never imports the test harness',
-  },
-];
+};
+
+const MODULES = Object.keys(MODULE_RULES);
+
+/** `../`-relative import patterns a module's files may not use. */
+function restrictedImportPatterns(module) {
+  const rule = MODULE_RULES[module];
+  const patterns = [];
+  for (const other of [...MODULES, 'test']) {
+    if (other === module) continue;
+    const allowedWhole = rule.may.includes(other);
+    const allowedIr = other === 'solver' && rule.may.includes('solver/ir');
+    const typesOnly = rule.types?.includes(other) === true;
+    if (allowedWhole || typesOnly) {
+      patterns.push({
+        regex: `^(\\.\\./)+${other}/(?!index\\.js$).+`,
+        message: `import ${other} through its index.ts (${WHY})`,
+      });
+    }
+    if (allowedIr) {
+      patterns.push({
+        regex: `^(\\.\\./)+solver/(?!ir/index\\.js$).*`,
+        message: `${rule.why}: only solver/ir/index.js (${WHY})`,
+      });
+    }
+    if (!allowedWhole && !allowedIr) {
+      patterns.push({
+        regex: `^(\\.\\./)+${other}(/|$)`,
+        message:
+          other === 'test'
+            ? 'production code never imports the test harness'
+            : `${module} may not import ${other}: ${rule.why} (${WHY})`,
+        ...(typesOnly ? { allowTypeImports: true } : {}),
+      });
+    }
+  }
+  return patterns;
+}
 
 const commonSyntaxBans = [
   {
@@ -137,18 +95,6 @@ const throwOnlyTbuildError = {
   message: 'throw a TbuildError with a code from core/errors.ts',
 };
 
-const MODULES = [
-  'core',
-  'frontend',
-  'solver',
-  'cache',
-  'runtime',
-  'registry-client',
-  'worker',
-  'cli',
-  'daemon',
-];
-
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', '**/build/', 'coverage/'] },
   eslint.configs.recommended,
@@ -160,9 +106,7 @@ export default tseslint.config(
         tsconfigRootDir: import.meta.dirname,
       },
     },
-    plugins: { 'import-x': importX },
     rules: {
-      'import-x/no-restricted-paths': ['error', { zones: moduleZones }],
       '@typescript-eslint/switch-exhaustiveness-check': [
         'error',
         { considerDefaultExhaustiveForUnions: true },
@@ -182,22 +126,17 @@ export default tseslint.config(
       'no-console': ['error'],
     },
   },
-  {
-    // Each module is used through its index.ts only.
-    files: MODULES.map((name) => `${name}/**/*.ts`),
+  // Each module imports only what the dependency table allows, through index.ts.
+  ...MODULES.map((module) => ({
+    files: [`${module}/**/*.ts`],
     rules: {
-      'no-restricted-imports': [
+      'no-restricted-imports': 'off',
+      '@typescript-eslint/no-restricted-imports': [
         'error',
-        {
-          patterns: MODULES.map((name) => ({
-            // solver/ir has its own index.ts: the part of solver the frontend may use.
-            regex: `^(\\.\\./)+${name}/(?!index\\.js$${name === 'solver' ? '|ir/index\\.js$' : ''}).+`,
-            message: `import ${name} through its index.ts (${WHY})`,
-          })),
-        },
+        { patterns: restrictedImportPatterns(module) },
       ],
     },
-  },
+  })),
   {
     // The edges: the CLI prints, and the CLI and service read the environment.
     files: ['cli/**/*.ts', 'daemon/**/*.ts', 'bin/*.js'],

@@ -8,7 +8,7 @@ import {
   parsePlatform,
   type LoweredBuild,
 } from '../../frontend/index.js';
-import { topologicalOrder, type Vertex } from '../../solver/ir/index.js';
+import { topologicalOrder, type Vertex } from '../../solver/index.js';
 import { formatFlagHelp, parseFlags, usage, type FlagSpec } from '../flags.js';
 
 const FLAGS: readonly FlagSpec[] = [
