@@ -261,6 +261,7 @@ describe('Solver', () => {
     const bad = node('bad', [leaf('a')]);
     await expect(h.solve(h.solver(), node('d', [bad]))).rejects.toMatchObject({
       message: 'exit code 1',
+      details: { vertex: bad.digest },
     });
     const failure = h.events.find((event) => event.type === 'vertex.error');
     expect(failure?.vertex).toBe(bad.digest);

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import {
   canonicalDigest,
   noopLogger,
+  TbuildError,
   toTbuildError,
   type Digest,
   type Logger,
@@ -201,7 +202,7 @@ class Build<R> {
     try {
       result = await this.#op(vertex).exec(inputs, job);
     } catch (error) {
-      const failure = toTbuildError(error);
+      const failure = withVertex(toTbuildError(error), vertex.digest);
       if (failure.code === 'TB_CANCELED' || signal.aborted) {
         job.progress({ type: 'vertex.canceled', vertex: vertex.digest, at: Date.now() });
       } else {
@@ -233,4 +234,15 @@ function memo<T>(
     map.set(digest, promise);
   }
   return promise;
+}
+
+/** Decorates a step's error with its vertex (BuildKit's VertexError), so callers can show the step's source. */
+function withVertex(error: TbuildError, vertex: Digest): TbuildError {
+  if (error.details?.['vertex'] !== undefined) return error;
+  return new TbuildError(error.code, error.message, {
+    ...(error.hint === undefined ? {} : { hint: error.hint }),
+    ...(error.source === undefined ? {} : { source: error.source }),
+    details: { ...error.details, vertex },
+    cause: error,
+  });
 }

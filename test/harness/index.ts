@@ -26,3 +26,4 @@ export {
   freshOverlayDirs,
   removeTree,
 } from './busybox-rootfs.js';
+export { REPO_ROOT, rootWithBusybox, runTbuild, type CliResult } from './tbuild-cli.js';

@@ -1,0 +1,49 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const TBUILD_BIN = join(REPO_ROOT, 'bin/tbuild.js');
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the built CLI (dist/, made by `npm ci` or `npm run build`) as a user would. */
+export function runTbuild(
+  args: readonly string[],
+  options: { root?: string; env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {},
+): CliResult {
+  if (!existsSync(join(REPO_ROOT, 'dist/cli/main.js'))) {
+    throw new Error('dist/ is missing: run `npm run build` (npm ci does it) before the e2e tests');
+  }
+  const result = spawnSync(process.execPath, [TBUILD_BIN, ...args], {
+    cwd: options.cwd ?? REPO_ROOT,
+    encoding: 'utf8',
+    input: options.input ?? '',
+    maxBuffer: 64 * 1024 * 1024,
+    env: {
+      ...process.env,
+      ...(options.root === undefined ? {} : { TBUILD_ROOT: options.root }),
+      ...options.env,
+    },
+  });
+  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** A fresh tbuild root holding the busybox base image (scripts/make-busybox-image.sh). */
+export async function rootWithBusybox(): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), 'tbuild-e2e-root-'));
+  const made = spawnSync(
+    'bash',
+    [join(REPO_ROOT, 'scripts/make-busybox-image.sh'), '--root', root],
+    { encoding: 'utf8' },
+  );
+  if (made.status !== 0) throw new Error(`make-busybox-image.sh failed:\n${made.stderr}`);
+  return root;
+}
