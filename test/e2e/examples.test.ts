@@ -11,8 +11,8 @@ import { requires, REPO_ROOT, rootWithBusybox, runTbuild } from '../harness/inde
  * and config are checked, and the OCI archive is read back by skopeo and
  * unpacked by umoci.
  */
-let root: string;
-let work: string;
+let root = '';
+let work = '';
 
 beforeAll(async () => {
   if (process.getuid?.() !== 0) return;
@@ -21,8 +21,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (root !== undefined) await rm(root, { recursive: true, force: true });
-  if (work !== undefined) await rm(work, { recursive: true, force: true });
+  if (root !== '') await rm(root, { recursive: true, force: true });
+  if (work !== '') await rm(work, { recursive: true, force: true });
 });
 
 interface Built {
@@ -72,7 +72,7 @@ async function build(
   return { digest, fs, archive, config };
 }
 
-async function umociUnpack(archive: string): Promise<string> {
+function umociUnpack(archive: string): string {
   const layout = `${archive}-layout`;
   const bundle = `${archive}-bundle`;
   execFileSync('mkdir', ['-p', layout]);
@@ -97,7 +97,7 @@ describe('Dockerfile.examples through the CLI', () => {
       Cmd: ['world'],
       Labels: { 'org.opencontainers.image.title': 'greet' },
     });
-    const rootfs = await umociUnpack(built.archive);
+    const rootfs = umociUnpack(built.archive);
     expect(await readFile(join(rootfs, 'usr/local/bin/greet'), 'utf8')).toBe(greet);
   });
 
@@ -111,7 +111,7 @@ describe('Dockerfile.examples through the CLI', () => {
       WorkingDir: '/srv/www',
       ExposedPorts: { '8080/tcp': {} },
     });
-    const rootfs = await umociUnpack(built.archive);
+    const rootfs = umociUnpack(built.archive);
     expect(await readFile(join(rootfs, 'srv/www/index.html'), 'utf8')).toBe(
       await readFile(join(REPO_ROOT, 'Dockerfile.examples/copy-link/site/index.html'), 'utf8'),
     );
