@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { commandExists, timeCommand } from '../lib.js';
 
@@ -13,13 +14,17 @@ export interface Builder {
 }
 
 const tbuildBin = fileURLToPath(new URL('../../bin/tbuild.js', import.meta.url));
+const makeBusybox = fileURLToPath(new URL('../../scripts/make-busybox-image.sh', import.meta.url));
 
 export function tbuild(root: string): Builder {
   return {
     name: 'tbuild',
     available: () => undefined,
     reset: () => {
-      spawnSync('node', [tbuildBin, 'prune', '--all', '--root', root], { stdio: 'ignore' });
+      // A fresh root with only the base image: nothing cached, as BuildKit after `builder prune -af`.
+      rmSync(root, { recursive: true, force: true });
+      const made = spawnSync('bash', [makeBusybox, '--root', root], { stdio: 'ignore' });
+      if (made.status !== 0) throw new Error('scripts/make-busybox-image.sh failed');
     },
     build: (dir) =>
       timeCommand('node', [

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 import { join, posix } from 'node:path';
-import { canonicalJson, throwIfAborted, type Digest } from '../../core/index.js';
+import { canonicalJson, neverAborted, throwIfAborted, type Digest } from '../../core/index.js';
+import { Semaphore } from '../../solver/index.js';
 import type { ThreadPool } from '../threads/index.js';
 import type { StatCache } from './stat-cache.js';
 
@@ -34,21 +35,34 @@ export interface ChecksumOptions {
  */
 export async function checksumPath(path: string, options: ChecksumOptions): Promise<Digest> {
   const relative = cleanRelative(path);
-  return checksumEntry(relative, options);
+  return checksumEntry(relative, options, new Semaphore(OPEN_FILES_LIMIT));
 }
 
-async function checksumEntry(relative: string, options: ChecksumOptions): Promise<Digest> {
+/**
+ * A walk starts every child at once; this bounds the files and directories
+ * open at a time, far below the process's descriptor limit.
+ */
+const OPEN_FILES_LIMIT = 64;
+
+async function checksumEntry(
+  relative: string,
+  options: ChecksumOptions,
+  files: Semaphore,
+): Promise<Digest> {
   throwIfAborted(options.signal);
   const absolute = join(options.root, relative);
+  const signal = options.signal ?? neverAborted;
   const stats = await lstat(absolute, { bigint: true });
   const header = canonicalJson(headerOf(stats, options.includeOwnership));
   const hash = createHash('sha256').update(header).update('\0');
   if (stats.isDirectory()) {
-    const names = (await readdir(absolute)).sort();
+    const names = (await withPermit(files, signal, () => readdir(absolute))).sort();
     const children = names
       .map((name) => (relative === '' ? name : `${relative}/${name}`))
       .filter((child) => options.excludes?.(child) !== true);
-    const digests = await Promise.all(children.map((child) => checksumEntry(child, options)));
+    const digests = await Promise.all(
+      children.map((child) => checksumEntry(child, options, files)),
+    );
     children.forEach((child, index) => {
       hash
         .update(posix.basename(child))
@@ -59,7 +73,7 @@ async function checksumEntry(relative: string, options: ChecksumOptions): Promis
   } else if (stats.isSymbolicLink()) {
     hash.update(await readlink(absolute));
   } else if (stats.isFile()) {
-    hash.update(await contentDigest(absolute, stats, options));
+    hash.update(await withPermit(files, signal, () => contentDigest(absolute, stats, options)));
   }
   return `sha256:${hash.digest('hex')}` as Digest;
 }
@@ -79,6 +93,19 @@ async function contentDigest(
       : await options.pool.run('hashFile', absolute, options.signal);
   options.statCache.set(absolute, stats, digest);
   return digest;
+}
+
+async function withPermit<T>(
+  semaphore: Semaphore,
+  signal: AbortSignal,
+  work: () => Promise<T>,
+): Promise<T> {
+  const release = await semaphore.acquire(signal);
+  try {
+    return await work();
+  } finally {
+    release();
+  }
 }
 
 function headerOf(stats: BigIntStats, includeOwnership: boolean): Record<string, unknown> {
