@@ -12,9 +12,10 @@ TABLE_DIR="$(cd "$(dirname "$0")" && pwd)" exec node --input-type=module - "$@" 
  *
  * Word cases become `LABEL cN=<input>` (the label value goes through Docker's
  * ProcessWord), word-splitting cases become `EXPOSE <input>` (ProcessWords).
- * Variables are set with ENV. The Docker CLI here (28) has no buildx, so this
- * uses the daemon's classic builder (DOCKER_BUILDKIT=0), which runs the same
- * vendored BuildKit shell lexer as the daemon's built-in BuildKit (20.10 → 0.8).
+ * Variables are set with ENV. By default this uses Debian's docker.io client
+ * (/usr/bin/docker, 20.10) with the daemon's built-in BuildKit (DOCKER_BUILDKIT=1):
+ * the reference builder. DOCKER_BIN and DOCKER_BUILDKIT=0 select another client
+ * or the classic builder, which vendors the same BuildKit shell lexer.
  * A case still marked `dockerd` that no longer matches fails the run. Images
  * are removed afterwards.
  */
@@ -25,6 +26,7 @@ import { join } from 'node:path';
 
 const TABLE = new URL('expansion-cases.txt', `file://${process.env.TABLE_DIR}/`);
 const update = process.argv.includes('--update');
+const DOCKER = process.env.DOCKER_BIN ?? '/usr/bin/docker';
 
 function field(text) {
   const t = text.trim();
@@ -105,8 +107,8 @@ function build(escape, env, body) {
   writeFileSync(join(workdir, 'Dockerfile'), dockerfile);
   const iid = join(workdir, 'iid');
   rmSync(iid, { force: true });
-  const result = spawnSync('docker', ['build', '--iidfile', iid, workdir], {
-    env: { ...process.env, DOCKER_BUILDKIT: '0' },
+  const result = spawnSync(DOCKER, ['build', '--iidfile', iid, workdir], {
+    env: { ...process.env, DOCKER_BUILDKIT: process.env.DOCKER_BUILDKIT ?? '1' },
     encoding: 'utf8',
   });
   // The classic builder keeps the images of the steps before a failure: collect them for removal.
@@ -114,7 +116,7 @@ function build(escape, env, body) {
   if (result.status !== 0) return { error: `${result.stderr}`.trim() };
   const id = readFileSync(iid, 'utf8').trim();
   images.push(id);
-  const config = execFileSync('docker', ['image', 'inspect', '--format', '{{json .Config}}', id], {
+  const config = execFileSync(DOCKER, ['image', 'inspect', '--format', '{{json .Config}}', id], {
     encoding: 'utf8',
   });
   return { config: JSON.parse(config) };
@@ -170,7 +172,7 @@ try {
     }
   });
 } finally {
-  if (images.length > 0) spawnSync('docker', ['rmi', '-f', ...new Set(images)], { stdio: 'ignore' });
+  if (images.length > 0) spawnSync(DOCKER, ['rmi', '-f', ...new Set(images)], { stdio: 'ignore' });
   rmSync(workdir, { recursive: true, force: true });
 }
 if (update) writeFileSync(TABLE, lines.join('\n'));
