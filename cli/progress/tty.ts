@@ -37,8 +37,9 @@ export class TtyDisplay implements ProgressDisplay {
   repaint(finished = false): void {
     const lines = renderTty(this.#state, this.#now(), {
       finished,
-      columns: this.#out.columns ?? 80,
-      rows: this.#out.rows ?? 40,
+      // A terminal that reports no size (0, as under `script`) gets the usual 80x40.
+      columns: positiveOr(this.#out.columns, 80),
+      rows: positiveOr(this.#out.rows, 40),
     });
     const up = this.#paintedLines > 0 ? `\x1b[${String(this.#paintedLines)}A` : '';
     const body = lines.map((line) => `${line}\x1b[K\n`).join('');
@@ -103,4 +104,8 @@ function fit(left: string, right: string, columns: number): string {
 
 function truncate(text: string, width: number): string {
   return text.length <= width ? text : `${text.slice(0, Math.max(0, width - 3))}...`;
+}
+
+function positiveOr(value: number | undefined, fallback: number): number {
+  return value !== undefined && value > 0 ? value : fallback;
 }
