@@ -3,6 +3,8 @@ import type { JobContext, ResultCache, SolverOp, Vertex } from '../../solver/ind
 import type { OpContext } from './ops/context.js';
 import { execOp } from './ops/exec-op.js';
 import { fileOp } from './ops/file-op.js';
+import { gitSourceOp } from './ops/git-source.js';
+import { httpSourceOp } from './ops/http-source.js';
 import { imageSourceOp } from './ops/image-source.js';
 import { localSourceOp } from './ops/local-source.js';
 import { mergeOp } from './ops/merge-op.js';
@@ -20,10 +22,9 @@ export function resolveOp(context: OpContext): (vertex: Vertex) => SolverOp<Work
           case 'local':
             return localSourceOp(vertex, op.source, context);
           case 'http':
+            return httpSourceOp(vertex, op.source, context);
           case 'git':
-            return unsupported(
-              `${op.source.type} sources (ADD ${op.source.type === 'http' ? op.source.url : op.source.remote})`,
-            );
+            return gitSourceOp(op.source, context);
         }
         break;
       case 'exec':

@@ -21,6 +21,7 @@ import { exists } from './exists.js';
 import { resolveInRoot } from './in-root.js';
 import type { ResolvedOwner } from './owners.js';
 import { expandWildcard, hasWildcard } from './wildcard.js';
+import { unpackIfArchive } from './unpack-copy.js';
 
 export interface CopyContext {
   /** Host directory of the copy's source (a context, or a mounted snapshot). */
@@ -56,6 +57,7 @@ export async function applyCopy(action: CopyAction, context: CopyContext): Promi
   for (const source of sources) {
     throwIfAborted(context.signal);
     const { host, stats, relative } = source;
+    if (await unpackIfArchive(action, source, destHost, context)) continue;
     const keptParents = action.parents ? parentsBelowPivot(relative) : '';
     const base = keptParents === '' ? destHost : `${destHost}/${keptParents}`;
     let target: string;
