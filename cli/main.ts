@@ -1,8 +1,11 @@
 import { closestMatch, formatError, toTbuildError, TbuildError } from '../core/index.js';
 import { existsSync } from 'node:fs';
 import { runBuild } from './commands/build.js';
+import { runDu } from './commands/du.js';
 import { runGraph } from './commands/graph.js';
+import { runImages } from './commands/images.js';
 import { runLoad } from './commands/load.js';
+import { runPrune } from './commands/prune.js';
 import { runVersion } from './commands/version.js';
 
 /** A subcommand: takes its own arguments, returns the process exit code. */
@@ -16,7 +19,10 @@ interface CommandEntry {
 const commands: Readonly<Record<string, CommandEntry>> = {
   build: { run: runBuild, summary: 'Build an image from a Dockerfile (the default command)' },
   graph: { run: (argv) => runGraph(argv), summary: 'Show the build graph a Dockerfile lowers to' },
+  du: { run: runDu, summary: 'Show the disk usage of the build cache' },
+  images: { run: runImages, summary: 'List the images of the local image store' },
   load: { run: runLoad, summary: 'Load an image from a docker archive or OCI layout tar' },
+  prune: { run: runPrune, summary: 'Remove build cache' },
   version: { run: runVersion, summary: 'Show the tbuild version' },
 };
 

@@ -1,12 +1,13 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { noopLogger, type ImageConfig, type Logger } from '../../core/index.js';
+import { neverAborted, noopLogger, type ImageConfig, type Logger } from '../../core/index.js';
 import { openStore } from '../../cache/index.js';
 import { SandboxExecutor, type Executor } from '../../runtime/index.js';
 import { Solver } from '../../solver/index.js';
 import { StatCache } from '../contenthash/index.js';
 import { createThreadPool, type ThreadPool } from '../threads/index.js';
 import { normalizeImageName, readLocalImage } from './local-images.js';
+import { leasedStore } from './leased-store.js';
 import type { OpContext } from './ops/context.js';
 import type { WorkerRef } from './refs.js';
 import type { BuildStore } from './store.js';
@@ -41,7 +42,10 @@ export interface Engine {
 
 export async function openEngine(options: EngineOptions): Promise<Engine> {
   const logger = options.logger ?? noopLogger;
-  const store = await openStore({ root: options.root, logger });
+  const opened = await openStore({ root: options.root, logger });
+  // Everything this engine touches is leased until close(), so a concurrent prune keeps it.
+  const lease = await opened.leases.create({ signal: neverAborted });
+  const store = leasedStore(opened, lease, { logger });
   const stateDir = join(store.layout.root, 'v1', 'run');
   const cacheMountDir = join(store.layout.root, 'v1', 'cache-mounts');
   await mkdir(stateDir, { recursive: true });
@@ -79,8 +83,12 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
       return { ref: image.name, config: image.config };
     },
     async close() {
-      await statCache.save();
-      await pool.close();
+      try {
+        await statCache.save();
+        await pool.close();
+      } finally {
+        await lease.release();
+      }
     },
   };
 }

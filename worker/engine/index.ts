@@ -5,3 +5,4 @@ export { normalizeImageName, readLocalImage, chainIds, type LocalImage } from '.
 export { SCRATCH, snapshotRef, type LocalRef, type SnapshotRef, type WorkerRef } from './refs.js';
 export { withReadView } from './views.js';
 export { loadImageArchive, type LoadedImage } from './load-archive.js';
+export { openMaintenance, type CacheMountUsage, type StoreMaintenance } from './maintenance.js';

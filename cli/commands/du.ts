@@ -1,0 +1,121 @@
+import { digestHex } from '../../core/index.js';
+import { openMaintenance } from '../../worker/index.js';
+import { resolveRoot } from '../builder/root.js';
+import { formatFlagHelp, parseFlags, usage, type FlagSpec } from '../flags.js';
+import { formatTable, humanDuration, humanSize } from './units.js';
+
+const FLAGS: readonly FlagSpec[] = [
+  { name: 'verbose', type: 'boolean', description: 'Provide a more verbose output' },
+  {
+    name: 'root',
+    type: 'string',
+    value: 'DIR',
+    description: 'Storage directory (default $TBUILD_ROOT)',
+  },
+  { name: 'help', short: 'h', type: 'boolean', description: 'Print usage' },
+];
+
+const HELP = `Usage: tbuild du [OPTIONS]
+
+Show the disk usage of the build cache, as docker buildx du does. IDs marked *
+share data with an image or another record; RECLAIMABLE is false for records a
+running build holds. Cache mounts (RUN --mount=type=cache) are listed as well.
+
+Options:
+${formatFlagHelp(FLAGS)}`;
+
+interface UsageRow {
+  readonly id: string;
+  readonly shared: boolean;
+  readonly reclaimable: boolean;
+  readonly bytes: number;
+  readonly lastUsedAt: number;
+  readonly createdAt?: number;
+  readonly type: string;
+  readonly description?: string;
+}
+
+export async function runDu(argv: readonly string[]): Promise<number> {
+  const flags = parseFlags(argv, FLAGS);
+  if (flags.booleans.get('help') === true) {
+    console.log(HELP);
+    return 0;
+  }
+  if (flags.positionals.length > 0) throw usage('"tbuild du" accepts no arguments');
+  const maintenance = await openMaintenance({
+    root: resolveRoot(flags.strings.get('root'), process.env),
+  });
+  const signal = AbortSignal.timeout(10 * 60_000);
+  const usageReport = await maintenance.store.diskUsage(signal);
+  const mounts = await maintenance.cacheMounts(signal);
+  const rows: UsageRow[] = [
+    ...usageReport.records.map((record): UsageRow => ({
+      id: digestHex(record.key).slice(0, 25),
+      shared: record.shared,
+      reclaimable: !record.inUse,
+      bytes: record.bytes,
+      lastUsedAt: record.lastUsedAt,
+      createdAt: record.createdAt,
+      type: 'regular',
+      ...(record.description === undefined ? {} : { description: record.description }),
+    })),
+    ...mounts.map((mount): UsageRow => ({
+      id: mount.id.slice(0, 25),
+      shared: false,
+      reclaimable: true,
+      bytes: mount.bytes,
+      lastUsedAt: mount.lastUsedAt,
+      type: 'exec.cachemount',
+    })),
+  ].sort((a, b) => b.bytes - a.bytes);
+  const now = Date.now();
+  const ago = (at: number): string => `${humanDuration(now - at)} ago`;
+  if (flags.booleans.get('verbose') === true) {
+    for (const row of rows) {
+      const fields: [string, string][] = [
+        ['ID:', row.id],
+        ['Reclaimable:', String(row.reclaimable)],
+        ['Shared:', String(row.shared)],
+        ['Size:', humanSize(row.bytes)],
+        ...(row.description === undefined
+          ? []
+          : [['Description:', row.description] as [string, string]]),
+        ...(row.createdAt === undefined
+          ? []
+          : [['Created at:', new Date(row.createdAt).toISOString()] as [string, string]]),
+        ['Last used:', ago(row.lastUsedAt)],
+        ['Type:', row.type],
+      ];
+      console.log(`${formatTable(fields)}\n`);
+    }
+  } else if (rows.length > 0) {
+    console.log(
+      formatTable([
+        ['ID', 'RECLAIMABLE', 'SIZE', 'LAST ACCESSED'],
+        ...rows.map((row) => [
+          `${row.id}${row.shared ? '*' : ''}`,
+          String(row.reclaimable),
+          humanSize(row.bytes),
+          ago(row.lastUsedAt),
+        ]),
+      ]),
+    );
+  }
+  const mountBytes = mounts.reduce((sum, mount) => sum + mount.bytes, 0);
+  const total = usageReport.totalBytes + mountBytes;
+  // Shared records overlap (one layer in several records), so private is summed and shared is the rest.
+  const privateBytes = Math.min(
+    total,
+    rows.filter((row) => !row.shared).reduce((sum, row) => sum + row.bytes, 0),
+  );
+  const shared = total - privateBytes;
+  console.log(
+    formatTable([
+      ['Shared:', humanSize(shared)],
+      ['Private:', humanSize(privateBytes)],
+      ['Reclaimable:', humanSize(usageReport.reclaimableBytes + mountBytes)],
+      ['Total:', humanSize(total)],
+    ]),
+  );
+  return 0;
+}

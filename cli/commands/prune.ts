@@ -1,0 +1,131 @@
+import { createInterface } from 'node:readline/promises';
+import { openMaintenance } from '../../worker/index.js';
+import { resolveRoot } from '../builder/root.js';
+import { formatFlagHelp, parseFlags, usage, type FlagSpec } from '../flags.js';
+import { humanSize, parseDuration, parseSize } from './units.js';
+
+const FLAGS: readonly FlagSpec[] = [
+  {
+    name: 'all',
+    short: 'a',
+    type: 'boolean',
+    description: 'Include cache mounts (RUN --mount=type=cache), as buildx prune --all does',
+  },
+  {
+    name: 'filter',
+    type: 'list',
+    value: 'filter',
+    description: 'Provide filter values (until=DURATION: not used for that long, e.g. 24h)',
+  },
+  {
+    name: 'keep-storage',
+    type: 'string',
+    value: 'bytes',
+    description: 'Amount of disk space to keep for cache (e.g. 10GB, 512MB)',
+  },
+  { name: 'force', short: 'f', type: 'boolean', description: 'Do not prompt for confirmation' },
+  { name: 'verbose', type: 'boolean', description: 'Provide a more verbose output' },
+  {
+    name: 'root',
+    type: 'string',
+    value: 'DIR',
+    description: 'Storage directory (default $TBUILD_ROOT)',
+  },
+  { name: 'help', short: 'h', type: 'boolean', description: 'Print usage' },
+];
+
+const HELP = `Usage: tbuild prune [OPTIONS]
+
+Remove build cache, as docker buildx prune does. Images in the local image
+store and everything a running build holds are kept.
+
+Without --filter or --keep-storage every cache record goes; with them, records
+not used for DURATION go first, then the least recently used ones until the
+cache fits in --keep-storage. Cache mounts go only with --all (filtered by
+until=), and only while no build is running on this root.
+
+Options:
+${formatFlagHelp(FLAGS)}`;
+
+export async function runPrune(argv: readonly string[]): Promise<number> {
+  const flags = parseFlags(argv, FLAGS);
+  if (flags.booleans.get('help') === true) {
+    console.log(HELP);
+    return 0;
+  }
+  if (flags.positionals.length > 0) throw usage('"tbuild prune" accepts no arguments');
+  let until: number | undefined;
+  for (const filter of flags.lists.get('filter') ?? []) {
+    const equals = filter.indexOf('=');
+    const key = filter.slice(0, equals);
+    if (equals < 0 || (key !== 'until' && key !== 'unused-for')) {
+      throw usage(`invalid filter "${filter}"`, 'supported: until=DURATION (e.g. until=24h)');
+    }
+    until = parseDuration(filter.slice(equals + 1), `--filter ${key}`);
+  }
+  const keepText = flags.strings.get('keep-storage');
+  const keepStorage = keepText === undefined ? undefined : parseSize(keepText, '--keep-storage');
+  const all = flags.booleans.get('all') === true;
+  if (flags.booleans.get('force') !== true && !(await confirm(all))) return 0;
+
+  const maintenance = await openMaintenance({
+    root: resolveRoot(flags.strings.get('root'), process.env),
+  });
+  const controller = new AbortController();
+  const stop = (): void => {
+    controller.abort();
+  };
+  process.once('SIGINT', stop);
+  try {
+    const filtered = until !== undefined || keepStorage !== undefined;
+    const report = await maintenance.store.prune({
+      signal: controller.signal,
+      ...(filtered ? {} : { all: true }),
+      ...(until === undefined ? {} : { until }),
+      ...(keepStorage === undefined ? {} : { keepStorage }),
+    });
+    const mounts = all
+      ? await maintenance.pruneCacheMounts({
+          signal: controller.signal,
+          ...(until === undefined ? {} : { until }),
+        })
+      : undefined;
+    if (mounts?.busy === true) {
+      console.error('WARNING: a build is running on this root; cache mounts were kept');
+    }
+    if (flags.booleans.get('verbose') === true) {
+      console.log(`Deleted cache records:   ${String(report.records)}`);
+      console.log(`Deleted blobs:           ${String(report.blobs)}`);
+      console.log(`Deleted snapshots:       ${String(report.snapshots)}`);
+      if (mounts !== undefined) console.log(`Deleted cache mounts:    ${String(mounts.removed)}`);
+    }
+    console.log(`Total:\t${humanSize(report.reclaimedBytes + (mounts?.bytes ?? 0))}`);
+    return 0;
+  } finally {
+    process.off('SIGINT', stop);
+  }
+}
+
+async function confirm(all: boolean): Promise<boolean> {
+  const what = all ? 'all build cache, cache mounts included' : 'all dangling build cache';
+  const prompt = createInterface({ input: process.stdin, output: process.stderr });
+  // End of input (stdin closed or /dev/null) answers no, as docker does.
+  const closed = new Promise<string>((resolve) =>
+    prompt.once('close', () => {
+      resolve('');
+    }),
+  );
+  try {
+    const answer = await Promise.race([
+      prompt.question(
+        `WARNING! This will remove ${what}. Are you sure you want to continue? [y/N] `,
+      ),
+      closed,
+    ]);
+    return /^y(es)?$/i.test(answer.trim());
+  } catch {
+    return false;
+  } finally {
+    prompt.close();
+  }
+}
