@@ -5,6 +5,10 @@ import { runDu } from './commands/du.js';
 import { runGraph } from './commands/graph.js';
 import { runImages } from './commands/images.js';
 import { runLoad } from './commands/load.js';
+import { runLogin } from './commands/login.js';
+import { runLogout } from './commands/logout.js';
+import { runPull } from './commands/pull.js';
+import { runPush } from './commands/push.js';
 import { runPrune } from './commands/prune.js';
 import { runVersion } from './commands/version.js';
 
@@ -22,7 +26,11 @@ const commands: Readonly<Record<string, CommandEntry>> = {
   du: { run: runDu, summary: 'Show the disk usage of the build cache' },
   images: { run: runImages, summary: 'List the images of the local image store' },
   load: { run: runLoad, summary: 'Load an image from a docker archive or OCI layout tar' },
+  login: { run: runLogin, summary: 'Log in to a registry' },
+  logout: { run: runLogout, summary: 'Log out from a registry' },
   prune: { run: runPrune, summary: 'Remove build cache' },
+  pull: { run: runPull, summary: 'Pull an image from a registry' },
+  push: { run: runPush, summary: 'Push an image to a registry' },
   version: { run: runVersion, summary: 'Show the tbuild version' },
 };
 

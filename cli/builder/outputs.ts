@@ -9,11 +9,13 @@ import {
   DeterministicTar,
   DirectorySink,
   normalizeImageName,
+  pushStoredImage,
   withReadView,
   writeDockerArchive,
   writeOciLayout,
   type Engine,
   type ImageBundle,
+  type PushResult,
   type WorkerRef,
 } from '../../worker/index.js';
 import type { OutputSpec } from '../build-options.js';
@@ -38,16 +40,13 @@ export async function writeOutput(options: {
   const names = [...options.names, ...output.names].map(normalizeImageName);
   switch (output.type) {
     case 'image':
-      if (output.push) {
-        throw new TbuildError(
-          'TB_UNSUPPORTED',
-          'pushing to a registry (push=true, --push) is not supported yet',
-          {
-            hint: 'export with -o type=oci,dest=image.tar and push it with skopeo, until registry push lands (issue #5)',
-          },
-        );
+      if (output.push && names.length === 0) {
+        throw new TbuildError('TB_USAGE', 'pushing an image needs a name', {
+          hint: 'give one with -t NAME or -o type=image,name=NAME,push=true',
+        });
       }
       await tagImages(engine, names, bundle.manifest.descriptor);
+      if (output.push) await pushImages(engine, names, bundle.manifest.descriptor, signal);
       return;
     case 'oci':
     case 'docker': {
@@ -92,6 +91,22 @@ export async function tagImages(
   manifest: Descriptor,
 ): Promise<void> {
   for (const name of names) await engine.store.images.put(name, manifest);
+}
+
+/** Pushes a stored image under each name, one after the other (later names mount or skip every blob). */
+export async function pushImages(
+  engine: Engine,
+  names: readonly string[],
+  manifest: Descriptor,
+  signal: AbortSignal,
+): Promise<PushResult[]> {
+  const client = engine.registryClient();
+  if (client === undefined)
+    throw new TbuildError('TB_INTERNAL', 'the engine was opened without registry settings');
+  const pushed: PushResult[] = [];
+  for (const name of names)
+    pushed.push(await pushStoredImage(engine.store, client, manifest, name, { signal }));
+  return pushed;
 }
 
 function requireDest(output: OutputSpec): string {

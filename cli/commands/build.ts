@@ -32,6 +32,7 @@ import {
 } from '../build-options.js';
 import { readBuildInputs, readStdin, type BuildInputs } from '../builder/inputs.js';
 import { writeOutput } from '../builder/outputs.js';
+import { registrySettings } from '../builder/registry-settings.js';
 import { resolveRoot } from '../builder/root.js';
 import { formatFlagHelp } from '../flags.js';
 import { createProgressDisplay, type ProgressDisplay } from '../progress/index.js';
@@ -74,6 +75,8 @@ export async function runBuild(argv: readonly string[]): Promise<number> {
     },
     secrets: secretReaders(request),
     sshSockets: sshSockets(request),
+    registry: registrySettings(process.env),
+    pull: request.pull,
     ...(request.maxParallelism === undefined ? {} : { maxParallelism: request.maxParallelism }),
   });
   let lowered: LoweredBuild | undefined;

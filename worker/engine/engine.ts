@@ -3,10 +3,13 @@ import { join } from 'node:path';
 import { neverAborted, noopLogger, type ImageConfig, type Logger } from '../../core/index.js';
 import { openStore } from '../../cache/index.js';
 import { SandboxExecutor, type Executor } from '../../runtime/index.js';
+import type { RegistryClient } from '../../registry-client/index.js';
 import { Solver } from '../../solver/index.js';
 import { StatCache } from '../contenthash/index.js';
 import { createThreadPool, type ThreadPool } from '../threads/index.js';
 import { normalizeImageName, readLocalImage } from './local-images.js';
+import { ImagePuller } from './pull.js';
+import { createRegistryClient, type RegistrySettings } from './registry-access.js';
 import { leasedStore } from './leased-store.js';
 import type { OpContext } from './ops/context.js';
 import type { WorkerRef } from './refs.js';
@@ -27,6 +30,10 @@ export interface EngineOptions {
   readonly excluder: (patterns: readonly string[]) => (path: string) => boolean;
   /** Replaces the sandbox (tests inject a fake executor). */
   readonly executor?: Executor;
+  /** How to reach registries; without it only images of the local store can be used. */
+  readonly registry?: RegistrySettings;
+  /** `--pull`: ask the registry what each base image's tag names now, even when stored locally. */
+  readonly pull?: boolean;
 }
 
 /** Everything one build needs, opened on a root: the store, the solver bound to the worker's ops, threads. */
@@ -36,6 +43,10 @@ export interface Engine {
   readonly solver: Solver<WorkerRef>;
   /** A base image's normalised name and config from the local store, for the frontend's FROM. */
   resolveImage(ref: string, signal: AbortSignal): Promise<{ ref: string; config?: ImageConfig }>;
+  /** Pulls images from and pushes them to registries; undefined without registry settings. */
+  readonly puller: ImagePuller | undefined;
+  /** The registry client of this engine (made on first use); undefined without registry settings. */
+  registryClient(): RegistryClient | undefined;
   /** Saves what is worth keeping (the context stat cache) and stops the threads. */
   close(): Promise<void>;
 }
@@ -54,6 +65,15 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
     join(store.layout.root, 'v1', 'contenthash', 'stat-cache.json'),
   );
   const pool = createThreadPool();
+  // One registry client per engine, made on first use: a build on local images never connects.
+  let client: RegistryClient | undefined;
+  const registry = options.registry;
+  const clientFor = (settings: RegistrySettings): RegistryClient =>
+    (client ??= createRegistryClient(settings, logger.child({ component: 'registry' })));
+  const registryClient = (): RegistryClient | undefined =>
+    registry === undefined ? undefined : clientFor(registry);
+  const puller =
+    registry === undefined ? undefined : new ImagePuller(store, () => clientFor(registry), logger);
   const context: OpContext = {
     store,
     executor: options.executor ?? new SandboxExecutor({ stateDir, logger }),
@@ -66,6 +86,7 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
     stateDir,
     cacheMountDir,
     excluder: options.excluder,
+    ...(puller === undefined ? {} : { puller }),
   };
   const solver = new Solver<WorkerRef>({
     resolveOp: resolveOp(context),
@@ -77,12 +98,16 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
     store,
     pool,
     solver,
+    puller,
+    registryClient,
     async resolveImage(ref, signal) {
-      const image = await readLocalImage(store, ref, signal);
+      const local = options.pull === true ? undefined : await readLocalImage(store, ref, signal);
+      const image = local ?? (await puller?.resolve(ref, signal));
       if (image === undefined) return { ref: normalizeImageName(ref) };
       return { ref: image.name, config: image.config };
     },
     async close() {
+      client?.close();
       try {
         await statCache.save();
         await pool.close();

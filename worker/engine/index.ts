@@ -5,4 +5,12 @@ export { normalizeImageName, readLocalImage, chainIds, type LocalImage } from '.
 export { SCRATCH, snapshotRef, type LocalRef, type SnapshotRef, type WorkerRef } from './refs.js';
 export { withReadView } from './views.js';
 export { loadImageArchive, type LoadedImage } from './load-archive.js';
+export { ImagePuller, type BlobProgress, type PullOptions } from './pull.js';
+export { pushStoredImage, type PushOptions, type PushResult } from './push.js';
+export {
+  createRegistryClient,
+  registryLogin,
+  registryLogout,
+  type RegistrySettings,
+} from './registry-access.js';
 export { openMaintenance, type CacheMountUsage, type StoreMaintenance } from './maintenance.js';

@@ -3,6 +3,7 @@ import type { Executor } from '../../../runtime/index.js';
 import type { ThreadPool } from '../../threads/index.js';
 import type { StatCache } from '../../contenthash/index.js';
 import type { BuildStore } from '../store.js';
+import type { ImagePuller } from '../pull.js';
 
 /** What every op implementation of one build shares. */
 export interface OpContext {
@@ -27,6 +28,8 @@ export interface OpContext {
    * matches exactly what the frontend parsed.
    */
   readonly excluder: (patterns: readonly string[]) => (path: string) => boolean;
+  /** Fetches images and layers missing from the store; absent when no registry may be used. */
+  readonly puller?: ImagePuller;
 }
 
 /** The op digest of a vertex's cache map: the op itself, versioned. */

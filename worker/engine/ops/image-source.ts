@@ -38,11 +38,12 @@ export function imageSourceOp(
   const load = (signal: AbortSignal): Promise<LocalImage> => {
     image ??= readLocalImage(context.store, source.ref, signal).then((found) => {
       if (found !== undefined) return found;
+      if (context.puller !== undefined) return context.puller.resolve(source.ref, signal);
       throw new TbuildError(
         'TB_IMAGE_NOT_FOUND',
         `image ${source.ref} is not in the local image store`,
         {
-          hint: 'load it first (tbuild load FILE), or build it with -t; pulling from registries arrives with issue #5',
+          hint: 'load it first (tbuild load FILE), or build it with -t',
           details: { ref: source.ref, vertex: vertex.digest },
         },
       );
@@ -66,7 +67,7 @@ export function imageSourceOp(
     },
     async exec(_inputs, job) {
       const found = await load(job.signal);
-      return snapshotRef(await ensureLayerSnapshots(found, context, job));
+      return snapshotRef(await ensureLayerSnapshots(found, context, job, vertex.digest));
     },
   };
 }
@@ -76,6 +77,7 @@ async function ensureLayerSnapshots(
   image: LocalImage,
   context: OpContext,
   job: JobContext,
+  vertex: Digest,
 ): Promise<string | undefined> {
   const diffIds = image.config.rootfs.diff_ids;
   if (diffIds.length !== image.layers.length) {
@@ -85,6 +87,28 @@ async function ensureLayerSnapshots(
     );
   }
   const chains = chainIds(diffIds);
+  // Layers missing from the content store are fetched in parallel while earlier ones extract.
+  let downloads: { start: number; layers: Promise<void>[] | undefined } | undefined;
+  const download = (index: number): Promise<void> | undefined => {
+    downloads ??= {
+      start: index,
+      layers: context.puller?.fetchLayers(image, image.layers.slice(index), {
+        signal: job.signal,
+        onProgress: (digest, current, total, completed) => {
+          job.progress({
+            type: 'vertex.status',
+            vertex,
+            id: digest,
+            current,
+            total,
+            completed,
+            at: Date.now(),
+          });
+        },
+      }),
+    };
+    return downloads.layers?.[index - downloads.start];
+  };
   let parent: string | undefined;
   for (const [index, layer] of image.layers.entries()) {
     const chain = chains[index] as Digest;
@@ -98,6 +122,7 @@ async function ensureLayerSnapshots(
       parent = known.id;
       continue;
     }
+    await download(index);
     parent = await extractLayer(layer, diffIds[index] as Digest, parent, context, job);
     await context.store.records.save(
       key,

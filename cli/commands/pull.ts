@@ -1,0 +1,93 @@
+import { TbuildError } from '../../core/index.js';
+import { openEngine, type Engine } from '../../worker/index.js';
+import { registrySettings } from '../builder/registry-settings.js';
+import { resolveRoot } from '../builder/root.js';
+import { formatFlagHelp, parseFlags, usage, type FlagSpec } from '../flags.js';
+
+export const REGISTRY_COMMAND_FLAGS: readonly FlagSpec[] = [
+  {
+    name: 'root',
+    type: 'string',
+    value: 'DIR',
+    description: 'Storage directory (default $TBUILD_ROOT)',
+  },
+  { name: 'quiet', short: 'q', type: 'boolean', description: 'Print only the image name' },
+  { name: 'help', short: 'h', type: 'boolean', description: 'Print usage' },
+];
+
+const HELP = `Usage: tbuild pull [OPTIONS] NAME[:TAG|@DIGEST]
+
+Pull an image (linux/amd64) from a registry into the local image store.
+
+Options:
+${formatFlagHelp(REGISTRY_COMMAND_FLAGS)}`;
+
+/** Runs `use` on an engine with registry access, stopped by Ctrl-C. */
+export async function withRegistryEngine<T>(
+  root: string | undefined,
+  use: (engine: Engine, signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const controller = new AbortController();
+  const interrupt = (): void => {
+    controller.abort(new TbuildError('TB_CANCELED', 'canceled by the user'));
+  };
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+  const engine = await openEngine({
+    root: resolveRoot(root, process.env),
+    locals: new Map(),
+    excluder: () => () => false,
+    registry: registrySettings(process.env),
+  });
+  try {
+    return await use(engine, controller.signal);
+  } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+    await engine.close();
+  }
+}
+
+export async function runPull(argv: readonly string[]): Promise<number> {
+  const flags = parseFlags(argv, REGISTRY_COMMAND_FLAGS);
+  if (flags.booleans.get('help') === true) {
+    console.log(HELP);
+    return 0;
+  }
+  const [name, ...extra] = flags.positionals;
+  if (name === undefined || extra.length > 0)
+    throw usage('"tbuild pull" requires exactly 1 argument: the image name');
+  const quiet = flags.booleans.get('quiet') === true;
+  return withRegistryEngine(flags.strings.get('root'), async (engine, signal) => {
+    const puller = engine.puller;
+    if (puller === undefined) throw new TbuildError('TB_INTERNAL', 'no registry access');
+    const image = await puller.resolve(name, signal);
+    const present = await Promise.all(
+      image.layers.map(
+        async (layer) => (await engine.store.content.info(layer.digest)) !== undefined,
+      ),
+    );
+    const say = (line: string): void => {
+      if (!quiet) console.error(line);
+    };
+    image.layers.forEach((layer, index) => {
+      if (present[index] === true) say(`${short(layer.digest)}: Already exists`);
+    });
+    await Promise.all(
+      puller.fetchLayers(image, image.layers, {
+        signal,
+        onProgress: (digest, _current, _total, completed) => {
+          if (completed) say(`${short(digest)}: Pull complete`);
+        },
+      }),
+    );
+    say(`Digest: ${image.manifestDigest}`);
+    console.log(image.name);
+    return 0;
+  });
+}
+
+/** The first 12 hex digits, as docker shows layer ids. */
+export function short(digest: string): string {
+  return digest.replace(/^sha256:/, '').slice(0, 12);
+}
