@@ -81,8 +81,8 @@ async function context(name: string, dockerfile: string): Promise<string> {
   return dir;
 }
 
-function skopeoDigest(ref: string, creds?: string): string {
-  const raw = execFileSync(
+function skopeoRaw(ref: string, creds?: string): string {
+  return execFileSync(
     'skopeo',
     [
       'inspect',
@@ -93,7 +93,10 @@ function skopeoDigest(ref: string, creds?: string): string {
     ],
     { encoding: 'utf8' },
   );
-  return `sha256:${createHash('sha256').update(raw).digest('hex')}`;
+}
+
+function skopeoDigest(ref: string, creds?: string): string {
+  return `sha256:${createHash('sha256').update(skopeoRaw(ref, creds)).digest('hex')}`;
 }
 
 /** Requests the registry served so far (its access log lines, once its output is read). */
@@ -130,6 +133,25 @@ describe('registry images in builds', () => {
     );
     expect(pushed.code, pushed.stderr).toBe(0);
     expect(skopeoDigest(`${registry.host}/e2e/other:v1`)).toBe(pushed.stdout.trim());
+    expect(JSON.parse(skopeoRaw(`${registry.host}/e2e/other:v1`))).toMatchObject({
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    });
+    const docker = await tbuild(
+      [
+        'build',
+        '-q',
+        '-o',
+        `type=image,name=${registry.host}/e2e/docker:v1,push=true,oci-mediatypes=false`,
+        other,
+      ],
+      builderRoot,
+    );
+    expect(docker.code, docker.stderr).toBe(0);
+    expect(skopeoDigest(`${registry.host}/e2e/docker:v1`)).toBe(docker.stdout.trim());
+    expect(JSON.parse(skopeoRaw(`${registry.host}/e2e/docker:v1`))).toMatchObject({
+      mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+      layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip' }, {}],
+    });
 
     const fresh = await mkdtemp(join(tmpdir(), 'tbuild-e2e-fresh-'));
     try {
