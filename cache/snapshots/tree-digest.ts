@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { createReadStream, lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { throwIfAborted } from '../../core/index.js';
+
+/** How long the walk may hold the event loop before it yields (see summarizeTree). */
+const SLICE_MS = 8;
 
 /**
  * What a committed snapshot records about its directory, so a later check can
@@ -46,6 +48,11 @@ async function fileDigest(path: string, signal: AbortSignal): Promise<string> {
   return hash.digest('hex');
 }
 
+/**
+ * The walk calls the sync fs API and yields to the event loop every few
+ * milliseconds: a commit of a 20k-file layer is 20k lstats, and an async call
+ * each cost several times the call (a thread-pool round trip per file).
+ */
 export async function summarizeTree(
   dir: string,
   options: { readonly content: boolean; readonly signal: AbortSignal },
@@ -53,13 +60,19 @@ export async function summarizeTree(
   const hash = createHash('sha256');
   let entries = 0;
   let bytes = 0;
+  let sliceStart = performance.now();
   const walk = async (relative: string): Promise<void> => {
     throwIfAborted(options.signal);
-    const names = (await readdir(join(dir, relative))).sort();
+    const names = readdirSync(join(dir, relative)).sort();
     for (const name of names) {
+      if (performance.now() - sliceStart >= SLICE_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        throwIfAborted(options.signal);
+        sliceStart = performance.now();
+      }
       const rel = relative === '' ? name : `${relative}/${name}`;
       const path = join(dir, rel);
-      const stats = await lstat(path);
+      const stats = lstatSync(path);
       const type = entryType(stats.mode);
       entries += 1;
       let extra = '';
@@ -67,7 +80,7 @@ export async function summarizeTree(
         bytes += stats.size;
         if (options.content) extra = await fileDigest(path, options.signal);
       } else if (type === 'l') {
-        extra = await readlink(path);
+        extra = readlinkSync(path);
       } else if (type === 'c' || type === 'b') {
         extra = String(stats.rdev);
       }

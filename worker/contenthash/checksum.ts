@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
-import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
 import { join, posix } from 'node:path';
-import { canonicalJson, neverAborted, throwIfAborted, type Digest } from '../../core/index.js';
-import { Semaphore } from '../../solver/index.js';
-import type { ThreadPool } from '../threads/index.js';
+import { canonicalJson, throwIfAborted, type Digest } from '../../core/index.js';
+import { TimeSlicer, type ThreadPool } from '../threads/index.js';
 import type { StatCache } from './stat-cache.js';
 
 /** Files up to this size are hashed on the calling thread: a thread task costs more than the hash. */
@@ -32,36 +31,35 @@ export interface ChecksumOptions {
  * target, and the sha256 of its bytes; a directory's is its own header plus the
  * sorted names and checksums of its children. mtime is never part of it, so
  * touching files keeps the cache while changing a byte or a mode does not.
+ *
+ * The walk uses the sync fs API in time slices (see TimeSlicer): a context of
+ * 20k small files is mostly metadata, where a thread-pool round trip per call
+ * costs several times the syscall. Only large files go to the thread pool,
+ * all at once (piscina queues them), so no more files are open than threads.
  */
 export async function checksumPath(path: string, options: ChecksumOptions): Promise<Digest> {
-  const relative = cleanRelative(path);
-  return checksumEntry(relative, options, new Semaphore(OPEN_FILES_LIMIT));
+  throwIfAborted(options.signal);
+  return checksumEntry(cleanRelative(path), options, new TimeSlicer(options.signal));
 }
-
-/**
- * A walk starts every child at once; this bounds the files and directories
- * open at a time, far below the process's descriptor limit.
- */
-const OPEN_FILES_LIMIT = 64;
 
 async function checksumEntry(
   relative: string,
   options: ChecksumOptions,
-  files: Semaphore,
+  slicer: TimeSlicer,
 ): Promise<Digest> {
-  throwIfAborted(options.signal);
+  if (slicer.due()) await slicer.pause();
   const absolute = join(options.root, relative);
-  const signal = options.signal ?? neverAborted;
-  const stats = await lstat(absolute, { bigint: true });
+  const stats = lstatSync(absolute, { bigint: true });
   const header = canonicalJson(headerOf(stats, options.includeOwnership));
   const hash = createHash('sha256').update(header).update('\0');
   if (stats.isDirectory()) {
-    const names = (await withPermit(files, signal, () => readdir(absolute))).sort();
+    const names = readdirSync(absolute).sort();
     const children = names
       .map((name) => (relative === '' ? name : `${relative}/${name}`))
       .filter((child) => options.excludes?.(child) !== true);
+    // Each child runs synchronously until it parks on a slice pause or a pool task.
     const digests = await Promise.all(
-      children.map((child) => checksumEntry(child, options, files)),
+      children.map((child) => checksumEntry(child, options, slicer)),
     );
     children.forEach((child, index) => {
       hash
@@ -71,9 +69,9 @@ async function checksumEntry(
         .update('\n');
     });
   } else if (stats.isSymbolicLink()) {
-    hash.update(await readlink(absolute));
+    hash.update(readlinkSync(absolute));
   } else if (stats.isFile()) {
-    hash.update(await withPermit(files, signal, () => contentDigest(absolute, stats, options)));
+    hash.update(await contentDigest(absolute, stats, options));
   }
   return `sha256:${hash.digest('hex')}` as Digest;
 }
@@ -87,25 +85,10 @@ async function contentDigest(
   if (known !== undefined) return known;
   const digest =
     stats.size <= BigInt(INLINE_HASH_LIMIT)
-      ? createHash('sha256')
-          .update(await readFile(absolute))
-          .digest('hex')
+      ? createHash('sha256').update(readFileSync(absolute)).digest('hex')
       : await options.pool.run('hashFile', absolute, options.signal);
   options.statCache.set(absolute, stats, digest);
   return digest;
-}
-
-async function withPermit<T>(
-  semaphore: Semaphore,
-  signal: AbortSignal,
-  work: () => Promise<T>,
-): Promise<T> {
-  const release = await semaphore.acquire(signal);
-  try {
-    return await work();
-  } finally {
-    release();
-  }
 }
 
 function headerOf(stats: BigIntStats, includeOwnership: boolean): Record<string, unknown> {

@@ -1,21 +1,23 @@
 import {
-  chmod,
-  copyFile,
-  lchown,
-  link,
-  lstat,
-  lutimes,
-  mkdir,
-  readdir,
-  readlink,
-  rm,
-  symlink,
-  utimes,
-} from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+  chmodSync,
+  copyFileSync,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  type Stats,
+} from 'node:fs';
+import { chmod, copyFile, lchown, lstat, mkdir } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { TbuildError, throwIfAborted } from '../../core/index.js';
 import type { CopyAction } from '../../solver/index.js';
+import { TimeSlicer } from '../threads/index.js';
 import { applyModeSpec, parseModeSpec, type ModeSpec } from './chmod.js';
 import { exists } from './exists.js';
 import { resolveInRoot } from './in-root.js';
@@ -113,15 +115,25 @@ function parentsBelowPivot(relative: string): string {
   return parent === '.' ? '' : parent;
 }
 
+/** Files above this size are copied with the async API, so one big file cannot hold the event loop. */
+const SYNC_COPY_LIMIT = 4 * 1024 * 1024;
+
+/**
+ * Copies trees entry by entry with the sync fs API in time slices (see
+ * TimeSlicer): a context of thousands of small files is all metadata calls,
+ * and a thread-pool round trip per call cost several times the call itself.
+ */
 class TreeCopier {
   /** Source inode → first copy, so hardlinks stay hardlinks. */
   readonly #links = new Map<string, string>();
+  readonly #slicer: TimeSlicer;
   readonly context: CopyContext;
   readonly mode: ModeSpec | undefined;
 
   constructor(context: CopyContext, mode: ModeSpec | undefined) {
     this.context = context;
     this.mode = mode;
+    this.#slicer = new TimeSlicer(context.signal);
   }
 
   async makeParents(directory: string, root: string): Promise<void> {
@@ -139,14 +151,19 @@ class TreeCopier {
     }
   }
 
-  /** `at.root` is the entry's path below the source root, `at.source` below the copied source. */
+  /**
+   * `at.root` is the entry's path below the source root, `at.source` below the
+   * copied source. `at.fresh` says the target's directory was just created by
+   * this copy, so nothing can be in the way.
+   */
   async copy(
     source: string,
     target: string,
     stats: Stats,
-    at: { root: string; source: string },
+    at: { root: string; source: string; fresh?: boolean },
   ): Promise<void> {
     throwIfAborted(this.context.signal);
+    if (this.#slicer.due()) await this.#slicer.pause();
     const relative = at.source;
     if (
       relative !== '' &&
@@ -163,33 +180,34 @@ class TreeCopier {
         : applyModeSpec(this.mode, stats.mode, stats.isDirectory());
 
     if (stats.isDirectory()) {
-      const existing = await lstat(target).catch(() => undefined);
-      if (existing !== undefined && !existing.isDirectory()) await rm(target, { force: true });
-      if (existing?.isDirectory() !== true) await mkdir(target);
-      for (const name of (await readdir(source)).sort()) {
+      const existing = at.fresh === true ? undefined : lstatOrUndefined(target);
+      if (existing !== undefined && !existing.isDirectory()) rmSync(target, { force: true });
+      if (existing?.isDirectory() !== true) mkdirSync(target);
+      for (const name of readdirSync(source).sort()) {
         const child = `${source}/${name}`;
-        await this.copy(child, `${target}/${name}`, await lstat(child), {
+        await this.copy(child, `${target}/${name}`, lstatSync(child), {
           root: at.root === '' ? name : `${at.root}/${name}`,
           source: relative === '' ? name : `${relative}/${name}`,
+          fresh: existing === undefined,
         });
       }
-      await lchown(target, uid, gid);
-      await chmod(target, mode);
-      await utimes(target, stats.atime, stats.mtime);
+      lchownSync(target, uid, gid);
+      chmodSync(target, mode);
+      utimesSync(target, stats.atime, stats.mtime);
       return;
     }
 
-    await replaceable(target, relative);
+    if (at.fresh !== true) replaceable(target, relative);
     const inode = `${String(stats.dev)}:${String(stats.ino)}`;
     const firstCopy = stats.nlink > 1 ? this.#links.get(inode) : undefined;
     if (firstCopy !== undefined) {
-      await link(firstCopy, target);
+      linkSync(firstCopy, target);
       return;
     }
     if (stats.isSymbolicLink()) {
-      await symlink(await readlink(source), target);
-      await lchown(target, uid, gid);
-      await lutimes(target, stats.atime, stats.mtime);
+      symlinkSync(readlinkSync(source), target);
+      lchownSync(target, uid, gid);
+      lutimesSync(target, stats.atime, stats.mtime);
       return;
     }
     if (!stats.isFile()) {
@@ -201,17 +219,23 @@ class TreeCopier {
         },
       );
     }
-    await copyFile(source, target);
-    await lchown(target, uid, gid);
-    await chmod(target, mode);
-    await utimes(target, stats.atime, stats.mtime);
+    if (stats.size > SYNC_COPY_LIMIT) await copyFile(source, target);
+    else copyFileSync(source, target);
+    // chown before chmod: chown clears setuid and setgid bits.
+    lchownSync(target, uid, gid);
+    chmodSync(target, mode);
+    utimesSync(target, stats.atime, stats.mtime);
     if (stats.nlink > 1) this.#links.set(inode, target);
   }
 }
 
+function lstatOrUndefined(path: string): Stats | undefined {
+  return lstatSync(path, { throwIfNoEntry: false });
+}
+
 /** A file, symlink or empty directory at `target` is replaced, as docker's COPY overwrites. */
-async function replaceable(target: string, relative: string): Promise<void> {
-  const existing = await lstat(target).catch(() => undefined);
+function replaceable(target: string, relative: string): void {
+  const existing = lstatOrUndefined(target);
   if (existing === undefined) return;
   if (existing.isDirectory()) {
     throw new TbuildError(
@@ -222,5 +246,5 @@ async function replaceable(target: string, relative: string): Promise<void> {
       },
     );
   }
-  await rm(target, { force: true });
+  rmSync(target, { force: true });
 }

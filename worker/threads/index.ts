@@ -6,3 +6,4 @@ export {
   rechunk,
   type ParallelGzipOptions,
 } from './gzip.js';
+export { DEFAULT_SLICE_MS, TimeSlicer } from './time-slice.js';
