@@ -11,6 +11,7 @@ import { normalizeImageName, readLocalImage } from './local-images.js';
 import { ImagePuller } from './pull.js';
 import { createRegistryClient, type RegistrySettings } from './registry-access.js';
 import { leasedStore } from './leased-store.js';
+import { removeDeadMountPoints } from './overlay.js';
 import type { OpContext } from './ops/context.js';
 import type { WorkerRef } from './refs.js';
 import type { BuildStore } from './store.js';
@@ -60,6 +61,7 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
   const stateDir = join(store.layout.root, 'v1', 'run');
   const cacheMountDir = join(store.layout.root, 'v1', 'cache-mounts');
   await mkdir(stateDir, { recursive: true });
+  await removeDeadMountPoints(join(store.layout.tmp, 'mnt'));
   await mkdir(cacheMountDir, { recursive: true });
   const statCache = await StatCache.open(
     join(store.layout.root, 'v1', 'contenthash', 'stat-cache.json'),

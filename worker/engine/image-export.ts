@@ -117,7 +117,8 @@ async function layerBlob(
   if (
     known !== undefined &&
     typeof knownDiff === 'string' &&
-    (await options.store.content.info(known.digest)) !== undefined
+    // Verified, not just present: a damaged blob is removed here and the layer made again.
+    (await options.store.content.verify(known.digest, { signal: options.signal }))
   ) {
     return { descriptor: known, diffId: knownDiff as Digest };
   }

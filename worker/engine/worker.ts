@@ -1,4 +1,4 @@
-import { TbuildError, type Digest } from '../../core/index.js';
+import { isTbuildError, TbuildError, type Digest } from '../../core/index.js';
 import type { JobContext, ResultCache, SolverOp, Vertex } from '../../solver/index.js';
 import type { OpContext } from './ops/context.js';
 import { execOp } from './ops/exec-op.js';
@@ -49,6 +49,8 @@ function unsupported(what: string): SolverOp<WorkerRef> {
  * gone or was never completely committed is a miss, so the step runs again.
  */
 export function snapshotResultCache(context: OpContext): ResultCache<WorkerRef> {
+  // Layers checked against their commit records by this engine (one tree walk each).
+  const verified = new Set<string>();
   return {
     async load(key: Digest, job: JobContext) {
       const record = await context.store.records.load(key, { signal: job.signal });
@@ -57,7 +59,20 @@ export function snapshotResultCache(context: OpContext): ResultCache<WorkerRef> 
         return record.data?.['scratch'] === true ? snapshotRef(undefined) : undefined;
       // The whole chain must be there and committed; otherwise the step runs again.
       const chain = await context.store.snapshots.chain(record.snapshot).catch(() => undefined);
-      return chain === undefined ? undefined : snapshotRef(record.snapshot);
+      if (chain === undefined) return undefined;
+      // A layer changed on disk since its commit (a file deleted or rewritten) is never reused:
+      // verify drops its record, so it and every chain through it run again.
+      for (const layer of chain) {
+        if (verified.has(layer.id)) continue;
+        try {
+          await context.store.snapshots.verify(layer.id, { signal: job.signal });
+        } catch (error) {
+          if (isTbuildError(error) && error.code === 'TB_SNAPSHOT_CORRUPT') return undefined;
+          throw error;
+        }
+        verified.add(layer.id);
+      }
+      return snapshotRef(record.snapshot);
     },
     async save(key: Digest, result: WorkerRef, job: JobContext) {
       if (result.kind !== 'snapshot') return;
