@@ -20,6 +20,7 @@ import {
 } from '../fs/process-owner.js';
 import { removeTree } from '../fs/remove-tree.js';
 import type { StoreLayout } from '../layout.js';
+import { markTopDirectory } from './spread-hint.js';
 import { summarizeTree, type TreeSummary } from './tree-digest.js';
 import {
   MAX_CHAIN_DEPTH,
@@ -92,6 +93,8 @@ export class FsSnapshotter {
   private readonly layout: StoreLayout;
   private readonly logger: Logger;
   private readonly durable: boolean;
+  /** Set once per process, before the first snapshot tree is made (see markTopDirectory). */
+  private topDirectoryHint: Promise<void> | undefined;
 
   constructor(options: FsSnapshotterOptions) {
     this.layout = options.layout;
@@ -123,6 +126,8 @@ export class FsSnapshotter {
     };
     // Built whole in tmp (named by pid, so cleanup finds it if we die), then renamed
     // into place: an active snapshot is never seen without its owner record.
+    this.topDirectoryHint ??= markTopDirectory(this.layout.tmp, this.logger);
+    await this.topDirectoryHint;
     const staging = join(this.layout.tmp, tempNameFor());
     await mkdir(join(staging, 'fs'), { recursive: true });
     await mkdir(join(staging, 'work'));
