@@ -26,13 +26,9 @@ import { TbuildError, noopLogger, throwIfAborted, type Logger } from '../../core
 import { TimeSlicer } from '../threads/index.js';
 import { defaultLayerFs, deviceNumbers, type LayerFs } from './layer-fs.js';
 import { NS_PER_SECOND, type TarEntry } from './tar-entry.js';
-import {
-  END_OF_ARCHIVE,
-  encodeEntryHeader,
-  zeroPadding,
-  type TimestampPrecision,
-} from './tar-header.js';
+import { END_OF_ARCHIVE, encodeEntryHeader, type TimestampPrecision } from './tar-header.js';
 import { OPAQUE_MARKER, WHITEOUT_PREFIX } from './layer-path.js';
+import { ChunkWriter } from './chunk-writer.js';
 
 export interface UpperToTarOptions {
   readonly signal: AbortSignal;
@@ -55,6 +51,8 @@ const READ_CHUNK = 256 * 1024;
 const SYNC_READ_LIMIT = 1024 * 1024;
 /** Headers and small files are gathered into chunks of about this size before they are yielded. */
 const OUTPUT_BATCH = 1024 * 1024;
+/** Tar bodies are padded with zeros to a whole number of 512-byte blocks. */
+const TAR_BLOCK = 512;
 const OVERLAY_XATTR = /^(trusted|user)\.overlay\./;
 
 /** A readable byte stream of the layer tar of `upperDir`. */
@@ -72,8 +70,7 @@ export function upperDirToTar(upperDir: string, options: UpperToTarOptions): Rea
 class UpperWalker {
   private readonly hardlinks = new Map<string, string>();
   private readonly slicer: TimeSlicer;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  private readonly out = new ChunkWriter(OUTPUT_BATCH);
   private readonly logger: Logger;
   private readonly epochNs: bigint | undefined;
   private readonly root: string;
@@ -95,30 +92,13 @@ class UpperWalker {
   async *tar(): AsyncGenerator<Buffer> {
     throwIfAborted(this.options.signal);
     yield* this.directory(this.root, '');
-    this.push(END_OF_ARCHIVE);
-    yield this.take();
+    this.out.write(END_OF_ARCHIVE);
+    yield* this.out.takeAll();
   }
 
-  /** Queues bytes for the next output chunk. */
-  private push(bytes: Buffer): void {
-    this.pending.push(bytes);
-    this.pendingBytes += bytes.length;
-  }
-
-  /** The queued bytes as one chunk. */
-  private take(): Buffer {
-    const chunk =
-      this.pending.length === 1 && this.pending[0] !== undefined
-        ? this.pending[0]
-        : Buffer.concat(this.pending, this.pendingBytes);
-    this.pending = [];
-    this.pendingBytes = 0;
-    return chunk;
-  }
-
-  /** Yields a chunk once enough bytes are queued, and lets the event loop run between slices. */
+  /** Yields the chunks filled so far, and lets the event loop run between slices. */
   private async *flushIfFull(): AsyncGenerator<Buffer> {
-    if (this.pendingBytes >= OUTPUT_BATCH) yield this.take();
+    yield* this.out.takeFull();
     if (this.slicer.due()) await this.slicer.pause();
   }
 
@@ -170,7 +150,7 @@ class UpperWalker {
       if (isWhiteout(stats, xattrs)) whiteouts.push(name);
       else children.push({ name, path: childPath, stats, xattrs });
     }
-    for (const name of whiteouts) this.push(this.marker(`${prefix}${WHITEOUT_PREFIX}${name}`));
+    for (const name of whiteouts) this.out.write(this.marker(`${prefix}${WHITEOUT_PREFIX}${name}`));
     for (const child of children) {
       yield* this.child(child.path, `${prefix}${child.name}`, child.stats, child.xattrs);
       yield* this.flushIfFull();
@@ -201,8 +181,8 @@ class UpperWalker {
       xattrs: this.keptXattrs(rawXattrs),
     };
     if (stats.isDirectory()) {
-      this.push(this.header({ ...base, type: 'directory' }));
-      if (isOpaque(rawXattrs)) this.push(this.marker(`${name}/${OPAQUE_MARKER}`));
+      this.out.write(this.header({ ...base, type: 'directory' }));
+      if (isOpaque(rawXattrs)) this.out.write(this.marker(`${name}/${OPAQUE_MARKER}`));
       yield* this.directory(path, `${name}/`);
       return;
     }
@@ -210,34 +190,35 @@ class UpperWalker {
       const key = `${stats.dev.toString()}:${stats.ino.toString()}`;
       const first = this.hardlinks.get(key);
       if (first !== undefined) {
-        this.push(this.header({ ...base, type: 'hardlink', linkname: first }));
+        this.out.write(this.header({ ...base, type: 'hardlink', linkname: first }));
         return;
       }
       this.hardlinks.set(key, name);
     }
     if (stats.isFile()) {
       const size = Number(stats.size);
-      this.push(this.header({ ...base, type: 'file', size }));
+      this.out.write(this.header({ ...base, type: 'file', size }));
       if (size <= SYNC_READ_LIMIT) {
-        if (size > 0) this.push(readSmallFile(path, name, size));
+        // One byte more than expected, to notice a file that grew since its lstat.
+        this.out.commit(readSmallFile(path, name, size, this.out.reserve(size + 1)));
       } else {
-        yield this.take();
+        yield* this.out.takeAll();
         yield* this.content(path, name, size);
       }
-      this.push(zeroPadding(size));
+      this.out.zeros((TAR_BLOCK - (size % TAR_BLOCK)) % TAR_BLOCK);
     } else if (stats.isSymbolicLink()) {
       const target = readlinkSync(path, { encoding: 'buffer' });
       const linkname = target.toString('utf8');
       if (!Buffer.from(linkname, 'utf8').equals(target)) {
         throw sourceError(`the target of symlink ${name} is not valid UTF-8`, path);
       }
-      this.push(this.header({ ...base, type: 'symlink', linkname }));
+      this.out.write(this.header({ ...base, type: 'symlink', linkname }));
     } else if (stats.isCharacterDevice() || stats.isBlockDevice()) {
       const { major, minor } = deviceNumbers(stats.rdev);
       const type = stats.isCharacterDevice() ? 'char' : 'block';
-      this.push(this.header({ ...base, type, devmajor: major, devminor: minor }));
+      this.out.write(this.header({ ...base, type, devmajor: major, devminor: minor }));
     } else if (stats.isFIFO()) {
-      this.push(this.header({ ...base, type: 'fifo' }));
+      this.out.write(this.header({ ...base, type: 'fifo' }));
     } else {
       // Sockets cannot be carried by a tar; containerd and moby skip them as well.
       this.logger.debug('skipping socket in upper directory', { name });
@@ -287,12 +268,13 @@ class UpperWalker {
   }
 }
 
-/** A file's bytes with one sync read; throws when the file is not `size` bytes long any more. */
-function readSmallFile(path: string, name: string, size: number): Buffer {
+/**
+ * Reads a file of `size` bytes into `buffer` (size + 1 bytes long) with sync
+ * calls; throws when the file is not `size` bytes long any more.
+ */
+function readSmallFile(path: string, name: string, size: number, buffer: Buffer): number {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
-    // One byte more than expected, to notice a file that grew since its lstat.
-    const buffer = Buffer.allocUnsafe(size + 1);
     let filled = 0;
     for (;;) {
       const read = readSync(fd, buffer, filled, buffer.length - filled, null);
@@ -301,7 +283,7 @@ function readSmallFile(path: string, name: string, size: number): Buffer {
       if (filled > size) throw sourceError(`${name} grew while it was read`, path);
     }
     if (filled < size) throw sourceError(`${name} shrank while it was read`, path);
-    return buffer.subarray(0, size);
+    return size;
   } finally {
     closeSync(fd);
   }

@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { ChunkWriter } from './chunk-writer.js';
+
+describe('ChunkWriter', () => {
+  it('keeps every byte in order across chunks, with in-place reads and zeros', () => {
+    const writer = new ChunkWriter(8);
+    writer.write(Buffer.from('abc'));
+    const region = writer.reserve(4);
+    region.write('defX');
+    writer.commit(3);
+    writer.zeros(2);
+    writer.write(Buffer.from('0123456789'));
+    const full = writer.takeFull();
+    expect(full.every((chunk) => chunk.length <= 10)).toBe(true);
+    const all = Buffer.concat([...full, ...writer.takeAll()]);
+    expect(all).toEqual(
+      Buffer.concat([Buffer.from('abcdef'), Buffer.alloc(2), Buffer.from('0123456789')]),
+    );
+    expect(writer.takeAll()).toEqual([]);
+  });
+
+  it('never writes into a chunk it handed out', () => {
+    const writer = new ChunkWriter(4);
+    writer.write(Buffer.from('aaaa'));
+    writer.write(Buffer.from('b'));
+    const [first] = writer.takeFull();
+    writer.write(Buffer.from('cccccc'));
+    writer.takeAll();
+    expect(first?.toString()).toBe('aaaa');
+  });
+});
