@@ -50,22 +50,16 @@ export class Solver<R> {
     this.#semaphore = new Semaphore(options.maxParallelism ?? availableParallelism());
   }
 
-  async solve(root: Vertex, options: SolveOptions): Promise<R> {
-    const build = new Build(this.#options, options, {
-      semaphore: this.#semaphore,
-      keys: this.#keys,
-      results: this.#results,
-      fanout: this.#fanout,
-    });
-    try {
-      return await build.result(root);
-    } finally {
-      build.close();
-    }
+  solve(root: Vertex, options: SolveOptions): Promise<R> {
+    return this.#withBuild(options, (build) => build.result(root));
   }
 
   /** The persistent cache key of a vertex, computing input results only where content checksums need them. */
-  async cacheKey(root: Vertex, options: SolveOptions): Promise<Digest> {
+  cacheKey(root: Vertex, options: SolveOptions): Promise<Digest> {
+    return this.#withBuild(options, (build) => build.key(root));
+  }
+
+  async #withBuild<T>(options: SolveOptions, use: (build: Build<R>) => Promise<T>): Promise<T> {
     const build = new Build(this.#options, options, {
       semaphore: this.#semaphore,
       keys: this.#keys,
@@ -73,7 +67,7 @@ export class Solver<R> {
       fanout: this.#fanout,
     });
     try {
-      return await build.key(root);
+      return await use(build);
     } finally {
       build.close();
     }
