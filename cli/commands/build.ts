@@ -125,6 +125,8 @@ async function lower(
     resolver: { resolve: (ref, options) => engine.resolveImage(ref, options.signal) },
     dockerignore: inputs.dockerignore,
     noCache: request.noCache,
+    network: request.network,
+    extraHosts: request.addHosts.map(({ host, ip }) => `${host}:${ip}`),
     ...(epoch === undefined ? {} : { sourceDateEpoch: epoch }),
     signal,
   });

@@ -1,4 +1,4 @@
-import type { Platform, VertexMeta } from '../../solver/ir/index.js';
+import type { NetworkMode, Platform, VertexMeta } from '../../solver/ir/index.js';
 import { expandWord, expandWords } from '../shell/index.js';
 import type { SourceText } from './errors.js';
 import { envGet, type StageState } from './state.js';
@@ -14,6 +14,8 @@ export interface LowerContext {
   readonly consumed: Set<string>;
   readonly epoch: number | undefined;
   readonly noCache: boolean;
+  readonly network: NetworkMode;
+  readonly extraHosts: readonly string[];
   /** Absolute context paths read by COPY, ADD and bind mounts (`/` = all). */
   readonly contextPaths: Set<string>;
   /** Proxy build args as `KEY=value`, given to every RUN outside its cache key. */

@@ -82,6 +82,20 @@ describe('lowerDockerfile identities', () => {
     expect(two.root?.inputs[0]?.digest).toBe(one.root?.inputs[0]?.digest);
   });
 
+  it('gives RUN the build network and extra hosts unless the step says otherwise', async () => {
+    const built = await lower('FROM busybox\nRUN a\nRUN --network=none b\n', {
+      network: 'host',
+      extraHosts: ['db:10.0.0.2'],
+    });
+    const runs = vertices(built.root).flatMap((vertex) =>
+      vertex.op.kind === 'exec' ? [vertex.op] : [],
+    );
+    expect(runs.map((op) => [op.args.at(-1), op.network, op.extraHosts])).toEqual([
+      ['a', 'host', ['db:10.0.0.2']],
+      ['b', 'none', ['db:10.0.0.2']],
+    ]);
+  });
+
   it('keeps proxy args out of env and history but gives them to RUN', async () => {
     const result = await lower('FROM busybox\nRUN apk add curl\n', {
       buildArgs: new Map([['HTTPS_PROXY', 'http://proxy:3128']]),

@@ -82,6 +82,8 @@ export async function lowerDockerfile(
     consumed,
     epoch,
     noCache: options.noCache === true,
+    network: options.network ?? 'default',
+    extraHosts: options.extraHosts ?? [],
     contextPaths: new Set(),
     proxyEnv: [...buildArgs]
       .filter(([key]) => PROXY_ARGS.has(key))

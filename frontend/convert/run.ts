@@ -89,10 +89,10 @@ export function dispatchRun(
     env,
     cwd: state.workdir,
     user: state.user,
-    network: instruction.network ?? 'default',
+    network: instruction.network ?? ctx.network,
     security: instruction.security ?? 'sandbox',
     platform: state.platform ?? ctx.platform,
-    extraHosts: [],
+    extraHosts: ctx.extraHosts,
     mounts,
     ...(ctx.proxyEnv.length === 0 ? {} : { proxyEnv: ctx.proxyEnv }),
   };

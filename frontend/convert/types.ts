@@ -1,5 +1,5 @@
 import type { Logger } from '../../core/index.js';
-import type { Platform, Vertex } from '../../solver/ir/index.js';
+import type { NetworkMode, Platform, Vertex } from '../../solver/ir/index.js';
 import type { ImageConfig } from '../../core/index.js';
 import type { LoweredImageConfig } from './image.js';
 
@@ -41,6 +41,10 @@ export interface LowerOptions {
   /** Seconds since the epoch; file timestamps and history times. */
   readonly sourceDateEpoch?: number;
   readonly noCache?: boolean;
+  /** Network of RUN steps that do not say (`--network` of the build); default `default`. */
+  readonly network?: NetworkMode;
+  /** `host:ip` entries added to every RUN's /etc/hosts (`--add-host`). */
+  readonly extraHosts?: readonly string[];
   readonly signal: AbortSignal;
   readonly logger?: Logger;
 }
