@@ -216,13 +216,7 @@ async function exportOutputs(
 }
 
 function layerCompression(output: OutputSpec | undefined): LayerCompression {
-  const compression = output?.compression ?? 'gzip';
-  if (compression === 'zstd') {
-    throw new TbuildError('TB_UNSUPPORTED', 'zstd layer compression is not supported yet', {
-      hint: 'use compression=gzip or uncompressed',
-    });
-  }
-  return compression;
+  return output?.compression ?? 'gzip';
 }
 
 async function reportResult(request: BuildRequest, exported: Exported): Promise<void> {

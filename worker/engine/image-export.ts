@@ -11,11 +11,12 @@ import {
 import { buildManifest, type ImageBundle, type LayerBlob } from '../exporters/index.js';
 import { upperDirToTar } from '../layers/index.js';
 import { gzipParallel, type ThreadPool } from '../threads/index.js';
+import { zstdCompress } from './zstd.js';
 import { LAYER_LABELS } from './ops/image-source.js';
 import type { SnapshotRef } from './refs.js';
 import type { BuildStore } from './store.js';
 
-export type LayerCompression = 'gzip' | 'uncompressed';
+export type LayerCompression = 'gzip' | 'zstd' | 'uncompressed';
 
 export interface ImageExportOptions {
   readonly store: BuildStore;
@@ -134,20 +135,26 @@ async function layerBlob(
       yield chunk;
     }
   }
+  const level = options.compressionLevel;
   const body =
     options.compression === 'gzip'
       ? gzipParallel(hashed(), {
           pool: options.pool,
           signal: options.signal,
-          ...(options.compressionLevel === undefined ? {} : { level: options.compressionLevel }),
+          ...(level === undefined ? {} : { level }),
         })
-      : hashed();
+      : options.compression === 'zstd'
+        ? zstdCompress(hashed(), {
+            signal: options.signal,
+            ...(level === undefined ? {} : { level }),
+          })
+        : hashed();
   const written = await options.store.content.writeStream(Readable.from(body), {
     signal: options.signal,
   });
   const diffId = `sha256:${diffHash.digest('hex')}` as Digest;
   const descriptor: Descriptor = {
-    mediaType: options.compression === 'gzip' ? MEDIA_TYPES.ociLayerGzip : MEDIA_TYPES.ociLayer,
+    mediaType: LAYER_MEDIA_TYPES[options.compression],
     digest: written.digest,
     size: written.size,
   };
@@ -159,8 +166,15 @@ async function layerBlob(
   return { descriptor, diffId };
 }
 
+const LAYER_MEDIA_TYPES: Record<LayerCompression, string> = {
+  gzip: MEDIA_TYPES.ociLayerGzip,
+  zstd: MEDIA_TYPES.ociLayerZstd,
+  uncompressed: MEDIA_TYPES.ociLayer,
+};
+
 function compressionOf(mediaType: string): LayerCompression | 'other' {
   if (mediaType.endsWith('gzip')) return 'gzip';
+  if (mediaType.endsWith('zstd')) return 'zstd';
   if (mediaType.endsWith('.tar') || mediaType === 'application/vnd.docker.image.rootfs.diff.tar')
     return 'uncompressed';
   return 'other';
@@ -175,10 +189,13 @@ function withMediaType(descriptor: Descriptor, oci: boolean): Descriptor {
       `cannot export a layer of type ${descriptor.mediaType}`,
     );
   }
+  if (compression === 'zstd' && !oci) {
+    throw new TbuildError('TB_USAGE', 'zstd layers need OCI media types', {
+      hint: 'drop oci-mediatypes=false, or use compression=gzip',
+    });
+  }
   const mediaType = oci
-    ? compression === 'gzip'
-      ? MEDIA_TYPES.ociLayerGzip
-      : MEDIA_TYPES.ociLayer
+    ? LAYER_MEDIA_TYPES[compression]
     : compression === 'gzip'
       ? MEDIA_TYPES.dockerLayerGzip
       : 'application/vnd.docker.image.rootfs.diff.tar';

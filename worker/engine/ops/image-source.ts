@@ -11,6 +11,7 @@ import type { ImageSource, Vertex } from '../../../solver/index.js';
 import type { JobContext, SolverOp } from '../../../solver/index.js';
 import { applyLayerTar } from '../../layers/index.js';
 import { chainIds, readLocalImage, type LocalImage } from '../local-images.js';
+import { zstdDecompress } from '../zstd.js';
 import { snapshotRef, type WorkerRef } from '../refs.js';
 import { writeSnapshot } from '../views.js';
 import type { OpContext } from './context.js';
@@ -152,7 +153,7 @@ async function extractLayer(
     { signal: job.signal, labels, direct: true },
     async (dir) => {
       const blob = await context.store.content.readStream(layer.digest, { signal: job.signal });
-      await applyLayerTar(decompressed(blob, layer.mediaType), dir, {
+      await applyLayerTar(decompressed(blob, layer.mediaType, job.signal), dir, {
         signal: job.signal,
         logger: job.logger,
       });
@@ -161,9 +162,7 @@ async function extractLayer(
 }
 
 /** The uncompressed tar of a layer blob. */
-export function decompressed(blob: Readable, mediaType: string): Readable {
-  if (mediaType.endsWith('zstd')) {
-    throw new TbuildError('TB_IMAGE_INVALID', `zstd layers cannot be read yet (${mediaType})`);
-  }
+export function decompressed(blob: Readable, mediaType: string, signal: AbortSignal): Readable {
+  if (mediaType.endsWith('zstd')) return zstdDecompress(blob, signal);
   return mediaType.endsWith('gzip') ? blob.pipe(createGunzip()) : blob;
 }
