@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import {
@@ -55,6 +56,8 @@ export async function runBuild(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const controller = new AbortController();
+  // Every waiting step listens on the build's signal; many at once is normal, not a leak.
+  setMaxListeners(0, controller.signal);
   const interrupt = (): void => {
     controller.abort(new TbuildError('TB_CANCELED', 'canceled by the user'));
   };
