@@ -23,13 +23,13 @@
  * for root, so it goes lchown → xattrs → chmod → times (containerd's order). Directory
  * times are set last, deepest first, once nothing more is written inside them.
  */
-import { constants } from 'node:fs';
-import { chmod, lchown, link, lstat, lutimes, mkdir, open, rm, symlink } from 'node:fs/promises';
-import { TbuildError, noopLogger, throwIfAborted, type Logger } from '../../core/index.js';
-import { S_IFBLK, S_IFCHR, S_IFIFO, defaultLayerFs, type LayerFs } from './layer-fs.js';
+import { chmod, lchown, link, lstat, lutimes, rm } from 'node:fs/promises';
+import { noopLogger, throwIfAborted, type Logger } from '../../core/index.js';
+import { S_IFCHR, defaultLayerFs, type LayerFs } from './layer-fs.js';
 import { entryComponents, resolveDirInRoot, unsafePath, whiteoutOf } from './layer-path.js';
 import { NS_PER_SECOND, type TarEntry } from './tar-entry.js';
 import { readTar } from './tar-reader.js';
+import { createEntry } from './create-entry.js';
 
 export interface ApplyLayerOptions {
   readonly signal: AbortSignal;
@@ -204,40 +204,10 @@ class LayerApplier {
   }
 
   private async create(entry: TarEntry, path: string, body: AsyncIterable<Buffer>): Promise<void> {
-    switch (entry.type) {
-      case 'directory':
-        await mkdir(path, { mode: 0o700 }).catch((error: unknown) => {
-          if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-        });
-        return;
-      case 'file': {
-        const flags =
-          constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-        const handle = await open(path, flags, 0o600);
-        try {
-          for await (const chunk of body) {
-            throwIfAborted(this.options.signal);
-            await handle.write(chunk);
-            this.contentBytes += chunk.length;
-          }
-        } finally {
-          await handle.close();
-        }
-        return;
-      }
-      case 'symlink':
-        await symlink(entry.linkname, path);
-        return;
-      case 'char':
-      case 'block':
-      case 'fifo': {
-        const kind = entry.type === 'char' ? S_IFCHR : entry.type === 'block' ? S_IFBLK : S_IFIFO;
-        this.fs.mknod(path, kind | 0o600, entry.devmajor, entry.devminor);
-        return;
-      }
-      case 'hardlink':
-        throw new TbuildError('TB_INTERNAL', 'hardlinks are linked, not created');
-    }
+    this.contentBytes += await createEntry(entry, path, body, {
+      fs: this.fs,
+      signal: this.options.signal,
+    });
   }
 
   private async setMetadata(entry: TarEntry, path: string, key: string): Promise<void> {

@@ -5,3 +5,4 @@ export { defaultLayerFs, deviceNumbers, type LayerFs } from './layer-fs.js';
 export { readTar, type TarReadEntry } from './tar-reader.js';
 export { encodeEntryHeader, END_OF_ARCHIVE, type TimestampPrecision } from './tar-header.js';
 export type { TarEntry, TarEntryType } from './tar-entry.js';
+export { createEntry } from './create-entry.js';

@@ -15,13 +15,13 @@
  * `.wh.` names are plain files here: ADD is not a layer, and Docker 20.10 keeps them as
  * files (checked on this machine). Unlike worker/layers' applyLayerTar, which turns them
  * into overlay whiteouts, refuses hardlinks to files it did not extract, and wants an
- * empty directory; that is why ADD has its own extractor.
+ * empty directory; that is why ADD has its own extractor (it shares createEntry with it).
  */
-import { constants, statSync } from 'node:fs';
-import { chmod, lchown, link, lstat, lutimes, mkdir, open, rm, symlink } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { chmod, lchown, link, lstat, lutimes, mkdir, rm } from 'node:fs/promises';
 import { TbuildError, noopLogger, throwIfAborted, type Logger } from '../../core/index.js';
 import { nativeFs, type NativeFs } from '../../runtime/index.js';
-import { readTar, type TarEntry } from '../layers/index.js';
+import { createEntry, readTar, type TarEntry } from '../layers/index.js';
 
 export type ExtractFs = Pick<NativeFs, 'mknod' | 'lsetxattr' | 'openInRoot' | 'closeFd'>;
 
@@ -37,9 +37,6 @@ export interface ExtractResult {
   readonly entries: number;
 }
 
-const S_IFIFO = 0o010000;
-const S_IFCHR = 0o020000;
-const S_IFBLK = 0o060000;
 const OVERLAY_XATTR = /^(trusted|user)\.overlay\./;
 const NS_PER_SECOND = 1_000_000_000n;
 
@@ -178,39 +175,7 @@ class Extractor {
   }
 
   private async create(entry: TarEntry, path: string, body: AsyncIterable<Buffer>): Promise<void> {
-    switch (entry.type) {
-      case 'directory':
-        await mkdir(path, { mode: 0o700 }).catch((error: unknown) => {
-          if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-        });
-        return;
-      case 'file': {
-        const flags =
-          constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-        const handle = await open(path, flags, 0o600);
-        try {
-          for await (const chunk of body) {
-            throwIfAborted(this.options.signal);
-            await handle.write(chunk);
-          }
-        } finally {
-          await handle.close();
-        }
-        return;
-      }
-      case 'symlink':
-        await symlink(entry.linkname, path);
-        return;
-      case 'char':
-      case 'block':
-      case 'fifo': {
-        const kind = entry.type === 'char' ? S_IFCHR : entry.type === 'block' ? S_IFBLK : S_IFIFO;
-        this.fs.mknod(path, kind | 0o600, entry.devmajor, entry.devminor);
-        return;
-      }
-      case 'hardlink':
-        throw new TbuildError('TB_INTERNAL', 'hardlinks are linked, not created');
-    }
+    await createEntry(entry, path, body, { fs: this.fs, signal: this.options.signal });
   }
 
   /** chown clears setuid/setgid and capabilities, so: lchown → xattrs → chmod → times. */
