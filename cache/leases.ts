@@ -1,13 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TbuildError, isDigest, type Digest, type Logger } from '../core/index.js';
 import {
   encodeChecked,
-  isNotFound,
   readChecked,
   removeIfExists,
-  storeIoError,
+  listDir,
   writeFileAtomic,
 } from './fs/atomic.js';
 import type { FileLock } from './fs/lock.js';
@@ -164,13 +162,7 @@ export class LeaseManager {
 
   /** Every lease on disk, live or not. Damaged files are removed (they protect nothing). */
   async list(): Promise<LeaseRecord[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.layout.leases);
-    } catch (error) {
-      if (isNotFound(error)) return [];
-      throw storeIoError('list', this.layout.leases, error);
-    }
+    const names = await listDir(this.layout.leases);
     const found: LeaseRecord[] = [];
     for (const name of names.filter((entry) => entry.endsWith('.json'))) {
       const path = join(this.layout.leases, name);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream, type Stats } from 'node:fs';
-import { open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
@@ -12,7 +12,7 @@ import {
   type Digest,
   type Logger,
 } from '../../core/index.js';
-import { errnoCode, isNotFound, storeIoError } from '../fs/atomic.js';
+import { errnoCode, isNotFound, listDir, storeIoError } from '../fs/atomic.js';
 import { tempNameFor } from '../fs/process-owner.js';
 import { blobPath, type StoreLayout } from '../layout.js';
 import { corruptError, verifyingStream } from './verify-stream.js';
@@ -128,13 +128,7 @@ export class FsContentStore implements ContentStore {
   }
 
   async walk(visit: (info: BlobInfo) => void | Promise<void>, options: ReadOptions): Promise<void> {
-    let names: string[];
-    try {
-      names = await readdir(this.options.layout.blobs);
-    } catch (error) {
-      if (isNotFound(error)) return;
-      throw storeIoError('list', this.options.layout.blobs, error);
-    }
+    const names = await listDir(this.options.layout.blobs);
     for (const name of names) {
       throwIfAborted(options.signal);
       const digest = `sha256:${name}`;

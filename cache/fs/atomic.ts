@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { open, readFile, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TbuildError } from '../../core/index.js';
 import { tempNameFor } from './process-owner.js';
@@ -103,5 +103,15 @@ export async function removeIfExists(path: string): Promise<boolean> {
   } catch (error) {
     if (isNotFound(error)) return false;
     throw storeIoError('remove', path, error);
+  }
+}
+
+/** The names in a directory; none when the directory does not exist (yet). */
+export async function listDir(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (error) {
+    if (isNotFound(error)) return [];
+    throw storeIoError('list', dir, error);
   }
 }

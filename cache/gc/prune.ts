@@ -1,8 +1,8 @@
-import { readdir, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TbuildError, throwIfAborted, type Digest, type Logger } from '../../core/index.js';
 import type { ContentStore } from '../content/types.js';
-import { isNotFound } from '../fs/atomic.js';
+import { listDir } from '../fs/atomic.js';
 import { isOwnerAlive, tempNamePid } from '../fs/process-owner.js';
 import type { ImageStore } from '../index/images.js';
 import type { CacheKeyIndex, StoredRecord } from '../index/records.js';
@@ -189,10 +189,10 @@ async function sweepDebris(
       removed += 1;
     }
   }
-  for (const name of await listNames(layout.snapshotTrash)) {
+  for (const name of await listDir(layout.snapshotTrash)) {
     await rm(join(layout.snapshotTrash, name), { recursive: true, force: true });
   }
-  for (const name of await listNames(layout.tmp)) {
+  for (const name of await listDir(layout.tmp)) {
     const pid = tempNamePid(name);
     const path = join(layout.tmp, name);
     const age = await stat(path).then(
@@ -207,13 +207,4 @@ async function sweepDebris(
     if (!isLeaseLive(lease, now)) await parts.leases.remove(lease.id);
   }
   return removed;
-}
-
-async function listNames(dir: string): Promise<string[]> {
-  try {
-    return await readdir(dir);
-  } catch (error) {
-    if (isNotFound(error)) return [];
-    throw error;
-  }
 }

@@ -1,13 +1,11 @@
 import { createHash } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TbuildError, isDigest, type Descriptor, type Logger } from '../../core/index.js';
 import {
   encodeChecked,
-  isNotFound,
   readChecked,
   removeIfExists,
-  storeIoError,
+  listDir,
   writeFileAtomic,
 } from '../fs/atomic.js';
 import type { StoreLayout } from '../layout.js';
@@ -100,13 +98,7 @@ export class ImageStore {
   }
 
   async list(): Promise<ImageRecord[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.layout.images);
-    } catch (error) {
-      if (isNotFound(error)) return [];
-      throw storeIoError('list', this.layout.images, error);
-    }
+    const names = await listDir(this.layout.images);
     const found: ImageRecord[] = [];
     for (const file of names.filter((entry) => entry.endsWith('.json'))) {
       const read = await readChecked(join(this.layout.images, file));

@@ -1,4 +1,4 @@
-import { readdir, stat, utimes } from 'node:fs/promises';
+import { stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   digestHex,
@@ -11,6 +11,7 @@ import {
 import {
   encodeChecked,
   isNotFound,
+  listDir,
   readChecked,
   removeIfExists,
   storeIoError,
@@ -130,13 +131,7 @@ export class CacheKeyIndex {
   }
 
   async keys(): Promise<Digest[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.layout.records);
-    } catch (error) {
-      if (isNotFound(error)) return [];
-      throw storeIoError('list', this.layout.records, error);
-    }
+    const names = await listDir(this.layout.records);
     return names
       .filter((name) => name.endsWith('.json'))
       .map((name) => `sha256:${name.slice(0, -'.json'.length)}`)

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TbuildError, throwIfAborted, type Logger } from '../../core/index.js';
 import {
   encodeChecked,
   errnoCode,
   isNotFound,
+  listDir,
   readChecked,
   removeIfExists,
   storeIoError,
@@ -349,14 +350,5 @@ async function exists(path: string): Promise<boolean> {
   } catch (error) {
     if (isNotFound(error)) return false;
     throw storeIoError('stat', path, error);
-  }
-}
-
-async function listDir(dir: string): Promise<string[]> {
-  try {
-    return await readdir(dir);
-  } catch (error) {
-    if (isNotFound(error)) return [];
-    throw storeIoError('list', dir, error);
   }
 }
