@@ -1,5 +1,4 @@
 import { lstat, readlink } from 'node:fs/promises';
-import { posix } from 'node:path';
 import { TbuildError } from '../../core/index.js';
 
 const MAX_SYMLINKS = 40;
@@ -59,9 +58,4 @@ function splitPath(path: string): string[] {
 
 function hostPath(root: string, parts: readonly string[]): string {
   return parts.length === 0 ? root : `${root}/${parts.join('/')}`;
-}
-
-/** Joins an image path onto a working directory, as Docker resolves relative paths. */
-export function imagePath(cwd: string, path: string): string {
-  return posix.resolve('/', cwd, path);
 }

@@ -2,6 +2,6 @@
 export { applyFileOp, type CopyFilters, type FileOpContext } from './actions.js';
 export { applyModeSpec, parseModeSpec, type ModeSpec } from './chmod.js';
 export { applyCopy, type CopyContext } from './copy.js';
-export { imagePath, resolveInRoot } from './in-root.js';
+export { resolveInRoot } from './in-root.js';
 export { resolveOwner, type ResolvedOwner } from './owners.js';
 export { expandWildcard, hasWildcard, matchComponent } from './wildcard.js';

@@ -1,4 +1,4 @@
-import type { Digest, Logger } from '../../../core/index.js';
+import type { Logger } from '../../../core/index.js';
 import type { Executor } from '../../../runtime/index.js';
 import type { ThreadPool } from '../../threads/index.js';
 import type { StatCache } from '../../contenthash/index.js';
@@ -31,6 +31,3 @@ export interface OpContext {
   /** Fetches images and layers missing from the store; absent when no registry may be used. */
   readonly puller?: ImagePuller;
 }
-
-/** The op digest of a vertex's cache map: the op itself, versioned. */
-export type OpDigest = Digest;
