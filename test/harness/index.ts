@@ -26,4 +26,5 @@ export {
   freshOverlayDirs,
   removeTree,
 } from './busybox-rootfs.js';
+export { startGitDaemon, type TestGitDaemon } from './git-daemon.js';
 export { REPO_ROOT, rootWithBusybox, runTbuild, type CliResult } from './tbuild-cli.js';

@@ -7,7 +7,15 @@ import type { TestContext } from 'vitest';
  * the reason locally, and fail it under CI=true, where a skipped test is a failing test.
  */
 export type Requirement =
-  'root' | 'overlay' | 'userns' | 'docker-registry' | 'skopeo' | 'umoci' | 'busybox';
+  | 'root'
+  | 'overlay'
+  | 'userns'
+  | 'docker-registry'
+  | 'skopeo'
+  | 'umoci'
+  | 'busybox'
+  | 'git'
+  | 'ssh-agent';
 
 const probes: Record<Requirement, () => string | undefined> = {
   root: () => (process.getuid?.() === 0 ? undefined : 'needs root'),
@@ -17,6 +25,8 @@ const probes: Record<Requirement, () => string | undefined> = {
   'docker-registry': () => onPath('docker-registry'),
   skopeo: () => onPath('skopeo'),
   umoci: () => onPath('umoci'),
+  git: () => onPath('git'),
+  'ssh-agent': () => onPath('ssh-agent') ?? onPath('ssh-add') ?? onPath('ssh-keygen'),
   busybox: () =>
     existsSync('/bin/busybox') ? undefined : 'needs /bin/busybox (Debian package busybox-static)',
 };
