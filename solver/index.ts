@@ -5,13 +5,15 @@
  */
 export * from './ir/index.js';
 export { CACHE_KEY_ENCODING, Solver, type SolverOptions } from './solver.js';
-export { Semaphore } from './semaphore.js';
+export { Semaphore, type Permit } from './semaphore.js';
 export { SharedTasks } from './shared-task.js';
 export type {
   CacheMap,
+  ExecContext,
   InputKeySpec,
   JobContext,
   OpResolver,
+  ParallelismSlot,
   ResultCache,
   SolveOptions,
   SolverOp,

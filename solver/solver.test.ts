@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { sha256Digest, TbuildError, type Digest, type ProgressEvent } from '../core/index.js';
 import { createVertex, type ExecOp, type Vertex } from './ir/index.js';
 import { Solver } from './solver.js';
-import type { JobContext, ResultCache, SolverOp } from './types.js';
+import type { ExecContext, ResultCache, SolverOp } from './types.js';
 
 /**
  * The solver is tested with toy ops, as BuildKit's scheduler_test.go does:
@@ -48,7 +48,7 @@ interface Behaviour {
   content?: () => string;
   /** Which inputs of this vertex are keyed by content. */
   contentInputs?: number[];
-  exec?: (inputs: readonly string[], job: JobContext) => Promise<string>;
+  exec?: (inputs: readonly string[], job: ExecContext) => Promise<string>;
 }
 
 class Harness {
@@ -251,6 +251,43 @@ describe('Solver', () => {
     await h.solve(h.solver(2), node('root', leaves));
     expect(h.maxRunning).toBe(2);
     expect(h.execs.size).toBe(7);
+  });
+
+  it('starts the next op while a running one lends its slot, and not after it reclaims it', async () => {
+    const h = new Harness();
+    const finish = new Map<string, () => void>();
+    const started: string[] = [];
+    let idleJob: ExecContext | undefined;
+    for (const name of ['idle', 'b1', 'b2']) {
+      h.behaviours.set(name, {
+        exec: (_inputs, job) => {
+          started.push(name);
+          if (name === 'idle') idleJob = job;
+          return new Promise<string>((resolve) => {
+            finish.set(name, () => {
+              resolve(name);
+            });
+          });
+        },
+      });
+    }
+    const tick = () => new Promise((resolve) => setTimeout(resolve, 10));
+    const build = h.solve(h.solver(1), node('root', [leaf('idle'), leaf('b1'), leaf('b2')]));
+    await tick();
+    expect(started).toEqual(['idle']);
+    idleJob?.slot.lend();
+    await tick();
+    expect(started).toEqual(['idle', 'b1']);
+    // In debt now: b1's slot pays it back instead of starting b2.
+    idleJob?.slot.reclaim();
+    finish.get('b1')?.();
+    await tick();
+    expect(started).toEqual(['idle', 'b1']);
+    finish.get('idle')?.();
+    await tick();
+    expect(started).toEqual(['idle', 'b1', 'b2']);
+    finish.get('b2')?.();
+    await expect(build).resolves.toBe('root(idle,b1,b2)');
   });
 
   it('reports a failing step and rejects with its error', async () => {

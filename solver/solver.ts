@@ -26,7 +26,12 @@ export const CACHE_KEY_ENCODING = 'tbuild.cachekey.v1';
 export interface SolverOptions<R> {
   readonly resolveOp: OpResolver<R>;
   readonly cache: ResultCache<R>;
-  /** How many ops execute at once; defaults to the number of CPUs. */
+  /**
+   * How many ops use the CPU at once; defaults to the number of CPUs. An op
+   * that goes idle (a RUN sleeping or waiting on I/O) lends its slot to the
+   * next step and reclaims it, going over the limit for a while, when busy
+   * again (ExecContext.slot), as Go's scheduler hands off a P around syscalls.
+   */
   readonly maxParallelism?: number;
   readonly logger?: Logger;
 }
@@ -184,7 +189,7 @@ class Build<R> {
       }
     }
     const inputs = await Promise.all(vertex.inputs.map((input) => this.result(input)));
-    const release = await this.shared.semaphore.acquire(signal);
+    const permit = await this.shared.semaphore.acquire(signal);
     job.progress({
       type: 'vertex.started',
       vertex: vertex.digest,
@@ -194,7 +199,16 @@ class Build<R> {
     });
     let result: R;
     try {
-      result = await this.#op(vertex).exec(inputs, job);
+      // Only lend and reclaim: the solver releases the permit itself when exec settles.
+      const slot = {
+        lend: () => {
+          permit.lend();
+        },
+        reclaim: () => {
+          permit.reclaim();
+        },
+      };
+      result = await this.#op(vertex).exec(inputs, { ...job, slot });
     } catch (error) {
       const failure = withVertex(toTbuildError(error), vertex.digest);
       if (failure.code === 'TB_CANCELED' || signal.aborted) {
@@ -209,7 +223,7 @@ class Build<R> {
       }
       throw failure;
     } finally {
-      release();
+      permit.release();
     }
     if (key !== undefined) await this.solverOptions.cache.save(key, result, job);
     job.progress({ type: 'vertex.completed', vertex: vertex.digest, at: Date.now() });

@@ -36,10 +36,27 @@ export interface InputKeySpec<R> {
   readonly contentChecksum?: (input: R, job: JobContext) => Promise<Digest>;
 }
 
+/**
+ * The running op's slot of the solver's parallelism bound. An op that stops
+ * using the CPU (a RUN whose processes sleep or wait on I/O) lends it so
+ * another step can start, and reclaims it when busy again; reclaiming never
+ * waits (the pool may go over the limit until a slot comes back). Both are
+ * no-ops in the wrong state and after the op ends.
+ */
+export interface ParallelismSlot {
+  lend(): void;
+  reclaim(): void;
+}
+
+/** What exec receives: a JobContext plus the op's parallelism slot. */
+export interface ExecContext extends JobContext {
+  readonly slot: ParallelismSlot;
+}
+
 export interface SolverOp<R> {
   cacheMap(job: JobContext): Promise<CacheMap<R>>;
   /** Runs the op on its inputs' results. Must honour job.signal. */
-  exec(inputs: readonly R[], job: JobContext): Promise<R>;
+  exec(inputs: readonly R[], job: ExecContext): Promise<R>;
 }
 
 /** Binds a vertex to its implementation; called once per vertex per solve. */
