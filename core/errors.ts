@@ -194,7 +194,7 @@ export const ERROR_CATALOG = {
   },
   TB_IMAGE_NOT_FOUND: {
     errorClass: 'NotFound',
-    summary: 'An image name is not in the local image store.',
+    summary: 'An image is not in the local image store, or its registry has no such name or tag.',
   },
   TB_STORE_LOCK: {
     errorClass: 'Unavailable',

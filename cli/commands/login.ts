@@ -1,8 +1,9 @@
-import { noopLogger } from '../../core/index.js';
+import { neverAborted, noopLogger } from '../../core/index.js';
 import { registryLogin } from '../../worker/index.js';
 import { readStdin } from '../builder/inputs.js';
 import { registrySettings } from '../builder/registry-settings.js';
 import { formatFlagHelp, parseFlags, usage, type FlagSpec } from '../flags.js';
+import { createPrompter, isInteractive, type PromptIO } from '../prompt.js';
 
 export const LOGIN_FLAGS: readonly FlagSpec[] = [
   { name: 'username', short: 'u', type: 'string', value: 'USER', description: 'Username' },
@@ -14,7 +15,8 @@ export const LOGIN_FLAGS: readonly FlagSpec[] = [
 const LOGIN_HELP = `Usage: tbuild login [OPTIONS] [SERVER]
 
 Log in to a registry (Docker Hub when no server is given), storing the credentials
-in docker's config.json as docker login does.
+in docker's config.json as docker login does. A user name or password not given by
+flags is asked for when stdin is a terminal (the password without echo).
 
 Options:
 ${formatFlagHelp(LOGIN_FLAGS)}`;
@@ -35,6 +37,62 @@ export function oneServer(positionals: readonly string[], command: string): stri
   return registryHost(positionals[0]);
 }
 
+export interface GivenCredentials {
+  readonly username: string | undefined;
+  readonly password: string | undefined;
+  readonly passwordStdin: boolean;
+}
+
+/**
+ * The user name and password, as `docker login` gets them: from the flags, the password
+ * from stdin with --password-stdin, and whatever is still missing asked for on a
+ * terminal (the password without echo). Without a terminal a missing value is a usage
+ * error naming its flag.
+ */
+export async function loginCredentials(
+  given: GivenCredentials,
+  io: PromptIO,
+  options: {
+    readonly readStdin: () => Promise<string>;
+    readonly warn: (line: string) => void;
+    readonly signal: AbortSignal;
+  },
+): Promise<{ readonly username: string; readonly password: string }> {
+  let { username, password } = given;
+  if (given.passwordStdin) {
+    if (password !== undefined)
+      throw usage('--password and --password-stdin are mutually exclusive');
+    if (username === undefined || username.trim() === '')
+      throw usage('--password-stdin needs a username: pass -u/--username');
+    password = (await options.readStdin()).replace(/\n$/, '').replace(/\r$/, '');
+  } else if (password !== undefined) {
+    options.warn('WARNING! Using --password via the CLI is insecure. Use --password-stdin.');
+  }
+  username = username?.trim();
+  if (username !== undefined && username !== '' && password !== undefined && password !== '')
+    return { username, password };
+  if (given.passwordStdin) throw usage('--password-stdin read an empty password');
+  if (!isInteractive(io)) {
+    throw usage(
+      username === undefined || username === ''
+        ? '"tbuild login" needs a username: pass -u/--username (stdin is not a terminal to ask on)'
+        : '"tbuild login" needs a password: pass --password-stdin or -p/--password (stdin is not a terminal to ask on)',
+    );
+  }
+  const prompter = createPrompter(io, options.signal);
+  try {
+    if (username === undefined || username === '')
+      username = (await prompter.ask('Username: ', { echo: true })).trim();
+    if (username === '') throw usage('a username is required');
+    if (password === undefined || password === '')
+      password = await prompter.ask('Password: ', { echo: false });
+    if (password === '') throw usage('a password is required');
+    return { username, password };
+  } finally {
+    prompter.close();
+  }
+}
+
 export async function runLogin(argv: readonly string[]): Promise<number> {
   const flags = parseFlags(argv, LOGIN_FLAGS);
   if (flags.booleans.get('help') === true) {
@@ -42,23 +100,26 @@ export async function runLogin(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const registry = oneServer(flags.positionals, 'login');
-  const username = flags.strings.get('username');
-  let password = flags.strings.get('password');
-  const fromStdin = flags.booleans.get('password-stdin') === true;
-  if (fromStdin && password !== undefined)
-    throw usage('--password and --password-stdin are mutually exclusive');
-  if (username === undefined || username === '')
-    throw usage('"tbuild login" needs a username (-u USER)');
-  if (fromStdin) {
-    password = (await readStdin()).replace(/\r?\n$/, '');
-  } else if (password !== undefined) {
-    console.error('WARNING! Using --password via the CLI is insecure. Use --password-stdin.');
-  }
-  if (password === undefined || password === '')
-    throw usage('"tbuild login" needs a password (-p PASS or --password-stdin)');
+  // A person may take their time to type: only the registry check is timed.
+  const { username, password } = await loginCredentials(
+    {
+      username: flags.strings.get('username'),
+      password: flags.strings.get('password'),
+      passwordStdin: flags.booleans.get('password-stdin') === true,
+    },
+    { input: process.stdin, output: process.stderr },
+    {
+      readStdin,
+      warn: (line) => {
+        console.error(line);
+      },
+      signal: neverAborted,
+    },
+  );
+  const signal = AbortSignal.timeout(120_000);
   const settings = registrySettings(process.env);
   const { storedIn } = await registryLogin(registry, username, password, settings, {
-    signal: AbortSignal.timeout(120_000),
+    signal,
     logger: noopLogger,
   });
   if (!storedIn.startsWith('docker-credential-'))

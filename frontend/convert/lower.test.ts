@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isTbuildError } from '../../core/index.js';
+import { isTbuildError, TbuildError } from '../../core/index.js';
 import { topologicalOrder } from '../../solver/ir/index.js';
 import { parseDockerfile } from '../dockerfile/index.js';
 import { emptyImageResolver } from './empty-resolver.js';
@@ -181,5 +181,35 @@ describe('lowerDockerfile identities', () => {
       endLine: 3,
       lines: ['EXPOSE 80/bogus'],
     });
+  });
+
+  it('suggests the stage a failed --from image was one typo away from, keeping the image hint', async () => {
+    // A registry that has none of these images and says so with its own hint.
+    const resolver = {
+      resolve(ref: string) {
+        if (ref === 'docker.io/library/busybox:latest') return Promise.resolve({ ref });
+        return Promise.reject(
+          new TbuildError('TB_IMAGE_NOT_FOUND', `image ${ref} not found`, {
+            hint: 'check the image name and tag',
+            details: { image: ref },
+          }),
+        );
+      },
+    };
+    const failure = async (text: string): Promise<unknown> =>
+      lower(text, { resolver }).catch((e: unknown) => e);
+    const stages = 'FROM busybox AS builder\nRUN make\nFROM busybox\n';
+    for (const line of ['COPY --from=buidler /x /x', 'RUN --mount=from=buidler,target=/b true']) {
+      const error = await failure(`${stages}${line}\n`);
+      expect(isTbuildError(error, 'TB_IMAGE_NOT_FOUND'), line).toBe(true);
+      if (!isTbuildError(error)) return;
+      expect(error.message).toContain('docker.io/library/buidler:latest');
+      expect(error.hint).toBe('did you mean stage "builder"? (else: check the image name and tag)');
+      expect(error.details).toMatchObject({ suggestion: 'builder' });
+      expect(error.source?.lines).toEqual([line]);
+    }
+    // A name nowhere near a stage keeps the image's own hint alone.
+    const far = await failure(`${stages}COPY --from=postgres /x /x\n`);
+    expect(isTbuildError(far) ? far.hint : far).toBe('check the image name and tag');
   });
 });

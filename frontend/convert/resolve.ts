@@ -98,13 +98,26 @@ async function resolveBase(
       stage.alias === undefined ? [] : [stage.alias],
     );
     const closest = closestMatch(state.baseName, names);
-    const wrapped =
-      closest === undefined || error.hint !== undefined
-        ? error
-        : new TbuildError(error.code, error.message, {
-            cause: error,
-            hint: `did you mean stage "${closest}"?`,
-          });
-    throw withSource(wrapped, ctx.text, range);
+    throw withSource(
+      closest === undefined ? error : withStageSuggestion(error, closest),
+      ctx.text,
+      range,
+    );
   }
+}
+
+/**
+ * A name that failed as an image but is one typo away from a stage (`--from=buidler`
+ * beside `AS builder`) was most likely meant as the stage, so that suggestion comes
+ * first, whatever the registry said (not found, refused, unreachable); the image's own
+ * hint stays after it.
+ */
+function withStageSuggestion(error: TbuildError, stage: string): TbuildError {
+  const suggestion = `did you mean stage "${stage}"?`;
+  return new TbuildError(error.code, error.message, {
+    cause: error,
+    hint: error.hint === undefined ? suggestion : `${suggestion} (else: ${error.hint})`,
+    details: { ...error.details, suggestion: stage },
+    ...(error.source === undefined ? {} : { source: error.source }),
+  });
 }

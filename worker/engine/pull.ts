@@ -8,6 +8,7 @@ import {
   type RegistryClient,
 } from '../../registry-client/index.js';
 import { normalizeImageName, readLocalImage, type LocalImage } from './local-images.js';
+import { imagePullError } from './registry-access.js';
 import type { BuildStore } from './store.js';
 
 /** Bytes received of one blob; `completed` once it is verified and stored. */
@@ -50,7 +51,9 @@ export class ImagePuller {
     const normalized = normalizeImageName(name);
     const ref = parseReference(normalized);
     const client = this.client();
-    const resolved = await resolveImage(client, ref, { signal });
+    const resolved = await resolveImage(client, ref, { signal }).catch((error: unknown) => {
+      throw imagePullError(error, normalized, ref.registry);
+    });
     const manifest = resolved.manifest;
     await this.store.content.writeBuffer(manifest.bytes, {
       signal,

@@ -1,5 +1,6 @@
-import type { Logger } from '../../core/index.js';
+import { isTbuildError, TbuildError, type Logger } from '../../core/index.js';
 import {
+  DOCKER_HUB,
   dockerConfigCredentials,
   login,
   logout,
@@ -61,4 +62,60 @@ export function registryLogout(
     ...(settings.helperDir === undefined ? {} : { helperDir: settings.helperDir }),
     signal,
   });
+}
+
+/** The `tbuild login` command line for a registry (Docker Hub needs no argument). */
+export function loginCommand(registry: string): string {
+  return registry === DOCKER_HUB ? 'tbuild login' : `tbuild login ${registry}`;
+}
+
+/**
+ * A registry failure while resolving `image` (a normalised reference), said in terms of
+ * the image a build asked for: a tag or repository the registry does not have is
+ * TB_IMAGE_NOT_FOUND, a refusal says how to log in, an unreachable registry is named.
+ * Other errors (cancellation, digest mismatches, bad manifests) pass through unchanged.
+ */
+export function imagePullError(error: unknown, image: string, registry: string): unknown {
+  if (!isTbuildError(error)) return error;
+  const details = { ...error.details, image, registry };
+  switch (error.code) {
+    case 'TB_REGISTRY_NOT_FOUND':
+      return new TbuildError(
+        'TB_IMAGE_NOT_FOUND',
+        `image ${image} not found: registry ${registry} has no such repository or tag${registryCodes(error)}`,
+        {
+          hint: 'check the image name and tag; for a private image, log in first',
+          details,
+          cause: error,
+        },
+      );
+    case 'TB_REGISTRY_AUTH': {
+      const login = `run "${loginCommand(registry)}"`;
+      return new TbuildError('TB_REGISTRY_AUTH', `pulling ${image}: ${error.message}`, {
+        hint:
+          error.hint === undefined || error.hint === `log in to ${registry}`
+            ? `${login} (or docker login) if the image is private`
+            : `${error.hint}; ${login} to store new credentials`,
+        details,
+        cause: error,
+      });
+    }
+    case 'TB_REGISTRY_HTTP':
+      return new TbuildError('TB_REGISTRY_HTTP', `pulling ${image}: ${error.message}`, {
+        hint:
+          error.hint ??
+          `check that registry ${registry} is running and reachable from this machine`,
+        details,
+        cause: error,
+      });
+    default:
+      return error;
+  }
+}
+
+/** ` (MANIFEST_UNKNOWN)`: the codes the registry answered with, when it said any. */
+function registryCodes(error: TbuildError): string {
+  const codes = error.details?.['registryCodes'];
+  if (!Array.isArray(codes) || codes.length === 0) return '';
+  return ` (${codes.map(String).join(', ')})`;
 }
