@@ -10,13 +10,16 @@ const CGROUP_ROOT = '/sys/fs/cgroup';
  * A per-step cgroup nested under tbuild's own (so the parent's limits still apply),
  * on cgroup v2 or on v1 (one directory per controller; hybrid hosts use v1 for the
  * controllers, research/sandbox.md §3). The helper writes the sandbox's PID 1 into
- * `procsFiles` before it starts the command.
+ * `procsFiles` before it starts the command. Besides limits it accounts the step's
+ * CPU time, which tells the solver when the step is idle (RunOptions.onStart).
  */
 export interface StepCgroup {
   readonly version: 1 | 2;
   readonly procsFiles: readonly string[];
   /** True once the kernel OOM-killed a process in it. */
   oomKilled(): boolean;
+  /** Cumulative CPU time of its processes in nanoseconds; undefined if it cannot be read. */
+  cpuTimeNs(): number | undefined;
   /** Removes the directories (after the step's processes are gone). */
   remove(): void;
 }
@@ -39,13 +42,18 @@ function isCgroup2(path: string): boolean {
   }
 }
 
-function counter(file: string, key: string): number {
+/** `key N` in a flat keyed file (memory.events, cpu.stat), or undefined if absent or unreadable. */
+function counterOrUndefined(file: string, key: string): number | undefined {
   try {
     const match = new RegExp(`^${key} (\\d+)$`, 'm').exec(readFileSync(file, 'utf8'));
-    return match?.[1] === undefined ? 0 : Number(match[1]);
+    return match?.[1] === undefined ? undefined : Number(match[1]);
   } catch {
-    return 0;
+    return undefined;
   }
+}
+
+function counter(file: string, key: string): number {
+  return counterOrUndefined(file, key) ?? 0;
 }
 
 function removeDir(path: string): void {
@@ -70,20 +78,38 @@ function unavailable(why: string, cause?: unknown): TbuildError {
   });
 }
 
-/** Creates the step's cgroup with the limits; returns undefined when no limit was asked for. */
+/**
+ * Creates the step's cgroup. With limits, failing to is an error. Without, the
+ * cgroup only accounts CPU time and is best effort: undefined when cgroups are
+ * unavailable (not root, read-only cgroupfs, no cpuacct controller).
+ */
 export function createStepCgroup(
   id: string,
   limits: ResourceLimits | undefined,
 ): StepCgroup | undefined {
-  if (limits === undefined) return undefined;
-  if (limits.memoryBytes === undefined && limits.pids === undefined && limits.cpus === undefined) {
-    return undefined;
-  }
   try {
-    return isCgroup2(CGROUP_ROOT) ? createV2(id, limits) : createV1(id, limits);
+    return isCgroup2(CGROUP_ROOT) ? createV2(id, limits ?? {}) : createV1(id, limits ?? {});
   } catch (error) {
+    if (!hasLimits(limits)) return undefined;
     if (error instanceof TbuildError) throw error;
     throw unavailable((error as Error).message, error);
+  }
+}
+
+function hasLimits(limits: ResourceLimits | undefined): boolean {
+  return (
+    limits !== undefined &&
+    (limits.memoryBytes !== undefined || limits.pids !== undefined || limits.cpus !== undefined)
+  );
+}
+
+/** A counter file holding one integer (cpuacct.usage), or undefined if it cannot be read. */
+function readNumber(file: string): number | undefined {
+  try {
+    const value = Number(readFileSync(file, 'utf8').trim());
+    return Number.isFinite(value) ? value : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -91,7 +117,10 @@ function createV2(id: string, limits: ResourceLimits): StepCgroup {
   const parent = join(CGROUP_ROOT, ownPaths().get('') ?? '/', 'tbuild');
   mkdirSync(parent, { recursive: true });
   // v2 forbids processes in inner nodes with controllers: enable them for our own subtree only.
-  writeFileSync(join(parent, 'cgroup.subtree_control'), '+memory +pids +cpu');
+  // CPU accounting (cpu.stat's usage_usec) needs no controller, so plain steps skip this.
+  if (hasLimits(limits)) {
+    writeFileSync(join(parent, 'cgroup.subtree_control'), '+memory +pids +cpu');
+  }
   const dir = join(parent, id);
   mkdirSync(dir);
   if (limits.memoryBytes !== undefined) {
@@ -106,6 +135,10 @@ function createV2(id: string, limits: ResourceLimits): StepCgroup {
     version: 2,
     procsFiles: [join(dir, 'cgroup.procs')],
     oomKilled: () => counter(join(dir, 'memory.events'), 'oom_kill') > 0,
+    cpuTimeNs: () => {
+      const usec = counterOrUndefined(join(dir, 'cpu.stat'), 'usage_usec');
+      return usec === undefined ? undefined : usec * 1000;
+    },
     remove: () => {
       if (existsSync(join(dir, 'cgroup.kill'))) writeFileSync(join(dir, 'cgroup.kill'), '1');
       removeDir(dir);
@@ -126,6 +159,34 @@ function createV1(id: string, limits: ResourceLimits): StepCgroup {
     dirs.set(name, dir);
     return dir;
   };
+  try {
+    applyV1Limits(limits, controllerDir);
+    // Accounting is required only when it is the cgroup's sole purpose.
+    let accounting: string | undefined;
+    try {
+      accounting = controllerDir('cpuacct');
+    } catch (error) {
+      if (dirs.size === 0) throw error;
+    }
+    const memory = dirs.get('memory');
+    return {
+      version: 1,
+      procsFiles: [...dirs.values()].map((dir) => join(dir, 'cgroup.procs')),
+      oomKilled: () =>
+        memory !== undefined && counter(join(memory, 'memory.oom_control'), 'oom_kill') > 0,
+      cpuTimeNs: () =>
+        accounting === undefined ? undefined : readNumber(join(accounting, 'cpuacct.usage')),
+      remove: () => {
+        for (const dir of dirs.values()) removeDir(dir);
+      },
+    };
+  } catch (error) {
+    for (const dir of dirs.values()) removeDir(dir);
+    throw error;
+  }
+}
+
+function applyV1Limits(limits: ResourceLimits, controllerDir: (name: string) => string): void {
   if (limits.memoryBytes !== undefined) {
     const dir = controllerDir('memory');
     writeFileSync(join(dir, 'memory.limit_in_bytes'), String(limits.memoryBytes));
@@ -142,14 +203,4 @@ function createV1(id: string, limits: ResourceLimits): StepCgroup {
     writeFileSync(join(dir, 'cpu.cfs_period_us'), '100000');
     writeFileSync(join(dir, 'cpu.cfs_quota_us'), String(Math.round(limits.cpus * 100_000)));
   }
-  const memory = dirs.get('memory');
-  return {
-    version: 1,
-    procsFiles: [...dirs.values()].map((dir) => join(dir, 'cgroup.procs')),
-    oomKilled: () =>
-      memory !== undefined && counter(join(memory, 'memory.oom_control'), 'oom_kill') > 0,
-    remove: () => {
-      for (const dir of dirs.values()) removeDir(dir);
-    },
-  };
 }

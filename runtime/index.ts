@@ -23,6 +23,7 @@ export type {
   RunResult,
   RunSpec,
   RunTiming,
+  RunningStep,
   SandboxExecutorOptions,
   SandboxMount,
 } from './types.js';

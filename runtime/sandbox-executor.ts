@@ -125,6 +125,7 @@ export class SandboxExecutor implements Executor {
     const runDir = mkdtempSync(join(this.#options.stateDir, 'r'));
     const releases: (() => void)[] = [];
     let cgroup: StepCgroup | undefined;
+    let settled = false;
     let stubs: MountStub[] = [];
     try {
       mkdirSync(join(runDir, 'rootfs'));
@@ -161,9 +162,17 @@ export class SandboxExecutor implements Executor {
           `${String(limit.resource)} ${String(limit.soft)} ${String(limit.hard)}`,
         );
       }
-      cgroup = createStepCgroup(`step-${String(process.pid)}-${String(++runCounter)}`, spec.limits);
-      for (const file of cgroup?.procsFiles ?? []) config.add(ConfigTag.cgroupProcs, file);
-      if (cgroup?.version === 2) config.add(ConfigTag.cgroupNs, '1');
+      // Every step gets a cgroup when it can: besides limits it accounts CPU time (onStart).
+      const stepCgroup = createStepCgroup(
+        `step-${String(process.pid)}-${String(++runCounter)}`,
+        spec.limits,
+      );
+      cgroup = stepCgroup;
+      for (const file of stepCgroup?.procsFiles ?? []) config.add(ConfigTag.cgroupProcs, file);
+      if (stepCgroup?.version === 2) config.add(ConfigTag.cgroupNs, '1');
+      options.onStart?.({
+        cpuTimeNs: () => (settled ? undefined : stepCgroup?.cpuTimeNs()),
+      });
 
       const startedAt = new Date();
       const started = performance.now();
@@ -199,6 +208,7 @@ export class SandboxExecutor implements Executor {
         timing: { startedAt, totalMs },
       };
     } finally {
+      settled = true;
       for (const release of releases) release();
       try {
         cgroup?.remove();

@@ -96,6 +96,18 @@ export interface RunOptions {
   readonly signal: AbortSignal;
   readonly stdout?: Writable;
   readonly stderr?: Writable;
+  /** Called once, just before the step's processes start (after its setup). */
+  readonly onStart?: (step: RunningStep) => void;
+}
+
+/** A step whose processes are running, as handed to RunOptions.onStart. */
+export interface RunningStep {
+  /**
+   * Cumulative CPU time of the step's processes so far, in nanoseconds (from its
+   * cgroup: v1 cpuacct.usage, v2 cpu.stat usage_usec). Undefined when it cannot be
+   * measured (no cgroups: not root, read-only cgroupfs) and once the run settles.
+   */
+  cpuTimeNs(): number | undefined;
 }
 
 export interface RunTiming {

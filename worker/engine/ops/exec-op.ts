@@ -9,12 +9,15 @@ import { snapshotRef, SCRATCH, type WorkerRef } from '../refs.js';
 import { withReadViews } from '../views.js';
 import type { OpContext } from './context.js';
 import { contentKey, isLocalInput } from './input-checksums.js';
+import { lendSlotWhileIdle } from './slot-lender.js';
 
 /**
  * RUN: the command in a sandbox over a new snapshot of the root mount's
  * input, with the other mounts (binds of other inputs, cache dirs, tmpfs,
  * secrets, ssh agents) attached. A non-zero exit fails the step and commits
- * nothing. Secret values never enter the op, its key or the layer.
+ * nothing. Secret values never enter the op, its key or the layer. While the
+ * command idles (sleeps, waits on I/O) its parallelism slot is lent to other
+ * steps (slot-lender.ts).
  */
 export function execOp(vertex: Vertex, op: ExecOp, context: OpContext): SolverOp<WorkerRef> {
   const rootMount = op.mounts.find(
@@ -63,29 +66,37 @@ export function execOp(vertex: Vertex, op: ExecOp, context: OpContext): SolverOp
               boundInputs.map((index, position) => [index, views[position] ?? '']),
             );
             const { mounts, env } = await sandboxMounts(others, viewOf, context);
-            return context.executor.run(
-              {
-                rootfs: {
-                  lowerDirs: active.lowerdirs,
-                  upperDir: active.upperdir,
-                  workDir: active.workdir,
+            let stopLending: (() => void) | undefined;
+            try {
+              return await context.executor.run(
+                {
+                  rootfs: {
+                    lowerDirs: active.lowerdirs,
+                    upperDir: active.upperdir,
+                    workDir: active.workdir,
+                  },
+                  mounts,
+                  process: {
+                    args: op.args,
+                    env: [...op.env, ...(op.proxyEnv ?? []), ...env],
+                    cwd: op.cwd,
+                    user: op.user,
+                  },
+                  network: op.network,
+                  extraHosts: op.extraHosts.map(parseExtraHost),
                 },
-                mounts,
-                process: {
-                  args: op.args,
-                  env: [...op.env, ...(op.proxyEnv ?? []), ...env],
-                  cwd: op.cwd,
-                  user: op.user,
+                {
+                  signal: job.signal,
+                  stdout: logStream(job.progress, vertex, 'stdout'),
+                  stderr: logStream(job.progress, vertex, 'stderr'),
+                  onStart: (step) => {
+                    stopLending = lendSlotWhileIdle(job.slot, step, job.logger);
+                  },
                 },
-                network: op.network,
-                extraHosts: op.extraHosts.map(parseExtraHost),
-              },
-              {
-                signal: job.signal,
-                stdout: logStream(job.progress, vertex, 'stdout'),
-                stderr: logStream(job.progress, vertex, 'stderr'),
-              },
-            );
+              );
+            } finally {
+              stopLending?.();
+            }
           },
         );
         if (result.exitCode !== 0) {
