@@ -6,6 +6,7 @@ import { applyCopy } from './copy.js';
 import { exists } from './exists.js';
 import { resolveInRoot } from './in-root.js';
 import { resolveOwner, type ResolvedOwner } from './owners.js';
+import type { FileReuse } from './reuse.js';
 import { expandWildcard, hasWildcard } from './wildcard.js';
 
 export interface CopyFilters {
@@ -26,6 +27,13 @@ export interface FileOpContext {
   readonly copyFilters?: (input: number | undefined, action: CopyAction) => CopyFilters;
   /** An empty directory for copies whose source is scratch. */
   readonly emptyDir: string;
+  /**
+   * Where `--chown` names are looked up (/etc/passwd, /etc/group): the base's
+   * view when `destRoot` is a layer directory written directly; default `destRoot`.
+   */
+  readonly lookupRoot?: string;
+  /** Earlier equal files a copy may hard-link (see FileReuse); only for a fresh layer directory. */
+  readonly reuse?: FileReuse;
   readonly signal?: AbortSignal;
 }
 
@@ -87,12 +95,13 @@ async function applyAction(action: FileAction, context: FileOpContext): Promise<
           'TB_INTERNAL',
           `copy from input ${String(action.from)} has no mounted root`,
         );
-      const owner = await ownerOf(action.owner, root);
+      const owner = await ownerOf(action.owner, context.lookupRoot ?? root);
       const filters = context.copyFilters?.(action.from, action) ?? {};
       await applyCopy(action, {
         sourceRoot,
         destRoot: root,
         ...(owner === undefined ? {} : { owner }),
+        ...(context.reuse === undefined ? {} : { reuse: context.reuse }),
         ...filters,
         ...(context.signal === undefined ? {} : { signal: context.signal }),
       });

@@ -24,6 +24,7 @@ import { resolveInRoot } from './in-root.js';
 import type { ResolvedOwner } from './owners.js';
 import { expandWildcard, hasWildcard } from './wildcard.js';
 import { unpackIfArchive } from './unpack-copy.js';
+import type { FileReuse } from './reuse.js';
 
 export interface CopyContext {
   /** Host directory of the copy's source (a context, or a mounted snapshot). */
@@ -36,6 +37,8 @@ export interface CopyContext {
   readonly excludes?: (path: string) => boolean;
   /** Paths relative to each copied source that are left out (`COPY --exclude`). */
   readonly sourceExcludes?: (path: string) => boolean;
+  /** Earlier equal files to hard-link instead of copying (only when `destRoot` is a fresh layer directory). */
+  readonly reuse?: FileReuse;
   readonly signal?: AbortSignal;
 }
 
@@ -218,6 +221,19 @@ class TreeCopier {
           details: { path: relative },
         },
       );
+    }
+    const reuse = this.context.reuse;
+    if (
+      reuse !== undefined &&
+      (await reuse.tryLink(source, stats, target, target.slice(this.context.destRoot.length + 1), {
+        uid,
+        gid,
+        mode,
+        mtimeMs: stats.mtime.getTime(),
+      }))
+    ) {
+      if (stats.nlink > 1) this.#links.set(inode, target);
+      return;
     }
     if (stats.size > SYNC_COPY_LIMIT) await copyFile(source, target);
     else copyFileSync(source, target);

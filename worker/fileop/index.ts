@@ -5,3 +5,5 @@ export { applyCopy, type CopyContext } from './copy.js';
 export { resolveInRoot } from './in-root.js';
 export { resolveOwner, type ResolvedOwner } from './owners.js';
 export { expandWildcard, hasWildcard, matchComponent } from './wildcard.js';
+export { copyUpDirectories, planLayerCopy, type LayerCopyPlan } from './layer-copy.js';
+export { FileReuse } from './reuse.js';

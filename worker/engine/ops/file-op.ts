@@ -1,10 +1,17 @@
 import { canonicalDigest, TbuildError } from '../../../core/index.js';
-import type { FileOp, InputKeySpec, SolverOp, Vertex } from '../../../solver/index.js';
-import { applyFileOp, type CopyFilters } from '../../fileop/index.js';
+import type { CopyAction, FileOp, InputKeySpec, SolverOp, Vertex } from '../../../solver/index.js';
+import {
+  applyFileOp,
+  copyUpDirectories,
+  FileReuse,
+  planLayerCopy,
+  type CopyFilters,
+} from '../../fileop/index.js';
 import { SCRATCH, snapshotRef, type WorkerRef } from '../refs.js';
 import { emptyDir, withReadViews, writeSnapshot } from '../views.js';
 import type { OpContext } from './context.js';
 import { contentKey, isLocalInput } from './input-checksums.js';
+import { copyLineageKey, previousLayerDir, rememberLayer } from './copy-lineage.js';
 
 /**
  * COPY, ADD, WORKDIR and heredoc files: actions applied to a writable view of
@@ -31,31 +38,53 @@ export function fileOp(vertex: Vertex, op: FileOp, context: OpContext): SolverOp
       if (base?.kind !== 'snapshot')
         throw new TbuildError('TB_INTERNAL', 'a file op must be based on a snapshot');
       const empty = await emptyDir(context.store);
-      const id = await writeSnapshot(context.store, base.snapshot, { signal: job.signal }, (dir) =>
-        withReadViews(context.store, inputs, job.signal, (inputRoots) =>
-          applyFileOp(op, {
-            destRoot: dir,
-            inputRoots,
-            emptyDir: empty,
-            signal: job.signal,
-            copyFilters: (index, action): CopyFilters => {
-              const input = index === undefined ? undefined : inputs[index];
-              const ignore =
-                input?.kind === 'local' && input.excludePatterns.length > 0
-                  ? context.excluder(input.excludePatterns)
-                  : undefined;
-              const own =
-                action.excludePatterns.length > 0
-                  ? context.excluder(action.excludePatterns)
-                  : undefined;
-              return {
-                ...(ignore === undefined ? {} : { excludes: ignore }),
-                ...(own === undefined ? {} : { sourceExcludes: own }),
-              };
-            },
-          }),
-        ),
-      );
+      const lineage = copyLineageKey(vertex);
+      const previous = await previousLayerDir(context.store, lineage, job.signal);
+      const copyFilters = (index: number | undefined, action: CopyAction): CopyFilters => {
+        const input = index === undefined ? undefined : inputs[index];
+        const ignore =
+          input?.kind === 'local' && input.excludePatterns.length > 0
+            ? context.excluder(input.excludePatterns)
+            : undefined;
+        const own =
+          action.excludePatterns.length > 0 ? context.excluder(action.excludePatterns) : undefined;
+        return {
+          ...(ignore === undefined ? {} : { excludes: ignore }),
+          ...(own === undefined ? {} : { sourceExcludes: own }),
+        };
+      };
+      const written = await withReadViews(context.store, inputs, job.signal, async (inputRoots) => {
+        const baseRoot = op.base === undefined ? empty : inputRoots[op.base];
+        const plan = baseRoot === undefined ? undefined : await planLayerCopy(op, baseRoot);
+        const reuse =
+          plan === undefined || previous === undefined ? undefined : new FileReuse(previous);
+        const snapshot = await writeSnapshot(
+          context.store,
+          base.snapshot,
+          { signal: job.signal, direct: plan !== undefined },
+          async (dir) => {
+            if (plan !== undefined && baseRoot !== undefined)
+              copyUpDirectories(plan, baseRoot, dir);
+            await applyFileOp(plan?.op ?? op, {
+              destRoot: dir,
+              inputRoots,
+              emptyDir: empty,
+              signal: job.signal,
+              copyFilters,
+              ...(plan === undefined ? {} : { lookupRoot: baseRoot }),
+              ...(reuse === undefined ? {} : { reuse }),
+            });
+          },
+        );
+        return { snapshot, direct: plan !== undefined, linked: reuse?.linked ?? 0 };
+      });
+      const id = written.snapshot;
+      if (written.direct) await rememberLayer(context.store, lineage, id, vertex, job.signal);
+      if (written.linked > 0)
+        context.logger.debug('linked unchanged files from the previous layer', {
+          vertex: vertex.digest,
+          linked: written.linked,
+        });
       return snapshotRef(id);
     },
   };

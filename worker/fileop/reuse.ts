@@ -1,0 +1,149 @@
+import { closeSync, linkSync, lstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+
+/** Files up to this size are compared with the sync API; larger ones in async chunks. */
+const SYNC_COMPARE_LIMIT = 4 * 1024 * 1024;
+const CHUNK = 256 * 1024;
+/**
+ * utimes takes seconds as a double, so a copy's mtime lands within a few
+ * nanoseconds of the source's milliseconds, not on them: equal within 1 µs.
+ */
+const MTIME_TOLERANCE_MS = 0.001;
+
+/** What the copied file must look like once written: the copy's ownership, mode and mtime. */
+export interface WantedFile {
+  readonly uid: number;
+  readonly gid: number;
+  readonly mode: number;
+  readonly mtimeMs: number;
+}
+
+/**
+ * Hard-links unchanged files from an earlier, committed result of the same
+ * copy instead of writing them again. Rebuilding after a one-file edit then
+ * creates one new inode rather than thousands: on this kind of disk, inode
+ * creation, not data, is what a large COPY costs.
+ *
+ * A file is linked only when the earlier one is byte-for-byte equal to the
+ * source and already has the ownership, mode and mtime the copy would give
+ * it, so the layer is the one a plain copy makes. Sharing inodes across
+ * snapshots is safe because committed snapshots are never written to (an
+ * overlay copies a lower file up before changing it); the copy that links
+ * must itself write nothing more to the file, which the caller guarantees by
+ * linking only into a fresh layer directory.
+ */
+export class FileReuse {
+  readonly #previousRoot: string;
+  /** Earlier inode → the source inode it stands for, so two unrelated sources never share one. */
+  readonly #claimed = new Map<string, string>();
+  #linked = 0;
+
+  constructor(previousRoot: string) {
+    this.#previousRoot = previousRoot;
+  }
+
+  /** How many files were linked rather than copied. */
+  get linked(): number {
+    return this.#linked;
+  }
+
+  /**
+   * Links `target` (at `relative` below the layer root) to the earlier file
+   * when it is equal; false means nothing was written and the caller copies.
+   */
+  async tryLink(
+    source: string,
+    sourceStats: Stats,
+    target: string,
+    relative: string,
+    wanted: WantedFile,
+  ): Promise<boolean> {
+    const previous = `${this.#previousRoot}/${relative}`;
+    const earlier = lstatSync(previous, { throwIfNoEntry: false });
+    if (earlier === undefined || !earlier.isFile()) return false;
+    if (
+      earlier.size !== sourceStats.size ||
+      earlier.uid !== wanted.uid ||
+      earlier.gid !== wanted.gid ||
+      (earlier.mode & 0o7777) !== wanted.mode ||
+      Math.abs(earlier.mtimeMs - wanted.mtimeMs) >= MTIME_TOLERANCE_MS
+    ) {
+      return false;
+    }
+    const earlierInode = `${String(earlier.dev)}:${String(earlier.ino)}`;
+    const sourceInode = `${String(sourceStats.dev)}:${String(sourceStats.ino)}`;
+    const claimedBy = this.#claimed.get(earlierInode);
+    if (claimedBy !== undefined && claimedBy !== sourceInode) return false;
+    try {
+      const equal =
+        sourceStats.size <= SYNC_COMPARE_LIMIT
+          ? sameBytesSync(source, previous, sourceStats.size)
+          : await sameBytes(source, previous);
+      if (!equal) return false;
+      linkSync(previous, target);
+    } catch {
+      // Gone meanwhile (pruned), too many links, unreadable: the caller copies instead.
+      return false;
+    }
+    this.#claimed.set(earlierInode, sourceInode);
+    this.#linked += 1;
+    return true;
+  }
+}
+
+function sameBytesSync(a: string, b: string, size: number): boolean {
+  const left = readWhole(a, size);
+  const right = readWhole(b, size);
+  return left !== undefined && right !== undefined && left.equals(right);
+}
+
+/** The file's bytes, or undefined when it is not `size` long any more. */
+function readWhole(path: string, size: number): Buffer | undefined {
+  const fd = openSync(path, 'r');
+  try {
+    // One byte more than expected, to notice a file that grew since its lstat.
+    const buffer = Buffer.allocUnsafe(size + 1);
+    let filled = 0;
+    for (;;) {
+      const read = readSync(fd, buffer, filled, buffer.length - filled, null);
+      if (read === 0) break;
+      filled += read;
+      if (filled > size) return undefined;
+    }
+    return filled === size ? buffer.subarray(0, size) : undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function sameBytes(a: string, b: string): Promise<boolean> {
+  const left = await open(a, 'r');
+  try {
+    const right = await open(b, 'r');
+    try {
+      const leftChunk = Buffer.allocUnsafe(CHUNK);
+      const rightChunk = Buffer.allocUnsafe(CHUNK);
+      for (;;) {
+        const [l, r] = await Promise.all([fill(left, leftChunk), fill(right, rightChunk)]);
+        if (l !== r) return false;
+        if (l === 0) return true;
+        if (!leftChunk.subarray(0, l).equals(rightChunk.subarray(0, r))) return false;
+      }
+    } finally {
+      await right.close();
+    }
+  } finally {
+    await left.close();
+  }
+}
+
+/** Reads until `buffer` is full or the file ends; returns the bytes read. */
+async function fill(file: FileHandle, buffer: Buffer): Promise<number> {
+  let filled = 0;
+  while (filled < buffer.length) {
+    const { bytesRead } = await file.read(buffer, filled, buffer.length - filled, null);
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+  }
+  return filled;
+}
