@@ -12,6 +12,7 @@ debian_packages=(
   openssl                 # certificates for the test token server (registry token auth)
   iproute2                # network namespaces for RUN --network tests
   git                     # ADD of git repositories (worker/sources)
+  openssh-client          # ssh-agent, ssh-add, ssh-keygen for the RUN --mount=type=ssh e2e test
   bzip2 xz-utils zstd     # ADD extracts .tar.bz2, .tar.xz and .tar.zst through these
 )
 

@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import type { Writable } from 'node:stream';
@@ -74,10 +74,17 @@ export async function writeOutput(options: {
     case 'tar': {
       const dest = requireDest(output);
       await withReadView(engine.store, options.result, signal, async (dir) => {
-        const child = spawn('tar', ['-C', dir, '--numeric-owner', '--sort=name', '-cf', '-', '.'], {
-          signal,
-          stdio: ['ignore', 'pipe', 'inherit'],
-        });
+        // Entries named as BuildKit's tar exporter names them: `etc/passwd`, no `./` root.
+        const entries = (await readdir(dir)).sort();
+        const files = entries.length > 0 ? ['--', ...entries] : ['-T', '/dev/null'];
+        const child = spawn(
+          'tar',
+          ['-C', dir, '--numeric-owner', '--sort=name', '-cf', '-', ...files],
+          {
+            signal,
+            stdio: ['ignore', 'pipe', 'inherit'],
+          },
+        );
         await pipeline(child.stdout, dest === '-' ? options.stdout : createWriteStream(dest));
       });
       return;

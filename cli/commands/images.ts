@@ -87,7 +87,8 @@ export async function runImages(argv: readonly string[]): Promise<number> {
   const shortId = (id: string): string => (noTrunc ? id : id.replace(/^sha256:/, '').slice(0, 12));
   const now = Date.now();
   if (flags.booleans.get('quiet') === true) {
-    for (const id of new Set(shown.map((row) => shortId(row.id)))) console.log(id);
+    // One line per row, as docker prints an image once for each of its tags.
+    for (const row of shown) console.log(shortId(row.id));
     return 0;
   }
   const since = (row: Row): string =>
