@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InlinePool } from '../threads/index.js';
-import { checksumPath, cleanRelative, type ChecksumOptions } from './checksum.js';
+import { checksumPath, cleanRelative, headerJson, type ChecksumOptions } from './checksum.js';
 import { StatCache } from './stat-cache.js';
 
 let root: string;
@@ -118,5 +118,39 @@ describe('StatCache', () => {
     expect((await StatCache.open(file)).get(target, stats)).toBe(digest);
     await writeFile(file, '{"version":1,"entries":[["torn');
     expect((await StatCache.open(file)).get(target, stats)).toBeUndefined();
+  });
+});
+
+describe('headerJson', () => {
+  it('is the canonical JSON of the header fields', async () => {
+    const { lstatSync, mkdtempSync, writeFileSync, symlinkSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { canonicalJson } = await import('../../core/index.js');
+    const dir = mkdtempSync(join(tmpdir(), 'tbuild-header-'));
+    try {
+      writeFileSync(join(dir, 'file'), 'abc');
+      symlinkSync('file', join(dir, 'link'));
+      const cases = [
+        [join(dir, 'file'), 'file'],
+        [dir, 'dir'],
+        [join(dir, 'link'), 'symlink'],
+        ['/dev/null', 'char'],
+      ] as const;
+      for (const [path, type] of cases) {
+        const stats = lstatSync(path, { bigint: true });
+        for (const owners of [false, true]) {
+          const expected = canonicalJson({
+            type,
+            mode: Number(stats.mode & 0o7777n),
+            ...(owners ? { uid: Number(stats.uid), gid: Number(stats.gid) } : {}),
+            ...(type === 'file' ? { size: Number(stats.size) } : {}),
+            ...(type === 'char' ? { rdev: Number(stats.rdev) } : {}),
+          });
+          expect(headerJson(stats, owners)).toBe(expected);
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
 import { join, posix } from 'node:path';
-import { canonicalJson, throwIfAborted, type Digest } from '../../core/index.js';
+import { throwIfAborted, type Digest } from '../../core/index.js';
 import { TimeSlicer, type ThreadPool } from '../threads/index.js';
 import type { StatCache } from './stat-cache.js';
 
@@ -32,73 +32,108 @@ export interface ChecksumOptions {
  * sorted names and checksums of its children. mtime is never part of it, so
  * touching files keeps the cache while changing a byte or a mode does not.
  *
- * The walk uses the sync fs API in time slices (see TimeSlicer): a context of
- * 20k small files is mostly metadata, where a thread-pool round trip per call
- * costs several times the syscall. Only large files go to the thread pool,
- * all at once (piscina queues them), so no more files are open than threads.
+ * Three phases, so a context of 20k small files costs 20k lstats and little
+ * else: a walk with the sync fs API in time slices (see TimeSlicer; a
+ * thread-pool round trip per call would cost several times the syscall) that
+ * hashes small files inline and hands large ones to the thread pool all at
+ * once (piscina queues them, so no more files are open than threads); a wait
+ * for those; then the digests, bottom up, with no promise per entry.
  */
 export async function checksumPath(path: string, options: ChecksumOptions): Promise<Digest> {
   throwIfAborted(options.signal);
-  return checksumEntry(cleanRelative(path), options, new TimeSlicer(options.signal));
+  const pending: Promise<void>[] = [];
+  const root = await walkTree(cleanRelative(path), options, pending);
+  await Promise.all(pending);
+  return entryDigest(root);
 }
 
-async function checksumEntry(
+/** One entry of the walked tree; a file's digest arrives later when the pool hashes it. */
+type Entry =
+  | { readonly kind: 'dir'; readonly header: string; readonly children: [string, Entry][] }
+  | { readonly kind: 'file'; readonly header: string; content: string }
+  | { readonly kind: 'link'; readonly header: string; readonly target: string }
+  | { readonly kind: 'other'; readonly header: string };
+
+async function walkTree(
   relative: string,
   options: ChecksumOptions,
-  slicer: TimeSlicer,
-): Promise<Digest> {
-  if (slicer.due()) await slicer.pause();
+  pending: Promise<void>[],
+): Promise<Entry> {
+  const slicer = new TimeSlicer(options.signal);
+  const root = visit(relative, options, pending);
+  const directories: [string, Entry & { kind: 'dir' }][] =
+    root.kind === 'dir' ? [[relative, root]] : [];
+  for (let next = directories.pop(); next !== undefined; next = directories.pop()) {
+    const [dirRelative, dir] = next;
+    for (const name of readdirSync(join(options.root, dirRelative)).sort()) {
+      if (slicer.due()) await slicer.pause();
+      const child = dirRelative === '' ? name : `${dirRelative}/${name}`;
+      if (options.excludes?.(child) === true) continue;
+      const entry = visit(child, options, pending);
+      dir.children.push([name, entry]);
+      if (entry.kind === 'dir') directories.push([child, entry]);
+    }
+  }
+  return root;
+}
+
+/** lstat and header of one entry; a file's bytes are hashed now, or on the pool when large. */
+function visit(relative: string, options: ChecksumOptions, pending: Promise<void>[]): Entry {
   const absolute = join(options.root, relative);
   const stats = lstatSync(absolute, { bigint: true });
-  const header = canonicalJson(headerOf(stats, options.includeOwnership));
-  const hash = createHash('sha256').update(header).update('\0');
-  if (stats.isDirectory()) {
-    const names = readdirSync(absolute).sort();
-    const children = names
-      .map((name) => (relative === '' ? name : `${relative}/${name}`))
-      .filter((child) => options.excludes?.(child) !== true);
-    // Each child runs synchronously until it parks on a slice pause or a pool task.
-    const digests = await Promise.all(
-      children.map((child) => checksumEntry(child, options, slicer)),
-    );
-    children.forEach((child, index) => {
-      hash
-        .update(posix.basename(child))
-        .update('\0')
-        .update(digests[index] ?? '')
-        .update('\n');
-    });
-  } else if (stats.isSymbolicLink()) {
-    hash.update(readlinkSync(absolute));
-  } else if (stats.isFile()) {
-    hash.update(await contentDigest(absolute, stats, options));
-  }
-  return `sha256:${hash.digest('hex')}` as Digest;
-}
-
-async function contentDigest(
-  absolute: string,
-  stats: BigIntStats,
-  options: ChecksumOptions,
-): Promise<string> {
+  const header = headerJson(stats, options.includeOwnership);
+  if (stats.isDirectory()) return { kind: 'dir', header, children: [] };
+  if (stats.isSymbolicLink()) return { kind: 'link', header, target: readlinkSync(absolute) };
+  if (!stats.isFile()) return { kind: 'other', header };
   const known = options.statCache.get(absolute, stats);
-  if (known !== undefined) return known;
-  const digest =
-    stats.size <= BigInt(INLINE_HASH_LIMIT)
-      ? createHash('sha256').update(readFileSync(absolute)).digest('hex')
-      : await options.pool.run('hashFile', absolute, options.signal);
-  options.statCache.set(absolute, stats, digest);
-  return digest;
+  if (known !== undefined) return { kind: 'file', header, content: known };
+  if (stats.size <= BigInt(INLINE_HASH_LIMIT)) {
+    const content = createHash('sha256').update(readFileSync(absolute)).digest('hex');
+    options.statCache.set(absolute, stats, content);
+    return { kind: 'file', header, content };
+  }
+  const entry: Entry & { kind: 'file' } = { kind: 'file', header, content: '' };
+  pending.push(
+    options.pool.run('hashFile', absolute, options.signal).then((content) => {
+      entry.content = content;
+      options.statCache.set(absolute, stats, content);
+    }),
+  );
+  return entry;
 }
 
-function headerOf(stats: BigIntStats, includeOwnership: boolean): Record<string, unknown> {
-  return {
-    type: fileType(stats),
-    mode: Number(stats.mode & 0o7777n),
-    ...(includeOwnership ? { uid: Number(stats.uid), gid: Number(stats.gid) } : {}),
-    ...(stats.isFile() ? { size: Number(stats.size) } : {}),
-    ...(stats.isBlockDevice() || stats.isCharacterDevice() ? { rdev: Number(stats.rdev) } : {}),
-  };
+function entryDigest(entry: Entry): Digest {
+  switch (entry.kind) {
+    case 'dir': {
+      const hash = createHash('sha256').update(entry.header).update('\0');
+      for (const [name, child] of entry.children)
+        hash.update(name).update('\0').update(entryDigest(child)).update('\n');
+      return `sha256:${hash.digest('hex')}` as Digest;
+    }
+    // One-shot hashes: a context has thousands of files, and a Hash object each costs more.
+    case 'file':
+      return `sha256:${hash('sha256', `${entry.header}\0${entry.content}`, 'hex')}` as Digest;
+    case 'link':
+      return `sha256:${hash('sha256', `${entry.header}\0${entry.target}`, 'hex')}` as Digest;
+    case 'other':
+      return `sha256:${hash('sha256', `${entry.header}\0`, 'hex')}` as Digest;
+  }
+}
+
+/**
+ * The entry's header as canonical JSON (keys sorted: gid, mode, rdev, size,
+ * type, uid), written out by hand: it is built once per context file.
+ */
+export function headerJson(stats: BigIntStats, includeOwnership: boolean): string {
+  const parts: string[] = [];
+  if (includeOwnership) parts.push(`"gid":${String(stats.gid)}`);
+  parts.push(`"mode":${String(stats.mode & 0o7777n)}`);
+  if (stats.isBlockDevice() || stats.isCharacterDevice())
+    parts.push(`"rdev":${String(stats.rdev)}`);
+  if (stats.isFile()) parts.push(`"size":${String(stats.size)}`);
+  parts.push(`"type":"${fileType(stats)}"`);
+  if (includeOwnership) parts.push(`"uid":${String(stats.uid)}`);
+  return `{${parts.join(',')}}`;
 }
 
 function fileType(stats: BigIntStats): string {

@@ -60,7 +60,7 @@ export class StatCache {
 }
 
 function identity(stats: BigIntStats): string {
-  return [stats.dev, stats.ino, stats.size, stats.mtimeNs, stats.ctimeNs].join(':');
+  return `${String(stats.dev)}:${String(stats.ino)}:${String(stats.size)}:${String(stats.mtimeNs)}:${String(stats.ctimeNs)}`;
 }
 
 function isEntries(value: unknown): value is { entries: [string, string, string][] } {
