@@ -6,3 +6,9 @@ export { readTar, type TarReadEntry } from './tar-reader.js';
 export { encodeEntryHeader, END_OF_ARCHIVE, type TimestampPrecision } from './tar-header.js';
 export type { TarEntry, TarEntryType } from './tar-entry.js';
 export { createEntry } from './create-entry.js';
+export {
+  extractLayerBlob,
+  type ExtractBlobOptions,
+  type ExtractBlobResult,
+  type StoredLayerBlob,
+} from './extract-blob.js';

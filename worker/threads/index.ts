@@ -1,5 +1,11 @@
 /** worker/threads: the piscina pool and the CPU-heavy work it runs (hashing, tar, compression). */
-export { createThreadPool, InlinePool, type TaskName, type ThreadPool } from './pool.js';
+export {
+  createThreadPool,
+  InlinePool,
+  type TaskName,
+  type ThreadPool,
+  type ThreadPoolOptions,
+} from './pool.js';
 export {
   DEFAULT_GZIP_BLOCK_SIZE,
   gzipParallel,

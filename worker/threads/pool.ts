@@ -1,6 +1,8 @@
-import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { createHash } from 'node:crypto';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
 import {
   canceledError,
@@ -30,24 +32,61 @@ export interface ThreadPool {
   close(): Promise<void>;
 }
 
+export interface ThreadPoolOptions {
+  readonly maxThreads?: number;
+  /**
+   * Tests only: real piscina threads running the TypeScript tasks through tsx (a dev
+   * dependency), so code run from source can check what crosses the thread boundary.
+   */
+  readonly fromSource?: boolean;
+}
+
 /**
  * The real pool: piscina threads loading the compiled tasks from dist/. Node 20
  * threads cannot load TypeScript, so when the compiled tasks are missing (tests
  * run from source) the caller gets an InlinePool instead: same tasks, same data
  * crossing a structured-clone boundary, on the calling thread.
  */
-export function createThreadPool(options: { maxThreads?: number } = {}): ThreadPool {
+export function createThreadPool(options: ThreadPoolOptions = {}): ThreadPool {
+  const maxThreads = options.maxThreads ?? availableParallelism();
+  if (options.fromSource === true) return new PiscinaPool(sourceTaskEntry(), maxThreads, true);
   const taskFile = new URL('./tasks/index.js', import.meta.url);
   if (!existsSync(fileURLToPath(taskFile))) return new InlinePool();
-  return new PiscinaPool(taskFile, options.maxThreads ?? availableParallelism());
+  return new PiscinaPool(taskFile, maxThreads, false);
+}
+
+/**
+ * A JavaScript entry for threads that registers tsx and then imports the TypeScript
+ * tasks; it runs any of them by name (`dispatch`), so the list of tasks stays in
+ * tasks/index.ts. A temporary file (the repository holds TypeScript only), named by its
+ * content so every test run reuses it, and renamed into place so no thread reads half.
+ */
+function sourceTaskEntry(): URL {
+  const text = [
+    `import { register } from ${JSON.stringify(import.meta.resolve('tsx/esm/api'))};`,
+    'register();',
+    `const tasks = await import(${JSON.stringify(new URL('./tasks/index.ts', import.meta.url).href)});`,
+    'export function dispatch({ name, input }) { return tasks[name](input); }',
+    '',
+  ].join('\n');
+  const hash = createHash('sha256').update(text).digest('hex').slice(0, 16);
+  const file = join(tmpdir(), `tbuild-source-tasks-${hash}.mjs`);
+  if (!existsSync(file)) {
+    const temp = `${file}.${String(process.pid)}`;
+    writeFileSync(temp, text);
+    renameSync(temp, file);
+  }
+  return pathToFileURL(file);
 }
 
 class PiscinaPool implements ThreadPool {
   readonly #piscina: Piscina;
   readonly size: number;
+  readonly #dispatch: boolean;
 
-  constructor(taskFile: URL, maxThreads: number) {
+  constructor(taskFile: URL, maxThreads: number, dispatch: boolean) {
     this.size = maxThreads;
+    this.#dispatch = dispatch;
     this.#piscina = new Piscina({
       filename: taskFile.href,
       maxThreads,
@@ -63,8 +102,8 @@ class PiscinaPool implements ThreadPool {
     transfer?: readonly ArrayBuffer[],
   ): Promise<TaskOutput<N>> {
     try {
-      return (await this.#piscina.run(input, {
-        name,
+      return (await this.#piscina.run(this.#dispatch ? { name, input } : input, {
+        name: this.#dispatch ? 'dispatch' : name,
         ...(signal === undefined ? {} : { signal }),
         ...(transfer === undefined ? {} : { transferList: [...transfer] }),
       })) as TaskOutput<N>;
@@ -96,7 +135,10 @@ export class InlinePool implements ThreadPool {
         input,
         transfer === undefined ? {} : { transfer: [...transfer] },
       );
-      return Promise.resolve(task(cloned));
+      // Async tasks reject later: their errors need rebuilding as much as thrown ones.
+      return Promise.resolve(task(cloned)).catch((error: unknown) => {
+        throw rebuildError(error, signal);
+      });
     } catch (error) {
       return Promise.reject(rebuildError(error, signal));
     }

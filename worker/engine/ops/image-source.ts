@@ -1,19 +1,16 @@
-import { createGunzip } from 'node:zlib';
-import type { Readable } from 'node:stream';
 import {
   canonicalDigest,
   sha256Digest,
   TbuildError,
+  throwIfAborted,
   type Descriptor,
   type Digest,
 } from '../../../core/index.js';
 import type { ImageSource, Vertex } from '../../../solver/index.js';
 import type { JobContext, SolverOp } from '../../../solver/index.js';
-import { applyLayerTar } from '../../layers/index.js';
 import { chainIds, readLocalImage, type LocalImage } from '../local-images.js';
-import { zstdDecompress } from '../zstd.js';
+import { commitStaged, stageLayer, type StagedLayer } from '../layer-unpack.js';
 import { snapshotRef, type WorkerRef } from '../refs.js';
-import { writeSnapshot } from '../views.js';
 import type { OpContext } from './context.js';
 
 /** Snapshot labels that tie a layer snapshot to the blob it came from, so export can reuse the blob. */
@@ -87,82 +84,123 @@ async function ensureLayerSnapshots(
       `image ${image.name} has ${String(image.layers.length)} layers but ${String(diffIds.length)} diff_ids`,
     );
   }
-  const chains = chainIds(diffIds);
-  // Layers missing from the content store are fetched in parallel while earlier ones extract.
-  let downloads: { start: number; layers: Promise<void>[] | undefined } | undefined;
-  const download = (index: number): Promise<void> | undefined => {
-    downloads ??= {
-      start: index,
-      layers: context.puller?.fetchLayers(image, image.layers.slice(index), {
-        signal: job.signal,
-        onProgress: (digest, current, total, completed) => {
-          job.progress({
-            type: 'vertex.status',
-            vertex,
-            id: digest,
-            current,
-            total,
-            completed,
-            at: Date.now(),
-          });
-        },
-      }),
-    };
-    return downloads.layers?.[index - downloads.start];
-  };
+  const keys = chainIds(diffIds).map((chain) => sha256Digest(`tbuild.layer-snapshot.v1 ${chain}`));
   let parent: string | undefined;
-  for (const [index, layer] of image.layers.entries()) {
-    const chain = chains[index] as Digest;
-    const key = sha256Digest(`tbuild.layer-snapshot.v1 ${chain}`);
-    const record = await context.store.records.load(key, { signal: job.signal });
+  let first = 0;
+  for (; first < image.layers.length; first++) {
+    const record = await context.store.records.load(keys[first] as Digest, { signal: job.signal });
     const known =
       record?.snapshot === undefined
         ? undefined
         : await context.store.snapshots.get(record.snapshot);
-    if (known !== undefined && known.parent === parent) {
-      parent = known.id;
-      continue;
-    }
-    await download(index);
-    parent = await extractLayer(layer, diffIds[index] as Digest, parent, context, job);
-    await context.store.records.save(
-      key,
-      { snapshot: parent, blobs: [layer], description: `layer ${layer.digest}` },
-      job.signal,
+    // Once one layer is extracted anew, every later one has a new parent: extract them all.
+    if (known === undefined || known.parent !== parent) break;
+    parent = known.id;
+  }
+  if (first === image.layers.length) return parent;
+  const layers = image.layers.slice(first).map((descriptor, offset) => ({
+    descriptor,
+    diffId: diffIds[first + offset] as Digest,
+    key: keys[first + offset] as Digest,
+  }));
+  const downloads = context.puller?.fetchLayers(
+    image,
+    layers.map((layer) => layer.descriptor),
+    {
+      signal: job.signal,
+      onProgress: (digest, current, total, completed) => {
+        job.progress({
+          type: 'vertex.status',
+          vertex,
+          id: digest,
+          current,
+          total,
+          completed,
+          at: Date.now(),
+        });
+      },
+    },
+  );
+  // Each layer extracts on a thread as soon as its blob is in the store, into a
+  // directory of its own, while later blobs still download; they are stacked in order.
+  const failed = new AbortController();
+  const signal = AbortSignal.any([job.signal, failed.signal]);
+  const slots = new Slots(Math.max(1, context.pool.size));
+  let firstError: unknown;
+  const staged = layers.map(async (layer, index) => {
+    await downloads?.[index];
+    return slots.use(signal, () =>
+      stageLayer(context.store, context.pool, layer, { signal, logger: job.logger }),
     );
+  });
+  for (const promise of staged) {
+    // A later layer failing stops the others at once rather than when its turn comes.
+    promise.catch((error: unknown) => {
+      firstError ??= error;
+      failed.abort(error);
+    });
+  }
+  try {
+    for (const [index, layer] of layers.entries()) {
+      const ready = await (staged[index] as Promise<StagedLayer>);
+      parent = await commitStaged(context.store, parent, ready, {
+        signal: job.signal,
+        labels: layerLabels(layer.descriptor, layer.diffId),
+      });
+      await context.store.records.save(
+        layer.key,
+        {
+          snapshot: parent,
+          blobs: [layer.descriptor],
+          description: `layer ${layer.descriptor.digest}`,
+        },
+        job.signal,
+      );
+    }
+  } catch (error) {
+    // Stop the other extractions and drop what they staged before giving up.
+    firstError ??= error;
+    failed.abort(error);
+    const leftovers = await Promise.allSettled(staged);
+    for (const leftover of leftovers) {
+      if (leftover.status === 'fulfilled') {
+        await context.store.snapshots.abort(leftover.value.id).catch(() => undefined);
+      }
+    }
+    // The cause, not the cancellations it caused (unless the build itself was canceled).
+    throw job.signal.aborted ? error : firstError;
   }
   return parent;
 }
 
-async function extractLayer(
-  layer: Descriptor,
-  diffId: Digest,
-  parent: string | undefined,
-  context: OpContext,
-  job: JobContext,
-): Promise<string> {
-  const labels = {
+function layerLabels(layer: Descriptor, diffId: Digest): Record<string, string> {
+  return {
     [LAYER_LABELS.digest]: layer.digest,
     [LAYER_LABELS.diffId]: diffId,
     [LAYER_LABELS.mediaType]: layer.mediaType,
     [LAYER_LABELS.size]: String(layer.size),
   };
-  return writeSnapshot(
-    context.store,
-    parent,
-    { signal: job.signal, labels, direct: true },
-    async (dir) => {
-      const blob = await context.store.content.readStream(layer.digest, { signal: job.signal });
-      await applyLayerTar(decompressed(blob, layer.mediaType, job.signal), dir, {
-        signal: job.signal,
-        logger: job.logger,
-      });
-    },
-  );
 }
 
-/** The uncompressed tar of a layer blob. */
-export function decompressed(blob: Readable, mediaType: string, signal: AbortSignal): Readable {
-  if (mediaType.endsWith('zstd')) return zstdDecompress(blob, signal);
-  return mediaType.endsWith('gzip') ? blob.pipe(createGunzip()) : blob;
+/** At most `limit` extractions at a time, started in the order they asked. */
+class Slots {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(limit: number) {
+    this.free = limit;
+  }
+
+  async use<T>(signal: AbortSignal, work: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      throwIfAborted(signal);
+      return await work();
+    } finally {
+      const next = this.waiting.shift();
+      if (next === undefined) this.free++;
+      else next();
+    }
+  }
 }
