@@ -152,7 +152,8 @@ export const BUILD_FLAGS: readonly FlagSpec[] = [
     name: 'max-parallelism',
     type: 'string',
     value: 'N',
-    description: 'How many steps run at once (default: number of CPUs)',
+    description:
+      'How many steps use the CPU at once; idle RUN steps lend their slot (default: number of CPUs)',
   },
   {
     name: 'root',
