@@ -6,6 +6,8 @@ import { canonicalDigest, TbuildError, type ProgressSink } from '../../../core/i
 import type { SandboxMount } from '../../../runtime/index.js';
 import type { ExecOp, InputKeySpec, Mount, SolverOp, Vertex } from '../../../solver/index.js';
 import { snapshotRef, SCRATCH, type WorkerRef } from '../refs.js';
+import { resolveInRoot } from '../../fileop/index.js';
+import { ThrowawayViews } from '../throwaway-views.js';
 import { withReadViews } from '../views.js';
 import type { OpContext } from './context.js';
 import { contentKey, isLocalInput } from './input-checksums.js';
@@ -65,9 +67,10 @@ export function execOp(vertex: Vertex, op: ExecOp, context: OpContext): SolverOp
             const viewOf = new Map(
               boundInputs.map((index, position) => [index, views[position] ?? '']),
             );
-            const { mounts, env } = await sandboxMounts(others, viewOf, context);
+            const throwaway = new ThrowawayViews(context.store);
             let stopLending: (() => void) | undefined;
             try {
+              const { mounts, env } = await sandboxMounts(others, viewOf, context, throwaway);
               return await context.executor.run(
                 {
                   rootfs: {
@@ -96,6 +99,7 @@ export function execOp(vertex: Vertex, op: ExecOp, context: OpContext): SolverOp
               );
             } finally {
               stopLending?.();
+              await throwaway.release();
             }
           },
         );
@@ -129,6 +133,7 @@ async function sandboxMounts(
   mounts: readonly Mount[],
   viewOf: ReadonlyMap<number, string>,
   context: OpContext,
+  throwaway: ThrowawayViews,
 ): Promise<{ mounts: SandboxMount[]; env: string[] }> {
   const result: SandboxMount[] = [];
   const env: string[] = [];
@@ -138,9 +143,13 @@ async function sandboxMounts(
         const view = mount.input === undefined ? undefined : viewOf.get(mount.input);
         if (view === undefined)
           throw new TbuildError('TB_INTERNAL', `bind mount ${mount.target} has no input`);
+        // Symlinks resolve inside the view, as BuildKit's: a context symlink to /etc binds
+        // the context's own path, never the host's. A read view is never written: `rw`
+        // gets a throwaway layer over it.
+        const source = await resolveInRoot(view, mount.selector, true);
         result.push({
           type: 'bind',
-          source: join(view, mount.selector),
+          source: mount.readonly ? source : await throwaway.writable(source),
           target: mount.target,
           readonly: mount.readonly,
         });
