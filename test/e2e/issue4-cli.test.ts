@@ -490,9 +490,11 @@ describe('outputs', () => {
     expect((await readdir(layout)).sort()).toEqual(['blobs', 'index.json', 'oci-layout']);
   });
 
-  it('type=docker output loads with docker load and runs', async (ctx) => {
+  // `docker load` needs a daemon, which CI does not have; skopeo reads docker-archive the
+  // same way (manifest.json, config, layer tars) and umoci unpacks what it copied.
+  it('type=docker output is a docker-archive skopeo reads and umoci unpacks', async (ctx) => {
     needs(ctx);
-    requires(ctx, 'docker');
+    requires(ctx, 'skopeo', 'umoci');
     const dir = await context({
       Dockerfile: 'FROM busybox\nRUN echo loaded by docker > /out.txt\nCMD ["cat", "/out.txt"]\n',
     });
@@ -500,17 +502,19 @@ describe('outputs', () => {
     ok(
       tbuild(['build', '-q', '-o', `type=docker,dest=${dockerTar},name=tbuild-e2e/outputs:1`, dir]),
     );
-    ctx.onTestFinished(() => {
-      execFileSync('docker', ['rmi', '-f', 'tbuild-e2e/outputs:1'], { stdio: 'ignore' });
-    });
-    expect(execFileSync('docker', ['load', '-i', dockerTar], { encoding: 'utf8' })).toContain(
-      'Loaded image: tbuild-e2e/outputs:1',
-    );
-    expect(
-      execFileSync('docker', ['run', '--rm', '--network=none', 'tbuild-e2e/outputs:1'], {
+    const config = JSON.parse(
+      execFileSync('skopeo', ['inspect', '--config', '--raw', `docker-archive:${dockerTar}`], {
         encoding: 'utf8',
       }),
-    ).toBe('loaded by docker\n');
+    ) as { config?: { Cmd?: string[] } };
+    expect(config.config?.Cmd).toEqual(['cat', '/out.txt']);
+    const layout = join(work, 'from-docker-archive');
+    execFileSync('skopeo', ['copy', `docker-archive:${dockerTar}`, `oci:${layout}:copied`], {
+      stdio: 'ignore',
+    });
+    const bundle = join(work, 'from-docker-archive-bundle');
+    execFileSync('umoci', ['unpack', '--image', `${layout}:copied`, bundle], { stdio: 'ignore' });
+    expect(await readFile(join(bundle, 'rootfs/out.txt'), 'utf8')).toBe('loaded by docker\n');
   });
 });
 

@@ -15,8 +15,7 @@ export type Requirement =
   | 'umoci'
   | 'busybox'
   | 'git'
-  | 'ssh-agent'
-  | 'docker';
+  | 'ssh-agent';
 
 const probes: Record<Requirement, () => string | undefined> = {
   root: () => (process.getuid?.() === 0 ? undefined : 'needs root'),
@@ -27,7 +26,6 @@ const probes: Record<Requirement, () => string | undefined> = {
   skopeo: () => onPath('skopeo'),
   umoci: () => onPath('umoci'),
   git: () => onPath('git'),
-  docker: () => dockerAnswers(),
   'ssh-agent': () => onPath('ssh-agent') ?? onPath('ssh-add') ?? onPath('ssh-keygen'),
   busybox: () =>
     existsSync('/bin/busybox') ? undefined : 'needs /bin/busybox (Debian package busybox-static)',
@@ -39,19 +37,6 @@ function onPath(command: string): string | undefined {
     return undefined;
   } catch {
     return `needs ${command} on PATH (bash scripts/setup.sh installs it)`;
-  }
-}
-
-/** A reachable Docker daemon (the reference for `docker load`), not just the client. */
-function dockerAnswers(): string | undefined {
-  try {
-    execFileSync('docker', ['version', '--format', '{{.Server.Version}}'], {
-      stdio: 'ignore',
-      timeout: 10_000,
-    });
-    return undefined;
-  } catch {
-    return 'needs a running Docker daemon (docker version answers)';
   }
 }
 
