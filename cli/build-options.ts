@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { ENTITLEMENTS, type Entitlement } from '../frontend/index.js';
 import { parseCsvOptions } from './csv-options.js';
 import { parseFlags, usage, type FlagSpec } from './flags.js';
 import { PROGRESS_MODES, type ProgressMode } from './progress/index.js';
@@ -22,6 +23,8 @@ export interface BuildRequest {
   readonly secrets: readonly SecretSpec[];
   readonly ssh: readonly SshSpec[];
   readonly network: 'default' | 'none' | 'host';
+  /** `--allow`: entitlements beyond the sandbox a RUN may ask for. */
+  readonly allow: readonly Entitlement[];
   readonly addHosts: readonly { readonly host: string; readonly ip: string }[];
   readonly platform: { readonly os: 'linux'; readonly architecture: 'amd64' };
   readonly maxParallelism?: number;
@@ -137,6 +140,13 @@ export const BUILD_FLAGS: readonly FlagSpec[] = [
     description: 'Networking mode for RUN instructions: default, none, host (default "default")',
   },
   {
+    name: 'allow',
+    type: 'list',
+    value: 'ENTITLEMENT',
+    description:
+      'Allow extra privileged entitlement for RUN steps: network.host, security.insecure',
+  },
+  {
     name: 'add-host',
     type: 'list',
     value: 'HOST:IP',
@@ -226,6 +236,7 @@ export function parseBuildRequest(
     secrets: list('secret').map((spec) => parseSecret(spec)),
     ssh: list('ssh').map(parseSsh),
     network,
+    allow: parseAllow(list('allow')),
     addHosts: list('add-host').map(parseAddHost),
     platform: parsePlatform(string('platform')),
     ...(dockerfile === undefined ? {} : { dockerfile }),
@@ -235,6 +246,19 @@ export function parseBuildRequest(
     ...(maxParallelism === undefined ? {} : { maxParallelism }),
     ...(root === undefined ? {} : { root }),
   };
+}
+
+/** `--allow a,b --allow c`, as buildx: each value an entitlement BuildKit knows. */
+function parseAllow(values: readonly string[]): Entitlement[] {
+  const allowed = new Set<Entitlement>();
+  for (const value of values.flatMap((entry) => entry.split(','))) {
+    const name = value.trim();
+    if (!(ENTITLEMENTS as readonly string[]).includes(name)) {
+      throw usage(`invalid --allow "${name}": use ${ENTITLEMENTS.join(' or ')}`);
+    }
+    allowed.add(name as Entitlement);
+  }
+  return [...allowed];
 }
 
 function parseKeyValues(

@@ -248,6 +248,11 @@ export const ERROR_CATALOG = {
     errorClass: 'DataLoss',
     summary: 'An image in the store is inconsistent or uses a format tbuild cannot read.',
   },
+  TB_ENTITLEMENT_DENIED: {
+    errorClass: 'PermissionDenied',
+    summary:
+      'A RUN asks for more than the sandbox (host network, insecure mode) without the matching --allow.',
+  },
   TB_UNSUPPORTED: {
     errorClass: 'Unimplemented',
     summary: 'The build uses a feature tbuild does not support yet.',

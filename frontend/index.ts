@@ -8,10 +8,12 @@ export { parseDockerfile, parseInstruction } from './dockerfile/index.js';
 export {
   DEFAULT_PLATFORM,
   emptyImageResolver,
+  ENTITLEMENTS,
   formatPlatform,
   lowerDockerfile,
   normalizeImageRef,
   parsePlatform,
+  type Entitlement,
   type ImageMetaResolver,
   type LoweredBuild,
   type LoweredImageConfig,

@@ -129,6 +129,8 @@ async function lower(
     dockerignore: inputs.dockerignore,
     noCache: request.noCache,
     network: request.network,
+    // A build-wide --network=host is the user's own choice of the host network.
+    entitlements: request.network === 'host' ? [...request.allow, 'network.host'] : request.allow,
     extraHosts: request.addHosts.map(({ host, ip }) => `${host}:${ip}`),
     ...(epoch === undefined ? {} : { sourceDateEpoch: epoch }),
     signal,

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { TbuildError } from '../../core/index.js';
 import {
   emptyImageResolver,
+  ENTITLEMENTS,
   lowerDockerfile,
   parseDockerfile,
   parsePlatform,
@@ -117,6 +118,8 @@ export async function runGraph(argv: readonly string[], io: GraphIo = processIo)
     ...(platform === undefined ? {} : { platform }),
     resolver: emptyImageResolver,
     dockerignore,
+    // Drawing the graph runs nothing, so nothing needs to be refused.
+    entitlements: ENTITLEMENTS,
     signal: AbortSignal.timeout(60_000),
   });
   for (const warning of lowered.warnings) io.stderr(`WARNING: ${warning}\n`);

@@ -1,6 +1,7 @@
 import type { NetworkMode, Platform, VertexMeta } from '../../solver/ir/index.js';
 import { expandWord, expandWords } from '../shell/index.js';
 import type { SourceText } from './errors.js';
+import type { Entitlement } from './types.js';
 import { envGet, type StageState } from './state.js';
 
 /** Everything dispatch needs that is shared by all stages of one lowering. */
@@ -16,6 +17,7 @@ export interface LowerContext {
   readonly noCache: boolean;
   readonly network: NetworkMode;
   readonly extraHosts: readonly string[];
+  readonly entitlements: ReadonlySet<Entitlement>;
   /** Absolute context paths read by COPY, ADD and bind mounts (`/` = all). */
   readonly contextPaths: Set<string>;
   /** Proxy build args as `KEY=value`, given to every RUN outside its cache key. */

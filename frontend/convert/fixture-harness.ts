@@ -5,7 +5,7 @@ import { topologicalOrder, type Vertex } from '../../solver/ir/index.js';
 import { parseDockerfile } from '../dockerfile/index.js';
 import { lowerDockerfile } from './lower.js';
 import { parsePlatform } from './platform.js';
-import type { ImageMetaResolver, LoweredBuild } from './types.js';
+import type { Entitlement, ImageMetaResolver, LoweredBuild } from './types.js';
 
 /**
  * Fixture cases in testdata/<case>/: a Dockerfile and case.json with the
@@ -21,6 +21,7 @@ export interface FixtureCase {
   readonly dockerignore?: readonly string[];
   readonly sourceDateEpoch?: number;
   readonly noCache?: boolean;
+  readonly entitlements?: readonly Entitlement[];
   /** Images the resolver knows, by normalised reference. */
   readonly images?: Readonly<
     Record<string, { readonly ref?: string; readonly config: ImageConfig }>
@@ -80,6 +81,7 @@ export async function lowerFixture(
     ...(spec.dockerignore === undefined ? {} : { dockerignore: spec.dockerignore }),
     ...(spec.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: spec.sourceDateEpoch }),
     ...(spec.noCache === undefined ? {} : { noCache: spec.noCache }),
+    ...(spec.entitlements === undefined ? {} : { entitlements: spec.entitlements }),
     resolver: tableResolver(spec, calls),
     signal: AbortSignal.timeout(10_000),
   });

@@ -3,8 +3,10 @@ export { lowerDockerfile } from './lower.js';
 export { normalizeImageRef } from './image-ref.js';
 export { formatPlatform, parsePlatform, DEFAULT_PLATFORM } from './platform.js';
 export { emptyImageResolver } from './empty-resolver.js';
+export { ENTITLEMENTS } from './types.js';
 export type { LoweredImageConfig } from './image.js';
 export type {
+  Entitlement,
   ImageMetaResolver,
   LoweredBuild,
   LoweredStage,

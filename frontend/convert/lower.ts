@@ -84,6 +84,7 @@ export async function lowerDockerfile(
     noCache: options.noCache === true,
     network: options.network ?? 'default',
     extraHosts: options.extraHosts ?? [],
+    entitlements: new Set(options.entitlements ?? []),
     contextPaths: new Set(),
     proxyEnv: [...buildArgs]
       .filter(([key]) => PROXY_ARGS.has(key))

@@ -6,6 +6,7 @@ import { commitHistory, expandIn, stepName, vertexMeta, type LowerContext } from
 import { lowerError } from './errors.js';
 import { cleanPath } from './paths.js';
 import { CONTEXT, InputList, planNode } from './plan.js';
+import type { Entitlement } from './types.js';
 import { envGet, type StageCommand, type StageState } from './state.js';
 
 /** `<<-EOF`: strip leading tabs from every line. */
@@ -82,6 +83,7 @@ export function dispatchRun(
     mounts.push(lowerMount(ctx, state, mount, command.sources[index], inputs));
   });
 
+  checkEntitlements(ctx, instruction);
   const env = state.env.map(([key, value]) => `${key}=${value}`);
   const op: ExecOp = {
     kind: 'exec',
@@ -99,6 +101,25 @@ export function dispatchRun(
   const name = stepName(state, instruction.original + nameSuffix, command.onbuild);
   state.fs = planNode(op, inputs.refs, vertexMeta(ctx, name, instruction.range));
   commitHistory(ctx, state, `RUN ${runHistoryText(state, args)}`, true, true);
+}
+
+/**
+ * A Dockerfile may not widen its own sandbox: a RUN that asks for the host's
+ * network or for an insecure sandbox needs the user's `--allow`, as in BuildKit.
+ */
+function checkEntitlements(ctx: LowerContext, instruction: RunInstruction): void {
+  const wanted: Entitlement[] = [];
+  if (instruction.network === 'host') wanted.push('network.host');
+  if (instruction.security === 'insecure') wanted.push('security.insecure');
+  for (const entitlement of wanted) {
+    if (ctx.entitlements.has(entitlement)) continue;
+    const flag = entitlement === 'network.host' ? '--network=host' : '--security=insecure';
+    throw lowerError(
+      'TB_ENTITLEMENT_DENIED',
+      `RUN ${flag} needs the ${entitlement} entitlement, which this build was not given`,
+      `allow it with \`tbuild build --allow ${entitlement}\` if you trust this Dockerfile`,
+    );
+  }
 }
 
 /** `|N K=V … args`: the declared build args in effect, as BuildKit's runCommandString. */

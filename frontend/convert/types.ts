@@ -45,9 +45,19 @@ export interface LowerOptions {
   readonly network?: NetworkMode;
   /** `host:ip` entries added to every RUN's /etc/hosts (`--add-host`). */
   readonly extraHosts?: readonly string[];
+  /**
+   * What the build's user allowed beyond the sandbox (buildx `--allow`): without
+   * `network.host`, `RUN --network=host` is refused; without `security.insecure`,
+   * `RUN --security=insecure`. Default none.
+   */
+  readonly entitlements?: readonly Entitlement[];
   readonly signal: AbortSignal;
   readonly logger?: Logger;
 }
+
+/** BuildKit's entitlements a Dockerfile may ask for (`--allow`). */
+export const ENTITLEMENTS = ['network.host', 'security.insecure'] as const;
+export type Entitlement = (typeof ENTITLEMENTS)[number];
 
 export type StageBase =
   | { readonly kind: 'scratch' }

@@ -44,6 +44,13 @@ export function execOp(vertex: Vertex, op: ExecOp, context: OpContext): SolverOp
         cacheable: true,
       }),
     async exec(inputs, job) {
+      if (op.security === 'insecure') {
+        throw new TbuildError(
+          'TB_UNSUPPORTED',
+          'RUN --security=insecure is not supported yet: every step runs in the sandbox',
+          { hint: 'remove --security=insecure, or build this step with BuildKit' },
+        );
+      }
       const root =
         rootMount?.type === 'bind' && rootMount.input !== undefined
           ? inputs[rootMount.input]
