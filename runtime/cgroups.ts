@@ -5,17 +5,24 @@ import type { ResourceLimits } from './types.js';
 
 const CGROUP2_SUPER_MAGIC = 0x63677270;
 const CGROUP_ROOT = '/sys/fs/cgroup';
+/** Where hybrid hosts mount the v2 hierarchy (no controllers, but CPU accounting). */
+const HYBRID_UNIFIED = join(CGROUP_ROOT, 'unified');
 
 /**
  * A per-step cgroup nested under tbuild's own (so the parent's limits still apply),
  * on cgroup v2 or on v1 (one directory per controller; hybrid hosts use v1 for the
- * controllers, research/sandbox.md §3). The helper writes the sandbox's PID 1 into
- * `procsFiles` before it starts the command. Besides limits it accounts the step's
- * CPU time, which tells the solver when the step is idle (RunOptions.onStart).
+ * controllers, research/sandbox.md §3). Besides limits it accounts the step's CPU
+ * time, which tells the solver when the step is idle (RunOptions.onStart).
+ *
+ * The helper clones the sandbox's PID 1 straight into `cloneInto` (v2 only) and
+ * writes it into `procsFiles` before it starts the command. Cloning in is free;
+ * moving a process waits for an RCU grace period (~10 ms per step on a busy host),
+ * so accounting uses the v2 hierarchy wherever there is one, hybrid hosts included.
  */
 export interface StepCgroup {
   readonly version: 1 | 2;
   readonly procsFiles: readonly string[];
+  readonly cloneInto: string | undefined;
   /** True once the kernel OOM-killed a process in it. */
   oomKilled(): boolean;
   /** Cumulative CPU time of its processes in nanoseconds; undefined if it cannot be read. */
@@ -113,39 +120,54 @@ function readNumber(file: string): number | undefined {
   }
 }
 
+/** `usage_usec` of a v2 cgroup's cpu.stat (kept by the core, no controller needed), in ns. */
+function v2CpuTimeNs(dir: string): number | undefined {
+  const usec = counterOrUndefined(join(dir, 'cpu.stat'), 'usage_usec');
+  return usec === undefined ? undefined : usec * 1000;
+}
+
+function removeV2Dir(dir: string): void {
+  // Stragglers (a daemon the step left behind) die with the cgroup.
+  if (existsSync(join(dir, 'cgroup.kill'))) writeFileSync(join(dir, 'cgroup.kill'), '1');
+  removeDir(dir);
+}
+
 function createV2(id: string, limits: ResourceLimits): StepCgroup {
   const parent = join(CGROUP_ROOT, ownPaths().get('') ?? '/', 'tbuild');
   mkdirSync(parent, { recursive: true });
   // v2 forbids processes in inner nodes with controllers: enable them for our own subtree only.
-  // CPU accounting (cpu.stat's usage_usec) needs no controller, so plain steps skip this.
+  // CPU accounting needs no controller, so plain steps skip this.
   if (hasLimits(limits)) {
     writeFileSync(join(parent, 'cgroup.subtree_control'), '+memory +pids +cpu');
   }
   const dir = join(parent, id);
   mkdirSync(dir);
-  if (limits.memoryBytes !== undefined) {
-    writeFileSync(join(dir, 'memory.max'), String(limits.memoryBytes));
-    writeFileSync(join(dir, 'memory.swap.max'), '0');
-  }
-  if (limits.pids !== undefined) writeFileSync(join(dir, 'pids.max'), String(limits.pids));
-  if (limits.cpus !== undefined) {
-    writeFileSync(join(dir, 'cpu.max'), `${String(Math.round(limits.cpus * 100_000))} 100000`);
+  try {
+    if (limits.memoryBytes !== undefined) {
+      writeFileSync(join(dir, 'memory.max'), String(limits.memoryBytes));
+      writeFileSync(join(dir, 'memory.swap.max'), '0');
+    }
+    if (limits.pids !== undefined) writeFileSync(join(dir, 'pids.max'), String(limits.pids));
+    if (limits.cpus !== undefined) {
+      writeFileSync(join(dir, 'cpu.max'), `${String(Math.round(limits.cpus * 100_000))} 100000`);
+    }
+  } catch (error) {
+    removeDir(dir);
+    throw error;
   }
   return {
     version: 2,
-    procsFiles: [join(dir, 'cgroup.procs')],
+    procsFiles: [],
+    cloneInto: dir,
     oomKilled: () => counter(join(dir, 'memory.events'), 'oom_kill') > 0,
-    cpuTimeNs: () => {
-      const usec = counterOrUndefined(join(dir, 'cpu.stat'), 'usage_usec');
-      return usec === undefined ? undefined : usec * 1000;
-    },
+    cpuTimeNs: () => v2CpuTimeNs(dir),
     remove: () => {
-      if (existsSync(join(dir, 'cgroup.kill'))) writeFileSync(join(dir, 'cgroup.kill'), '1');
-      removeDir(dir);
+      removeV2Dir(dir);
     },
   };
 }
 
+/** v1 limits; CPU accounting in the hybrid v2 hierarchy when there is one, else cpuacct. */
 function createV1(id: string, limits: ResourceLimits): StepCgroup {
   const own = ownPaths();
   const dirs = new Map<string, string>();
@@ -159,29 +181,40 @@ function createV1(id: string, limits: ResourceLimits): StepCgroup {
     dirs.set(name, dir);
     return dir;
   };
+  let unified: string | undefined;
+  const removeAll = (): void => {
+    for (const dir of dirs.values()) removeDir(dir);
+    if (unified !== undefined) removeV2Dir(unified);
+  };
   try {
     applyV1Limits(limits, controllerDir);
-    // Accounting is required only when it is the cgroup's sole purpose.
-    let accounting: string | undefined;
+    let cpuTimeNs: () => number | undefined = () => undefined;
     try {
-      accounting = controllerDir('cpuacct');
+      if (isCgroup2(HYBRID_UNIFIED)) {
+        const dir = join(HYBRID_UNIFIED, own.get('') ?? '/', 'tbuild', id);
+        mkdirSync(dir, { recursive: true });
+        unified = dir;
+        cpuTimeNs = () => v2CpuTimeNs(dir);
+      } else {
+        const dir = controllerDir('cpuacct');
+        cpuTimeNs = () => readNumber(join(dir, 'cpuacct.usage'));
+      }
     } catch (error) {
-      if (dirs.size === 0) throw error;
+      // Accounting is required only when it is the cgroup's sole purpose.
+      if (!hasLimits(limits)) throw error;
     }
     const memory = dirs.get('memory');
     return {
       version: 1,
       procsFiles: [...dirs.values()].map((dir) => join(dir, 'cgroup.procs')),
+      cloneInto: unified,
       oomKilled: () =>
         memory !== undefined && counter(join(memory, 'memory.oom_control'), 'oom_kill') > 0,
-      cpuTimeNs: () =>
-        accounting === undefined ? undefined : readNumber(join(accounting, 'cpuacct.usage')),
-      remove: () => {
-        for (const dir of dirs.values()) removeDir(dir);
-      },
+      cpuTimeNs,
+      remove: removeAll,
     };
   } catch (error) {
-    for (const dir of dirs.values()) removeDir(dir);
+    removeAll();
     throw error;
   }
 }

@@ -25,6 +25,7 @@ export const ConfigTag = {
   rlimit: 31,
   cgroupProcs: 32,
   cgroupNs: 33,
+  cgroupClone: 34,
 } as const;
 
 export interface HelperMount {

@@ -169,6 +169,8 @@ export class SandboxExecutor implements Executor {
       );
       cgroup = stepCgroup;
       for (const file of stepCgroup?.procsFiles ?? []) config.add(ConfigTag.cgroupProcs, file);
+      if (stepCgroup?.cloneInto !== undefined)
+        config.add(ConfigTag.cgroupClone, stepCgroup.cloneInto);
       if (stepCgroup?.version === 2) config.add(ConfigTag.cgroupNs, '1');
       options.onStart?.({
         cpuTimeNs: () => (settled ? undefined : stepCgroup?.cpuTimeNs()),

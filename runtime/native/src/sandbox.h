@@ -61,6 +61,7 @@ struct sandbox_config {
   const char *cgroup_procs[32];
   int ncgroup_procs;
   int cgroup_ns;
+  const char *cgroup_clone; /* a v2 cgroup dir PID 1 is cloned into (CLONE_INTO_CGROUP), or NULL */
 };
 
 int parse_config(int fd, struct sandbox_config *config);

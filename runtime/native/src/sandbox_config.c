@@ -14,7 +14,7 @@ enum {
   T_LOWER = 1, T_UPPER, T_WORK, T_ROOTFS,
   T_MOUNT = 10, /* kind \n source \n dest \n ro \n uid \n gid \n mode \n [data] */
   T_ARG = 20, T_ENV, T_CWD, T_UID, T_GID, T_GROUP, T_HOSTNAME, T_NETWORK,
-  T_HOSTS, T_RESOLV, T_SECCOMP, T_RLIMIT, T_CGROUP_PROCS, T_CGROUP_NS,
+  T_HOSTS, T_RESOLV, T_SECCOMP, T_RLIMIT, T_CGROUP_PROCS, T_CGROUP_NS, T_CGROUP_CLONE,
 };
 
 static uint8_t *read_all(int fd, size_t *length) {
@@ -109,6 +109,7 @@ int parse_config(int fd, struct sandbox_config *c) {
       }
       case T_CGROUP_PROCS: if (c->ncgroup_procs < 32) c->cgroup_procs[c->ncgroup_procs++] = value; break;
       case T_CGROUP_NS: c->cgroup_ns = 1; break;
+      case T_CGROUP_CLONE: c->cgroup_clone = value; break;
       default: die("config", "unknown record tag %d", tag);
     }
   }
