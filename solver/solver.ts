@@ -174,6 +174,27 @@ class Build<R> {
     return canonicalDigest({ encoding: CACHE_KEY_ENCODING, op: cacheMap.digest, inputs });
   }
 
+  /**
+   * A hit needs nothing below it, but its key was made from theirs: the steps
+   * below whose keys this build computed and whose results nobody has asked
+   * for are shown as CACHED, inputs first, as BuildKit shows a cached chain.
+   */
+  #reportBelowAsCached(vertex: Vertex, signal: AbortSignal, seen: Set<Digest>): void {
+    for (const input of vertex.inputs) {
+      if (seen.has(input.digest)) continue;
+      seen.add(input.digest);
+      if (this.#results.has(input.digest) || !this.#keys.has(input.digest)) continue;
+      this.#reportBelowAsCached(input, signal, seen);
+      this.#watch(input.digest);
+      this.#job(input, signal).progress({
+        type: 'vertex.cached',
+        vertex: input.digest,
+        name: input.meta.name,
+        at: Date.now(),
+      });
+    }
+  }
+
   async #computeResult(vertex: Vertex, signal: AbortSignal): Promise<R> {
     const job = this.#job(vertex, signal);
     const name = vertex.meta.name;
@@ -184,6 +205,7 @@ class Build<R> {
     if (useCache && key !== undefined) {
       const cached = await this.solverOptions.cache.load(key, job);
       if (cached !== undefined) {
+        this.#reportBelowAsCached(vertex, signal, new Set());
         job.progress({ type: 'vertex.cached', vertex: vertex.digest, name, at: Date.now() });
         return cached;
       }
