@@ -1,13 +1,16 @@
 import { createHash, hash } from 'node:crypto';
-import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
 import { join, posix } from 'node:path';
 import { throwIfAborted, type Digest } from '../../core/index.js';
 import { TimeSlicer, type ThreadPool } from '../threads/index.js';
 import type { StatCache } from './stat-cache.js';
 
-/** Files up to this size are hashed on the calling thread: a thread task costs more than the hash. */
-const INLINE_HASH_LIMIT = 64 * 1024;
+/** Files up to this size go to the pool in batches; a larger one is a task of its own. */
+const SMALL_FILE_LIMIT = 64 * 1024;
+/** A batch is sent when it holds this many files or bytes: one thread round trip per batch. */
+const BATCH_FILES = 128;
+const BATCH_BYTES = 4 * 1024 * 1024;
 
 export interface ChecksumOptions {
   /** The directory paths are relative to (a context directory or a snapshot). */
@@ -32,18 +35,18 @@ export interface ChecksumOptions {
  * sorted names and checksums of its children. mtime is never part of it, so
  * touching files keeps the cache while changing a byte or a mode does not.
  *
- * Three phases, so a context of 20k small files costs 20k lstats and little
- * else: a walk with the sync fs API in time slices (see TimeSlicer; a
- * thread-pool round trip per call would cost several times the syscall) that
- * hashes small files inline and hands large ones to the thread pool all at
- * once (piscina queues them, so no more files are open than threads); a wait
- * for those; then the digests, bottom up, with no promise per entry.
+ * Three phases, so a context of 20k small files costs 20k lstats on this
+ * thread and little else: a walk with the sync fs API in time slices (see
+ * TimeSlicer; a thread-pool round trip per call would cost several times the
+ * syscall) that sends files without a remembered digest to the thread pool as
+ * it finds them (PoolHashing); a wait for those; then the digests, bottom up,
+ * with no promise per entry.
  */
 export async function checksumPath(path: string, options: ChecksumOptions): Promise<Digest> {
   throwIfAborted(options.signal);
-  const pending: Promise<void>[] = [];
-  const root = await walkTree(cleanRelative(path), options, pending);
-  await Promise.all(pending);
+  const hashing = new PoolHashing(options);
+  const root = await walkTree(cleanRelative(path), options, hashing);
+  await hashing.settle();
   return entryDigest(root);
 }
 
@@ -57,10 +60,10 @@ type Entry =
 async function walkTree(
   relative: string,
   options: ChecksumOptions,
-  pending: Promise<void>[],
+  hashing: PoolHashing,
 ): Promise<Entry> {
   const slicer = new TimeSlicer(options.signal);
-  const root = visit(relative, options, pending);
+  const root = visit(relative, options, hashing);
   const directories: [string, Entry & { kind: 'dir' }][] =
     root.kind === 'dir' ? [[relative, root]] : [];
   for (let next = directories.pop(); next !== undefined; next = directories.pop()) {
@@ -69,7 +72,7 @@ async function walkTree(
       if (slicer.due()) await slicer.pause();
       const child = dirRelative === '' ? name : `${dirRelative}/${name}`;
       if (options.excludes?.(child) === true) continue;
-      const entry = visit(child, options, pending);
+      const entry = visit(child, options, hashing);
       dir.children.push([name, entry]);
       if (entry.kind === 'dir') directories.push([child, entry]);
     }
@@ -77,8 +80,8 @@ async function walkTree(
   return root;
 }
 
-/** lstat and header of one entry; a file's bytes are hashed now, or on the pool when large. */
-function visit(relative: string, options: ChecksumOptions, pending: Promise<void>[]): Entry {
+/** lstat and header of one entry; a file's digest comes from the stat cache or the pool. */
+function visit(relative: string, options: ChecksumOptions, hashing: PoolHashing): Entry {
   const absolute = join(options.root, relative);
   const stats = lstatSync(absolute, { bigint: true });
   const header = headerJson(stats, options.includeOwnership);
@@ -87,19 +90,67 @@ function visit(relative: string, options: ChecksumOptions, pending: Promise<void
   if (!stats.isFile()) return { kind: 'other', header };
   const known = options.statCache.get(absolute, stats);
   if (known !== undefined) return { kind: 'file', header, content: known };
-  if (stats.size <= BigInt(INLINE_HASH_LIMIT)) {
-    const content = createHash('sha256').update(readFileSync(absolute)).digest('hex');
-    options.statCache.set(absolute, stats, content);
-    return { kind: 'file', header, content };
-  }
-  const entry: Entry & { kind: 'file' } = { kind: 'file', header, content: '' };
-  pending.push(
-    options.pool.run('hashFile', absolute, options.signal).then((content) => {
-      entry.content = content;
-      options.statCache.set(absolute, stats, content);
-    }),
-  );
+  const entry: FileEntry = { kind: 'file', header, content: '' };
+  hashing.add(absolute, stats, entry);
   return entry;
+}
+
+type FileEntry = Entry & { kind: 'file' };
+
+/**
+ * Files the walk found without a remembered digest, hashed on the pool while
+ * the walk goes on: large ones one task each, small ones in batches (a task
+ * per 6 KB file would cost more in messages than the hash).
+ */
+class PoolHashing {
+  readonly #options: ChecksumOptions;
+  readonly #pending: Promise<void>[] = [];
+  #batch: { absolute: string; stats: BigIntStats; entry: FileEntry }[] = [];
+  #batchBytes = 0;
+
+  constructor(options: ChecksumOptions) {
+    this.#options = options;
+  }
+
+  add(absolute: string, stats: BigIntStats, entry: FileEntry): void {
+    const { pool, signal, statCache } = this.#options;
+    if (stats.size > BigInt(SMALL_FILE_LIMIT)) {
+      this.#pending.push(
+        pool.run('hashFile', absolute, signal).then((content) => {
+          entry.content = content;
+          statCache.set(absolute, stats, content);
+        }),
+      );
+      return;
+    }
+    this.#batch.push({ absolute, stats, entry });
+    this.#batchBytes += Number(stats.size);
+    if (this.#batch.length >= BATCH_FILES || this.#batchBytes >= BATCH_BYTES) this.#send();
+  }
+
+  /** Waits for every file sent so far, the last partial batch included. */
+  async settle(): Promise<void> {
+    this.#send();
+    await Promise.all(this.#pending);
+  }
+
+  #send(): void {
+    const batch = this.#batch;
+    if (batch.length === 0) return;
+    this.#batch = [];
+    this.#batchBytes = 0;
+    const { pool, signal, statCache } = this.#options;
+    const paths = batch.map((item) => item.absolute);
+    this.#pending.push(
+      pool.run('hashFiles', paths, signal).then((digests) => {
+        batch.forEach((item, index) => {
+          const content = digests[index] ?? '';
+          item.entry.content = content;
+          statCache.set(item.absolute, item.stats, content);
+        });
+      }),
+    );
+  }
 }
 
 function entryDigest(entry: Entry): Digest {

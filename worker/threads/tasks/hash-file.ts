@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 
 const READ_SIZE = 1024 * 1024;
 
@@ -18,4 +18,13 @@ export function hashFile(path: string): string {
     closeSync(fd);
   }
   return hash.digest('hex');
+}
+
+/**
+ * hashFile for a batch of small files: one thread round trip for many files,
+ * so a context of thousands of small files is hashed off the main thread
+ * without paying a message per file.
+ */
+export function hashFiles(paths: readonly string[]): string[] {
+  return paths.map((path) => createHash('sha256').update(readFileSync(path)).digest('hex'));
 }

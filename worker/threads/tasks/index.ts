@@ -5,4 +5,4 @@
  */
 export { deflateBlock } from './compress.js';
 export { extractLayer } from './extract-layer.js';
-export { hashFile } from './hash-file.js';
+export { hashFile, hashFiles } from './hash-file.js';
