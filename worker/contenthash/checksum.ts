@@ -45,9 +45,14 @@ export interface ChecksumOptions {
 export async function checksumPath(path: string, options: ChecksumOptions): Promise<Digest> {
   throwIfAborted(options.signal);
   const hashing = new PoolHashing(options);
-  const root = await walkTree(cleanRelative(path), options, hashing);
-  await hashing.settle();
-  return entryDigest(root);
+  try {
+    const root = await walkTree(cleanRelative(path), options, hashing);
+    await hashing.settle();
+    return entryDigest(root);
+  } catch (error) {
+    hashing.abandon();
+    throw error;
+  }
 }
 
 /** One entry of the walked tree; a file's digest arrives later when the pool hashes it. */
@@ -70,6 +75,7 @@ async function walkTree(
     const [dirRelative, dir] = next;
     for (const name of readdirSync(join(options.root, dirRelative)).sort()) {
       if (slicer.due()) await slicer.pause();
+      if (hashing.full()) await hashing.room();
       const child = dirRelative === '' ? name : `${dirRelative}/${name}`;
       if (options.excludes?.(child) === true) continue;
       const entry = visit(child, options, hashing);
@@ -105,27 +111,37 @@ type FileEntry = Entry & { kind: 'file' };
 class PoolHashing {
   readonly #options: ChecksumOptions;
   readonly #pending: Promise<void>[] = [];
+  /** Tasks in flight are bounded: memory, and one abort listener per queued task. */
+  readonly #limit: number;
+  #inFlight = 0;
+  #freed: (() => void) | undefined;
   #batch: { absolute: string; stats: BigIntStats; entry: FileEntry }[] = [];
   #batchBytes = 0;
 
   constructor(options: ChecksumOptions) {
     this.#options = options;
+    this.#limit = Math.max(2, options.pool.size * 2);
   }
 
   add(absolute: string, stats: BigIntStats, entry: FileEntry): void {
-    const { pool, signal, statCache } = this.#options;
     if (stats.size > BigInt(SMALL_FILE_LIMIT)) {
-      this.#pending.push(
-        pool.run('hashFile', absolute, signal).then((content) => {
-          entry.content = content;
-          statCache.set(absolute, stats, content);
-        }),
-      );
+      this.#submit(this.#options.pool.run('hashFile', absolute, this.#options.signal), [
+        { absolute, stats, entry },
+      ]);
       return;
     }
     this.#batch.push({ absolute, stats, entry });
     this.#batchBytes += Number(stats.size);
     if (this.#batch.length >= BATCH_FILES || this.#batchBytes >= BATCH_BYTES) this.#send();
+  }
+
+  /** True when the walk should wait for a task to finish before finding more files. */
+  full(): boolean {
+    return this.#inFlight >= this.#limit;
+  }
+
+  room(): Promise<void> {
+    return new Promise((resolve) => (this.#freed = resolve));
   }
 
   /** Waits for every file sent so far, the last partial batch included. */
@@ -134,22 +150,46 @@ class PoolHashing {
     await Promise.all(this.#pending);
   }
 
+  /** The walk failed: what is still in flight may fail too, and nobody will wait for it. */
+  abandon(): void {
+    for (const task of this.#pending) task.catch(() => undefined);
+  }
+
   #send(): void {
     const batch = this.#batch;
     if (batch.length === 0) return;
     this.#batch = [];
     this.#batchBytes = 0;
-    const { pool, signal, statCache } = this.#options;
     const paths = batch.map((item) => item.absolute);
-    this.#pending.push(
-      pool.run('hashFiles', paths, signal).then((digests) => {
-        batch.forEach((item, index) => {
+    this.#submit(this.#options.pool.run('hashFiles', paths, this.#options.signal), batch);
+  }
+
+  #submit(
+    task: Promise<string | string[]>,
+    files: { absolute: string; stats: BigIntStats; entry: FileEntry }[],
+  ): void {
+    this.#inFlight += 1;
+    const done = task.then(
+      (result) => {
+        const digests = typeof result === 'string' ? [result] : result;
+        files.forEach((file, index) => {
           const content = digests[index] ?? '';
-          item.entry.content = content;
-          statCache.set(item.absolute, item.stats, content);
+          file.entry.content = content;
+          this.#options.statCache.set(file.absolute, file.stats, content);
         });
-      }),
+      },
+      (error: unknown) => {
+        throw error;
+      },
     );
+    const release = (): void => {
+      this.#inFlight -= 1;
+      const freed = this.#freed;
+      this.#freed = undefined;
+      freed?.();
+    };
+    done.then(release, release);
+    this.#pending.push(done);
   }
 }
 
