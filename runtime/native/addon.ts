@@ -5,7 +5,8 @@ import { TbuildError } from '../../core/index.js';
 
 /**
  * Where node-gyp puts the native build. This file runs from source (runtime/native/,
- * under vitest) and compiled (dist/runtime/native/), so both layouts are tried.
+ * under vitest) and compiled (dist/runtime/native/, or inside the CLI bundle at
+ * dist/bundle/cli/main.js, which is as deep), so both layouts are tried.
  */
 const BUILD_DIRS = ['./build/Release/', '../../../runtime/native/build/Release/'];
 

@@ -19,7 +19,7 @@ export function runTbuild(
   args: readonly string[],
   options: { root?: string; env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {},
 ): CliResult {
-  if (!existsSync(join(REPO_ROOT, 'dist/cli/main.js'))) {
+  if (!existsSync(join(REPO_ROOT, 'dist/bundle/cli/main.js'))) {
     throw new Error('dist/ is missing: run `npm run build` (npm ci does it) before the e2e tests');
   }
   const result = spawnSync(process.execPath, [TBUILD_BIN, ...args], {

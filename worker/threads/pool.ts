@@ -50,7 +50,9 @@ export interface ThreadPoolOptions {
 export function createThreadPool(options: ThreadPoolOptions = {}): ThreadPool {
   const maxThreads = options.maxThreads ?? availableParallelism();
   if (options.fromSource === true) return new PiscinaPool(sourceTaskEntry(), maxThreads, true);
-  const taskFile = new URL('./tasks/index.js', import.meta.url);
+  // Two levels up and back down, so the path is the same from dist/worker/threads/pool.js
+  // and from the CLI bundle at dist/bundle/cli/main.js (see the build script in package.json).
+  const taskFile = new URL('../../worker/threads/tasks/index.js', import.meta.url);
   if (!existsSync(fileURLToPath(taskFile))) return new InlinePool();
   return new PiscinaPool(taskFile, maxThreads, false);
 }
