@@ -64,6 +64,7 @@ export {
   exportImage,
   ImagePuller,
   loadImageArchive,
+  unpackImage,
   pushStoredImage,
   registryLogin,
   registryLogout,

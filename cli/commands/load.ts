@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { loadImageArchive, openEngine } from '../../worker/index.js';
+import { loadImageArchive, openEngine, unpackImage } from '../../worker/index.js';
 import { resolveRoot } from '../builder/root.js';
 import { formatFlagHelp, parseFlags, usage, type FlagSpec } from '../flags.js';
 
@@ -43,11 +43,12 @@ export async function runLoad(argv: readonly string[]): Promise<number> {
     excluder: () => () => false,
   });
   try {
-    const loaded = await loadImageArchive(
-      engine.store,
-      resolve(file),
-      AbortSignal.timeout(30 * 60_000),
-    );
+    const signal = AbortSignal.timeout(30 * 60_000);
+    const loaded = await loadImageArchive(engine.store, resolve(file), signal);
+    // Unpacked now, as docker load does, so the first build FROM them starts at once.
+    for (const image of loaded) {
+      if (image.name !== undefined) await unpackImage(engine, image.name, { signal });
+    }
     if (flags.booleans.get('quiet') !== true) {
       for (const image of loaded) {
         console.log(

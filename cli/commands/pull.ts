@@ -1,5 +1,5 @@
 import { TbuildError } from '../../core/index.js';
-import { openEngine, type Engine } from '../../worker/index.js';
+import { openEngine, unpackImage, type Engine } from '../../worker/index.js';
 import { registrySettings } from '../builder/registry-settings.js';
 import { resolveRoot } from '../builder/root.js';
 import { formatFlagHelp, parseFlags, usage, type FlagSpec } from '../flags.js';
@@ -81,6 +81,8 @@ export async function runPull(argv: readonly string[]): Promise<number> {
         },
       }),
     );
+    // Unpacked now, as docker pull does, so the first build FROM it starts at once.
+    await unpackImage(engine, image.name, { signal });
     say(`Digest: ${image.manifestDigest}`);
     console.log(image.name);
     return 0;
