@@ -10,7 +10,7 @@ import type { ParallelismSlot } from '../../../solver/index.js';
  */
 
 /** How often the step's CPU time is sampled; a file read per running step each time. */
-export const SAMPLE_INTERVAL_MS = 100;
+export const SAMPLE_INTERVAL_MS = 50;
 /**
  * A sample under this share of one CPU counts as idle. Not zero: a sleeping
  * shell, a download or a process blocked on disk still costs a little.
@@ -21,7 +21,7 @@ export const IDLE_CPU_SHARE = 0.05;
  * gaps of a busy script (fork, exec, a quick read) never lend, short enough
  * that a one-second wait hands over most of its second.
  */
-export const IDLE_BEFORE_LEND_MS = 200;
+export const IDLE_BEFORE_LEND_MS = 100;
 /**
  * Over this share of one CPU in the last sample a lent slot is reclaimed. Far
  * above IDLE_CPU_SHARE on purpose: a step in between keeps what it has, so one
