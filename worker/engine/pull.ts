@@ -8,7 +8,7 @@ import {
   type RegistryClient,
 } from '../../registry-client/index.js';
 import { normalizeImageName, readLocalImage, type LocalImage } from './local-images.js';
-import { imagePullError } from './registry-access.js';
+import { imagePullError, layerPullError } from './registry-access.js';
 import type { BuildStore } from './store.js';
 
 /** Bytes received of one blob; `completed` once it is verified and stored. */
@@ -102,7 +102,8 @@ export class ImagePuller {
       try {
         await this.ensureBlob(repo, layer, { ...options, signal });
         waiter?.resolve();
-      } catch (error) {
+      } catch (failure) {
+        const error = layerPullError(failure, image.name);
         waiter?.reject(error);
         throw error;
       }

@@ -113,6 +113,20 @@ export function imagePullError(error: unknown, image: string, registry: string):
   }
 }
 
+/**
+ * A layer download that failed for good (the client's retries ran out): the blob is
+ * named by the message; the hint says a new build resumes, since every layer already
+ * verified stays in the content store and a partial one is never kept.
+ */
+export function layerPullError(error: unknown, image: string): unknown {
+  if (!isTbuildError(error, 'TB_REGISTRY_HTTP') || error.hint !== undefined) return error;
+  return new TbuildError(error.code, error.message, {
+    hint: `the registry or the network kept failing while pulling ${image}; run the build again to resume (layers already pulled are kept)`,
+    details: { ...error.details, image },
+    cause: error,
+  });
+}
+
 /** ` (MANIFEST_UNKNOWN)`: the codes the registry answered with, when it said any. */
 function registryCodes(error: TbuildError): string {
   const codes = error.details?.['registryCodes'];
