@@ -78,6 +78,7 @@ export {
   type EngineOptions,
   type CacheMountUsage,
   type LayerCompression,
+  type LayerSettings,
   type PushResult,
   type RegistrySettings,
   type LocalImage,

@@ -22,7 +22,7 @@ import {
   SCRATCH,
   type Engine,
   type ImageBundle,
-  type LayerCompression,
+  type LayerSettings,
   type WorkerRef,
 } from '../../worker/index.js';
 import {
@@ -87,6 +87,12 @@ export async function runBuild(argv: readonly string[]): Promise<number> {
     lowered = await lower(inputs, request, engine, controller.signal);
     for (const warning of lowered.warnings)
       display.sink({ type: 'warning', message: warning, at: Date.now() });
+    // Layers of the image to export are made while the steps run (LayerPrefetcher).
+    if (lowered.root !== undefined)
+      engine.makeLayersAhead(
+        lowered.root,
+        layerSettings(effectiveOutputs(request)[0], sourceDateEpoch(request)),
+      );
     const result: WorkerRef =
       lowered.root === undefined
         ? SCRATCH
@@ -163,12 +169,7 @@ async function exportOutputs(
 ): Promise<Exported> {
   if (result.kind !== 'snapshot')
     throw new TbuildError('TB_INTERNAL', 'a build result must be a snapshot');
-  const outputs: OutputSpec[] =
-    request.outputs.length > 0
-      ? [...request.outputs]
-      : request.tags.length > 0
-        ? [{ type: 'image', names: [], push: false, compression: 'gzip', tar: true }]
-        : [];
+  const outputs = effectiveOutputs(request);
   const labels = Object.fromEntries(request.labels);
   const config = {
     ...lowered.image,
@@ -180,21 +181,18 @@ async function exportOutputs(
   const epoch = sourceDateEpoch(request);
   const bundles = new Map<string, ImageBundle>();
   const bundleFor = async (output: OutputSpec | undefined): Promise<ImageBundle> => {
-    const compression = layerCompression(output);
+    const settings = layerSettings(output, epoch);
     const ociMediaTypes = output?.ociMediaTypes ?? output?.type !== 'docker';
-    const key = `${compression}/${String(output?.compressionLevel)}/${String(ociMediaTypes)}`;
+    const key = `${settings.compression}/${String(settings.compressionLevel)}/${String(ociMediaTypes)}`;
     let bundle = bundles.get(key);
     if (bundle === undefined) {
       bundle = await exportImage(result, config, {
+        ...settings,
         store: engine.store,
         pool: engine.pool,
-        compression,
         ociMediaTypes,
         signal,
-        ...(output?.compressionLevel === undefined
-          ? {}
-          : { compressionLevel: output.compressionLevel }),
-        ...(epoch === undefined ? {} : { sourceDateEpoch: epoch }),
+        madeAhead: (snapshot) => engine.madeAhead(snapshot),
       });
       bundles.set(key, bundle);
     }
@@ -220,8 +218,22 @@ async function exportOutputs(
   return { bundle: primary, names: request.tags };
 }
 
-function layerCompression(output: OutputSpec | undefined): LayerCompression {
-  return output?.compression ?? 'gzip';
+/** The outputs asked for; `-t` alone means the local image store. */
+function effectiveOutputs(request: BuildRequest): OutputSpec[] {
+  if (request.outputs.length > 0) return [...request.outputs];
+  return request.tags.length > 0
+    ? [{ type: 'image', names: [], push: false, compression: 'gzip', tar: true }]
+    : [];
+}
+
+function layerSettings(output: OutputSpec | undefined, epoch: number | undefined): LayerSettings {
+  return {
+    compression: output?.compression ?? 'gzip',
+    ...(output?.compressionLevel === undefined
+      ? {}
+      : { compressionLevel: output.compressionLevel }),
+    ...(epoch === undefined ? {} : { sourceDateEpoch: epoch }),
+  };
 }
 
 async function reportResult(request: BuildRequest, exported: Exported): Promise<void> {

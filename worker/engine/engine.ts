@@ -4,9 +4,11 @@ import { neverAborted, noopLogger, type ImageConfig, type Logger } from '../../c
 import { openStore } from '../../cache/index.js';
 import { SandboxExecutor, type Executor } from '../../runtime/index.js';
 import type { RegistryClient } from '../../registry-client/index.js';
-import { Solver } from '../../solver/index.js';
+import { Solver, type Vertex } from '../../solver/index.js';
 import { StatCache } from '../contenthash/index.js';
 import { createThreadPool, type ThreadPool } from '../threads/index.js';
+import type { LayerSettings } from './image-export.js';
+import { LayerPrefetcher } from './layer-prefetch.js';
 import { normalizeImageName, readLocalImage } from './local-images.js';
 import { ImagePuller } from './pull.js';
 import { createRegistryClient, type RegistrySettings } from './registry-access.js';
@@ -48,6 +50,13 @@ export interface Engine {
   readonly puller: ImagePuller | undefined;
   /** The registry client of this engine (made on first use); undefined without registry settings. */
   registryClient(): RegistryClient | undefined;
+  /**
+   * Makes the layers of `root`'s image with `settings` while the build runs
+   * (see LayerPrefetcher); exportImage then waits for them through `madeAhead`.
+   */
+  makeLayersAhead(root: Vertex, settings: LayerSettings): void;
+  /** Settles when a layer made ahead is done; export passes it as `madeAhead`. */
+  madeAhead(snapshot: string): Promise<void>;
   /** Saves what is worth keeping (the context stat cache) and stops the threads. */
   close(): Promise<void>;
 }
@@ -76,6 +85,7 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
     registry === undefined ? undefined : clientFor(registry);
   const puller =
     registry === undefined ? undefined : new ImagePuller(store, () => clientFor(registry), logger);
+  let prefetcher: LayerPrefetcher | undefined;
   const context: OpContext = {
     store,
     executor: options.executor ?? new SandboxExecutor({ stateDir, logger }),
@@ -89,6 +99,9 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
     cacheMountDir,
     excluder: options.excluder,
     ...(puller === undefined ? {} : { puller }),
+    committed: (vertex, snapshot) => {
+      prefetcher?.committed(vertex, snapshot);
+    },
   };
   const solver = new Solver<WorkerRef>({
     resolveOp: resolveOp(context),
@@ -108,9 +121,17 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
       if (image === undefined) return { ref: normalizeImageName(ref) };
       return { ref: image.name, config: image.config };
     },
+    makeLayersAhead(root, settings) {
+      void prefetcher?.close();
+      prefetcher = new LayerPrefetcher({ store, pool, settings, root, logger });
+    },
+    async madeAhead(snapshot) {
+      await prefetcher?.ready(snapshot);
+    },
     async close() {
       client?.close();
       try {
+        await prefetcher?.close();
         await statCache.save();
         await pool.close();
       } finally {

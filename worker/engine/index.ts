@@ -1,6 +1,11 @@
 /** worker/engine: the worker proper: IR ops bound to the store, the sandbox and threads; image export. */
 export { openEngine, type Engine, type EngineOptions } from './engine.js';
-export { exportImage, type ImageExportOptions, type LayerCompression } from './image-export.js';
+export {
+  exportImage,
+  type ImageExportOptions,
+  type LayerCompression,
+  type LayerSettings,
+} from './image-export.js';
 export { normalizeImageName, readLocalImage, chainIds, type LocalImage } from './local-images.js';
 export { SCRATCH, snapshotRef, type LocalRef, type SnapshotRef, type WorkerRef } from './refs.js';
 export { withReadView } from './views.js';

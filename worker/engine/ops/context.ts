@@ -1,4 +1,4 @@
-import type { Logger } from '../../../core/index.js';
+import type { Digest, Logger } from '../../../core/index.js';
 import type { Executor } from '../../../runtime/index.js';
 import type { ThreadPool } from '../../threads/index.js';
 import type { StatCache } from '../../contenthash/index.js';
@@ -30,4 +30,6 @@ export interface OpContext {
   readonly excluder: (patterns: readonly string[]) => (path: string) => boolean;
   /** Fetches images and layers missing from the store; absent when no registry may be used. */
   readonly puller?: ImagePuller;
+  /** A step committed a new snapshot (layers of the image to export are made ahead from it). */
+  readonly committed?: (vertex: Digest, snapshot: string) => void;
 }

@@ -127,6 +127,7 @@ export function execOp(vertex: Vertex, op: ExecOp, context: OpContext): SolverOp
           );
         }
         const committed = await context.store.snapshots.commit(active.id, { signal: job.signal });
+        context.committed?.(vertex.digest, committed.id);
         return snapshotRef(committed.id);
       } catch (error) {
         await context.store.snapshots.abort(active.id).catch(() => undefined);

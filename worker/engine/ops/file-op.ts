@@ -85,6 +85,7 @@ export function fileOp(vertex: Vertex, op: FileOp, context: OpContext): SolverOp
           vertex: vertex.digest,
           linked: written.linked,
         });
+      context.committed?.(vertex.digest, id);
       return snapshotRef(id);
     },
   };
