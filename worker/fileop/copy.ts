@@ -237,6 +237,7 @@ class TreeCopier {
     }
     if (stats.size > SYNC_COPY_LIMIT) await copyFile(source, target);
     else copyFileSync(source, target);
+    reuse?.copied(target.slice(this.context.destRoot.length + 1), stats);
     // chown before chmod: chown clears setuid and setgid bits.
     lchownSync(target, uid, gid);
     chmodSync(target, mode);

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CopyAction, FileOp } from '../../solver/index.js';
 import { planLayerCopy } from './layer-copy.js';
-import { FileReuse, type WantedFile } from './reuse.js';
+import { FileReuse, sourceIdentity, type WantedFile } from './reuse.js';
 
 let dir = '';
 beforeEach(() => {
@@ -100,6 +100,26 @@ describe('FileReuse', () => {
     changed[changed.length - 1] = 8;
     pair('big2', big.toString('latin1'), changed.toString('latin1'));
     expect(await tryLink(reuse, 'big2')).toBe(false);
+  });
+
+  it('trusts a source whose identity is the one recorded for the earlier file, without reading', async () => {
+    // Same size, other bytes: only the recorded identity can make this link happen.
+    pair('a', 'version 1', 'version 2');
+    const identity = sourceIdentity(lstatSync(join(dir, 'src/a')));
+    const trusting = new FileReuse(join(dir, 'previous'), new Map([['a', identity]]));
+    expect(await tryLink(trusting, 'a')).toBe(true);
+    expect(trusting.sources.get('a')).toBe(identity);
+    rmSync(join(dir, 'layer/a'));
+    const stale = new FileReuse(join(dir, 'previous'), new Map([['a', `${identity}0`]]));
+    expect(await tryLink(stale, 'a')).toBe(false);
+  });
+
+  it('records what copied files were made from, for the next copy', () => {
+    writeFileSync(join(dir, 'src/b'), 'b');
+    const stats = lstatSync(join(dir, 'src/b'));
+    const first = new FileReuse();
+    first.copied('b', stats);
+    expect(first.sources).toEqual(new Map([['b', sourceIdentity(stats)]]));
   });
 
   it('never lets two unrelated sources share one earlier inode', async () => {

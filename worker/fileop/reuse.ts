@@ -33,18 +33,39 @@ export interface WantedFile {
  * linking only into a fresh layer directory.
  */
 export class FileReuse {
-  readonly #previousRoot: string;
+  readonly #previousRoot: string | undefined;
+  readonly #previousSources: ReadonlyMap<string, string>;
   /** Earlier inode → the source inode it stands for, so two unrelated sources never share one. */
   readonly #claimed = new Map<string, string>();
+  /** Path in the layer → identity of the source file it was made from, for the next copy. */
+  readonly #sources = new Map<string, string>();
   #linked = 0;
 
-  constructor(previousRoot: string) {
+  /**
+   * `previousSources` maps the earlier layer's files to the identity their
+   * source had when they were made (sourceIdentity): a source with the same
+   * identity now has the same bytes (ctime changes with every write, and
+   * cannot be set), so its earlier file is linked without reading either.
+   * Otherwise both are read and compared.
+   */
+  constructor(previousRoot?: string, previousSources: ReadonlyMap<string, string> = new Map()) {
     this.#previousRoot = previousRoot;
+    this.#previousSources = previousSources;
   }
 
   /** How many files were linked rather than copied. */
   get linked(): number {
     return this.#linked;
+  }
+
+  /** What each file of this copy was made from; saved with the layer for the next copy. */
+  get sources(): ReadonlyMap<string, string> {
+    return this.#sources;
+  }
+
+  /** Records the source of a file the caller copied itself. */
+  copied(relative: string, sourceStats: Stats): void {
+    this.#sources.set(relative, sourceIdentity(sourceStats));
   }
 
   /**
@@ -58,6 +79,7 @@ export class FileReuse {
     relative: string,
     wanted: WantedFile,
   ): Promise<boolean> {
+    if (this.#previousRoot === undefined) return false;
     const previous = `${this.#previousRoot}/${relative}`;
     const earlier = lstatSync(previous, { throwIfNoEntry: false });
     if (earlier === undefined || !earlier.isFile()) return false;
@@ -74,11 +96,13 @@ export class FileReuse {
     const sourceInode = `${String(sourceStats.dev)}:${String(sourceStats.ino)}`;
     const claimedBy = this.#claimed.get(earlierInode);
     if (claimedBy !== undefined && claimedBy !== sourceInode) return false;
+    const identity = sourceIdentity(sourceStats);
     try {
       const equal =
-        sourceStats.size <= SYNC_COMPARE_LIMIT
+        this.#previousSources.get(relative) === identity ||
+        (sourceStats.size <= SYNC_COMPARE_LIMIT
           ? sameBytesSync(source, previous, sourceStats.size)
-          : await sameBytes(source, previous);
+          : await sameBytes(source, previous));
       if (!equal) return false;
       linkSync(previous, target);
     } catch {
@@ -86,9 +110,15 @@ export class FileReuse {
       return false;
     }
     this.#claimed.set(earlierInode, sourceInode);
+    this.#sources.set(relative, identity);
     this.#linked += 1;
     return true;
   }
+}
+
+/** A source file's identity, as the context stat cache keys it: same identity, same bytes. */
+export function sourceIdentity(stats: Stats): string {
+  return `${String(stats.dev)}:${String(stats.ino)}:${String(stats.size)}:${String(stats.mtimeMs)}:${String(stats.ctimeMs)}`;
 }
 
 function sameBytesSync(a: string, b: string, size: number): boolean {

@@ -14,31 +14,52 @@ export function copyLineageKey(vertex: Vertex): Digest {
   return canonicalDigest({ encoding: 'tbuild.copy-lineage.v1', vertex: vertex.digest });
 }
 
-/** The directory of the last layer of this lineage, if it is still committed. */
-export async function previousLayerDir(
+/** The last layer of this lineage, if still committed, and what its files were made from. */
+export interface PreviousLayer {
+  readonly dir: string;
+  /** Path in the layer → identity of its source then (FileReuse). */
+  readonly sources: ReadonlyMap<string, string>;
+}
+
+export async function previousLayer(
   store: BuildStore,
   key: Digest,
   signal: AbortSignal,
-): Promise<string | undefined> {
+): Promise<PreviousLayer | undefined> {
   const record = await store.records.load(key, { signal, touch: false });
   if (record?.snapshot === undefined) return undefined;
   const committed = await store.snapshots.get(record.snapshot);
-  return committed === undefined ? undefined : store.snapshots.path(committed.id);
+  if (committed === undefined) return undefined;
+  const sources = record.data?.['sources'];
+  return {
+    dir: store.snapshots.path(committed.id),
+    sources: new Map(
+      typeof sources === 'object' && sources !== null
+        ? Object.entries(sources).filter(
+            (entry): entry is [string, string] => typeof entry[1] === 'string',
+          )
+        : [],
+    ),
+  };
 }
 
 export async function rememberLayer(
   store: BuildStore,
   key: Digest,
   snapshot: string,
-  vertex: Vertex,
-  signal: AbortSignal,
+  options: {
+    readonly vertex: Vertex;
+    readonly sources: ReadonlyMap<string, string>;
+    readonly signal: AbortSignal;
+  },
 ): Promise<void> {
   await store.records.save(
     key,
     {
       snapshot,
-      description: `last result of ${vertex.meta.name} (unchanged files are linked from it)`,
+      description: `last result of ${options.vertex.meta.name} (unchanged files are linked from it)`,
+      data: { sources: Object.fromEntries(options.sources) },
     },
-    signal,
+    options.signal,
   );
 }

@@ -11,7 +11,7 @@ import { SCRATCH, snapshotRef, type WorkerRef } from '../refs.js';
 import { emptyDir, withReadViews, writeSnapshot } from '../views.js';
 import type { OpContext } from './context.js';
 import { contentKey, isLocalInput } from './input-checksums.js';
-import { copyLineageKey, previousLayerDir, rememberLayer } from './copy-lineage.js';
+import { copyLineageKey, previousLayer, rememberLayer } from './copy-lineage.js';
 
 /**
  * COPY, ADD, WORKDIR and heredoc files: actions applied to a writable view of
@@ -39,7 +39,7 @@ export function fileOp(vertex: Vertex, op: FileOp, context: OpContext): SolverOp
         throw new TbuildError('TB_INTERNAL', 'a file op must be based on a snapshot');
       const empty = await emptyDir(context.store);
       const lineage = copyLineageKey(vertex);
-      const previous = await previousLayerDir(context.store, lineage, job.signal);
+      const previous = await previousLayer(context.store, lineage, job.signal);
       const copyFilters = (index: number | undefined, action: CopyAction): CopyFilters => {
         const input = index === undefined ? undefined : inputs[index];
         const ignore =
@@ -57,7 +57,7 @@ export function fileOp(vertex: Vertex, op: FileOp, context: OpContext): SolverOp
         const baseRoot = op.base === undefined ? empty : inputRoots[op.base];
         const plan = baseRoot === undefined ? undefined : await planLayerCopy(op, baseRoot);
         const reuse =
-          plan === undefined || previous === undefined ? undefined : new FileReuse(previous);
+          plan === undefined ? undefined : new FileReuse(previous?.dir, previous?.sources);
         const snapshot = await writeSnapshot(
           context.store,
           base.snapshot,
@@ -76,15 +76,21 @@ export function fileOp(vertex: Vertex, op: FileOp, context: OpContext): SolverOp
             });
           },
         );
-        return { snapshot, direct: plan !== undefined, linked: reuse?.linked ?? 0 };
+        return { snapshot, reuse };
       });
       const id = written.snapshot;
-      if (written.direct) await rememberLayer(context.store, lineage, id, vertex, job.signal);
-      if (written.linked > 0)
+      const reuse = written.reuse;
+      if (reuse !== undefined) {
+        await rememberLayer(context.store, lineage, id, {
+          vertex,
+          sources: reuse.sources,
+          signal: job.signal,
+        });
         context.logger.debug('linked unchanged files from the previous layer', {
           vertex: vertex.digest,
-          linked: written.linked,
+          linked: reuse.linked,
         });
+      }
       context.committed?.(vertex.digest, id);
       return snapshotRef(id);
     },
