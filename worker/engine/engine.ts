@@ -23,7 +23,7 @@ export interface EngineOptions {
   /** The tbuild root (resolved by the CLI or service from --root / TBUILD_ROOT). */
   readonly root: string;
   readonly logger?: Logger;
-  /** How many steps run at once; default: the number of CPUs. */
+  /** How many steps use the CPU at once (idle RUN steps lend their slot); default: the number of CPUs. */
   readonly maxParallelism?: number;
   /** Local sources by name; the build context is `context`. */
   readonly locals: ReadonlyMap<string, string>;
