@@ -10,18 +10,20 @@ import type { ParallelismSlot } from '../../../solver/index.js';
  */
 
 /** How often the step's CPU time is sampled; a file read per running step each time. */
-export const SAMPLE_INTERVAL_MS = 50;
+export const SAMPLE_INTERVAL_MS = 10;
 /**
  * A sample under this share of one CPU counts as idle. Not zero: a sleeping
  * shell, a download or a process blocked on disk still costs a little.
  */
 export const IDLE_CPU_SHARE = 0.05;
 /**
- * How long a step must stay idle before it lends: long enough that the short
- * gaps of a busy script (fork, exec, a quick read) never lend, short enough
- * that a one-second wait hands over most of its second.
+ * How long a step must stay idle before it lends: longer than the gaps of a
+ * busy script (fork, exec, a quick read), short enough that a one-second wait
+ * hands over most of its second. A lend during a longer pause costs little:
+ * the step takes its slot back as soon as it is busy, and no new step starts
+ * while the pool is in debt.
  */
-export const IDLE_BEFORE_LEND_MS = 100;
+export const IDLE_BEFORE_LEND_MS = 30;
 /**
  * Over this share of one CPU in the last sample a lent slot is reclaimed. Far
  * above IDLE_CPU_SHARE on purpose: a step in between keeps what it has, so one
