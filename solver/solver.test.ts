@@ -157,6 +157,32 @@ describe('Solver', () => {
     expect(cachedNames).toEqual(['a', 'b', 'c', 'd']);
   });
 
+  it('solves once more when a cached result turns out damaged in use, and only once', async () => {
+    const h = new Harness();
+    const { d } = diamond();
+    let damaged = 1;
+    h.behaviours.set('b', {
+      exec: () => {
+        if (damaged > 0) {
+          damaged -= 1;
+          return Promise.reject(new TbuildError('TB_SNAPSHOT_CORRUPT', 'snapshot x changed'));
+        }
+        return Promise.resolve('b(fresh)');
+      },
+    });
+    await expect(h.solve(h.solver(), d)).resolves.toBe('d(b(fresh),c(a()))');
+    expect(h.execs.get('b')).toBe(2);
+
+    const again = new Harness();
+    again.behaviours.set('b', {
+      exec: () => Promise.reject(new TbuildError('TB_SNAPSHOT_CORRUPT', 'snapshot x changed')),
+    });
+    await expect(again.solve(again.solver(), diamond().d)).rejects.toMatchObject({
+      code: 'TB_SNAPSHOT_CORRUPT',
+    });
+    expect(again.execs.get('b')).toBe(2);
+  });
+
   it('re-runs only the changed vertex and its descendants', async () => {
     const h = new Harness();
     const a = leaf('a');

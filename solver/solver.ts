@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import {
   canonicalDigest,
+  isTbuildError,
   noopLogger,
   TbuildError,
   toTbuildError,
@@ -55,8 +56,22 @@ export class Solver<R> {
     this.#semaphore = new Semaphore(options.maxParallelism ?? availableParallelism());
   }
 
-  solve(root: Vertex, options: SolveOptions): Promise<R> {
-    return this.#withBuild(options, (build) => build.result(root));
+  /**
+   * Runs `root`. A result found damaged while in use (a cached snapshot that
+   * changed on disk: TB_SNAPSHOT_CORRUPT, or gone meanwhile) has had its record
+   * dropped by then, so one more solve runs the steps that made it again.
+   */
+  async solve(root: Vertex, options: SolveOptions): Promise<R> {
+    try {
+      return await this.#withBuild(options, (build) => build.result(root));
+    } catch (error) {
+      if (!isStaleResult(error) || options.signal.aborted) throw error;
+      (options.logger ?? this.#options.logger ?? noopLogger).warn(
+        'a cached result was damaged; solving again without it',
+        { error: String(error) },
+      );
+      return this.#withBuild(options, (build) => build.result(root));
+    }
   }
 
   /** The persistent cache key of a vertex, computing input results only where content checksums need them. */
@@ -251,6 +266,13 @@ class Build<R> {
     job.progress({ type: 'vertex.completed', vertex: vertex.digest, at: Date.now() });
     return result;
   }
+}
+
+function isStaleResult(error: unknown): boolean {
+  return (
+    isTbuildError(error) &&
+    (error.code === 'TB_SNAPSHOT_CORRUPT' || error.code === 'TB_SNAPSHOT_NOT_FOUND')
+  );
 }
 
 function memo<T>(

@@ -34,6 +34,29 @@ async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
 }
 
 describe('FsSnapshotter', () => {
+  it('ensureIntact trusts what it committed, and checks each layer of a chain it found once', async () => {
+    const base = await layer(undefined, { a: '1' });
+    const top = await layer(base, { b: '2' });
+    // This instance committed both: a change on disk now goes unseen (no tree walk).
+    await writeFile(join(store.snapshots.path(base), 'a'), 'changed, and longer');
+    await expect(store.snapshots.ensureIntact(top, { signal })).resolves.toBeUndefined();
+    // Another process (a new store on the root) checks them before use.
+    const other = await openStore({ root, durable: false });
+    expect(await codeOf(other.snapshots.ensureIntact(top, { signal }))).toBe('TB_SNAPSHOT_CORRUPT');
+    expect(await other.snapshots.get(base)).toBeUndefined();
+    expect(await codeOf(other.snapshots.ensureIntact(top, { signal }))).toBe(
+      'TB_SNAPSHOT_NOT_FOUND',
+    );
+    const fresh = await openStore({ root, durable: false });
+    const intact = await (async () => {
+      const active = await fresh.snapshots.prepare({ signal });
+      await writeFile(join(active.upperdir, 'c'), '3');
+      return (await fresh.snapshots.commit(active.id, { signal })).id;
+    })();
+    const third = await openStore({ root, durable: false });
+    await expect(third.snapshots.ensureIntact(intact, { signal })).resolves.toBeUndefined();
+  });
+
   it('commits layers into a chain and lists lowerdirs top first', async () => {
     const base = await layer(undefined, { a: '1' });
     const top = await layer(base, { b: '2' });

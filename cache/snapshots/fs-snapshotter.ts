@@ -96,6 +96,8 @@ export class FsSnapshotter {
   private readonly durable: boolean;
   /** Set once per process, before the first snapshot tree is made (see markTopDirectory). */
   private topDirectoryHint: Promise<void> | undefined;
+  /** Snapshots this instance committed or found intact (see ensureIntact). */
+  private readonly intact = new Map<string, Promise<void>>();
 
   constructor(options: FsSnapshotterOptions) {
     this.layout = options.layout;
@@ -206,7 +208,29 @@ export class FsSnapshotter {
       durable: this.durable,
     });
     await removeTree(dir, this.layout.snapshotTrash);
+    this.intact.set(id, Promise.resolve());
     return record;
+  }
+
+  /**
+   * Verifies each layer of `id`'s chain once per instance, before something
+   * reads it (a mount, a copy, a layer tar): TB_SNAPSHOT_CORRUPT when one
+   * changed, after verify dropped its record. Checked on use rather than on
+   * every cache hit, so a hit whose snapshots are never read (an image whose
+   * layer blobs exist) costs no tree walk; a caller that meets the error can
+   * solve again, and the steps whose records were dropped then run again.
+   */
+  async ensureIntact(id: string, options: { readonly signal: AbortSignal }): Promise<void> {
+    for (const layer of await this.chain(id)) {
+      let check = this.intact.get(layer.id);
+      if (check === undefined) {
+        check = this.verify(layer.id, options).then(() => undefined);
+        this.intact.set(layer.id, check);
+        // A failed check is not remembered: the next caller gets the error afresh.
+        check.catch(() => this.intact.delete(layer.id));
+      }
+      await check;
+    }
   }
 
   /** Drops an active snapshot and what was written to it. */

@@ -93,15 +93,33 @@ export async function runBuild(argv: readonly string[]): Promise<number> {
         lowered.root,
         layerSettings(effectiveOutputs(request)[0], sourceDateEpoch(request)),
       );
-    const result: WorkerRef =
-      lowered.root === undefined
-        ? SCRATCH
-        : await engine.solver.solve(lowered.root, {
-            signal: controller.signal,
-            progress: display.sink,
-            noCache: request.noCache,
-          });
-    const exported = await exportOutputs(request, engine, result, lowered, controller.signal);
+    const root = lowered.root;
+    const build = lowered;
+    const solveAndExport = async (): Promise<Exported> => {
+      const result: WorkerRef =
+        root === undefined
+          ? SCRATCH
+          : await engine.solver.solve(root, {
+              signal: controller.signal,
+              progress: display.sink,
+              noCache: request.noCache,
+            });
+      return exportOutputs(request, engine, result, build, controller.signal);
+    };
+    let exported: Exported;
+    try {
+      exported = await solveAndExport();
+    } catch (error) {
+      // A cached snapshot found changed when an exporter read it: its record is gone
+      // now, so solving again runs the steps that made it (as the solver does inside).
+      if (!isStaleResult(error) || controller.signal.aborted) throw error;
+      display.sink({
+        type: 'warning',
+        message: `${toTbuildError(error).message}; building it again`,
+        at: Date.now(),
+      });
+      exported = await solveAndExport();
+    }
     display.finish();
     await reportResult(request, exported);
     return 0;
@@ -216,6 +234,11 @@ async function exportOutputs(
     );
   }
   return { bundle: primary, names: request.tags };
+}
+
+function isStaleResult(error: unknown): boolean {
+  const code = toTbuildError(error).code;
+  return code === 'TB_SNAPSHOT_CORRUPT' || code === 'TB_SNAPSHOT_NOT_FOUND';
 }
 
 /** The outputs asked for; `-t` alone means the local image store. */

@@ -146,6 +146,7 @@ export async function makeLayerBlob(
     return { descriptor: known, diffId: knownDiff as Digest };
   }
 
+  await options.store.snapshots.ensureIntact(snapshot, { signal: options.signal });
   const diffHash = createHash('sha256');
   const tar = upperDirToTar(options.store.snapshots.path(snapshot), {
     signal: options.signal,

@@ -18,6 +18,7 @@ export async function withReadView<T>(
 ): Promise<T> {
   if (ref.kind === 'local') return use(ref.dir);
   if (ref.snapshot === undefined) return use(await emptyDir(store));
+  await store.snapshots.ensureIntact(ref.snapshot, { signal });
   const lowerDirs = await store.snapshots.lowerDirs(ref.snapshot);
   const [only] = lowerDirs;
   if (lowerDirs.length === 1 && only !== undefined) return use(only);
@@ -47,6 +48,7 @@ export async function writeSnapshot(
   },
   change: (dir: string) => Promise<void>,
 ): Promise<string> {
+  if (parent !== undefined) await store.snapshots.ensureIntact(parent, { signal: options.signal });
   const active = await store.snapshots.prepare({
     ...(parent === undefined ? {} : { parent }),
     signal: options.signal,

@@ -1,4 +1,4 @@
-import { isTbuildError, TbuildError, type Digest } from '../../core/index.js';
+import { TbuildError, type Digest } from '../../core/index.js';
 import type { JobContext, ResultCache, SolverOp, Vertex } from '../../solver/index.js';
 import type { OpContext } from './ops/context.js';
 import { execOp } from './ops/exec-op.js';
@@ -49,8 +49,6 @@ function unsupported(what: string): SolverOp<WorkerRef> {
  * gone or was never completely committed is a miss, so the step runs again.
  */
 export function snapshotResultCache(context: OpContext): ResultCache<WorkerRef> {
-  // Layers checked against their commit records by this engine (one tree walk each).
-  const verified = new Set<string>();
   return {
     async load(key: Digest, job: JobContext) {
       const record = await context.store.records.load(key, { signal: job.signal });
@@ -60,18 +58,9 @@ export function snapshotResultCache(context: OpContext): ResultCache<WorkerRef> 
       // The whole chain must be there and committed; otherwise the step runs again.
       const chain = await context.store.snapshots.chain(record.snapshot).catch(() => undefined);
       if (chain === undefined) return undefined;
-      // A layer changed on disk since its commit (a file deleted or rewritten) is never reused:
-      // verify drops its record, so it and every chain through it run again.
-      for (const layer of chain) {
-        if (verified.has(layer.id)) continue;
-        try {
-          await context.store.snapshots.verify(layer.id, { signal: job.signal });
-        } catch (error) {
-          if (isTbuildError(error) && error.code === 'TB_SNAPSHOT_CORRUPT') return undefined;
-          throw error;
-        }
-        verified.add(layer.id);
-      }
+      // Layers are verified when something reads them (FsSnapshotter.ensureIntact), not
+      // here: a hit whose snapshots are never read costs no tree walk. A layer found
+      // changed then drops its record, and the solver solves once more (solver.ts).
       return snapshotRef(record.snapshot);
     },
     async save(key: Digest, result: WorkerRef, job: JobContext) {

@@ -57,6 +57,8 @@ export function execOp(vertex: Vertex, op: ExecOp, context: OpContext): SolverOp
           : SCRATCH;
       if (root?.kind !== 'snapshot')
         throw new TbuildError('TB_INTERNAL', 'the root of a RUN must be a snapshot');
+      if (root.snapshot !== undefined)
+        await context.store.snapshots.ensureIntact(root.snapshot, { signal: job.signal });
       const active = await context.store.snapshots.prepare({
         ...(root.snapshot === undefined ? {} : { parent: root.snapshot }),
         signal: job.signal,

@@ -32,6 +32,7 @@ export function mergeOp(context: OpContext): SolverOp<WorkerRef> {
         if (input.kind !== 'snapshot')
           throw new TbuildError('TB_INTERNAL', 'merge inputs must be snapshots');
         if (input.snapshot === undefined) continue;
+        await context.store.snapshots.ensureIntact(input.snapshot, { signal: job.signal });
         const chain = (await context.store.snapshots.chain(input.snapshot)).reverse();
         for (const layer of chain) {
           const source = context.store.snapshots.path(layer.id);
