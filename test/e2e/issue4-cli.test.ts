@@ -3,7 +3,13 @@ import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
-import { requires, rootWithBusybox, runTbuild, type CliResult } from '../harness/index.js';
+import {
+  requires,
+  rootWithBusybox,
+  runTbuild,
+  writeContext,
+  type CliResult,
+} from '../harness/index.js';
 
 /**
  * The `tbuild` flags and commands of issue #4's CLI section that no other e2e file
@@ -30,14 +36,8 @@ afterAll(async () => {
 let contexts = 0;
 
 /** A fresh context directory holding `files` (Dockerfile included, if given). */
-async function context(files: Record<string, string>): Promise<string> {
-  const dir = join(work, `ctx-${String(++contexts)}`);
-  await mkdir(dir);
-  for (const [name, data] of Object.entries(files)) {
-    await mkdir(join(dir, name, '..'), { recursive: true });
-    await writeFile(join(dir, name), data);
-  }
-  return dir;
+function context(files: Record<string, string>): Promise<string> {
+  return writeContext(join(work, `ctx-${String(++contexts)}`), files);
 }
 
 function tbuild(

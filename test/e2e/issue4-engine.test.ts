@@ -18,6 +18,7 @@ import {
   requires,
   rootWithBusybox,
   runTbuild,
+  writeContext,
   type CliResult,
 } from '../harness/index.js';
 
@@ -44,14 +45,9 @@ afterAll(async () => {
 
 let contexts = 0;
 
-async function context(files: Record<string, string>): Promise<string> {
-  const dir = join(work, `ctx-${String(++contexts)}`);
-  await mkdir(dir);
-  for (const [name, data] of Object.entries(files)) {
-    await mkdir(join(dir, name, '..'), { recursive: true });
-    await writeFile(join(dir, name), data);
-  }
-  return dir;
+/** A fresh context directory holding `files` (Dockerfile included, if given). */
+function context(files: Record<string, string>): Promise<string> {
+  return writeContext(join(work, `ctx-${String(++contexts)}`), files);
 }
 
 let outputs = 0;

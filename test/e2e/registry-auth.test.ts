@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,6 +12,7 @@ import {
   startFaultProxy,
   startRegistry,
   startTokenServer,
+  writeContext,
   type CliResult,
   type FaultProxy,
   type TestRegistry,
@@ -104,11 +105,8 @@ async function skopeoDigest(ref: string): Promise<string> {
   return `sha256:${createHash('sha256').update(raw).digest('hex')}`;
 }
 
-async function context(name: string, dockerfile: string): Promise<string> {
-  const dir = join(work, name);
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'Dockerfile'), dockerfile);
-  return dir;
+function context(name: string, dockerfile: string): Promise<string> {
+  return writeContext(join(work, name), { Dockerfile: dockerfile });
 }
 
 describe('token auth through builds', () => {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import {
   requires,
   rootWithBusybox,
   startRegistry,
+  writeContext,
   type CliResult,
   type TestRegistry,
 } from '../harness/index.js';
@@ -64,9 +65,7 @@ async function tbuild(args: string[]): Promise<CliResult> {
 }
 
 async function build(name: string, dockerfile: string): Promise<CliResult> {
-  const dir = join(work, name);
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'Dockerfile'), dockerfile);
+  const dir = await writeContext(join(work, name), { Dockerfile: dockerfile });
   return tbuild(['build', '--progress=plain', dir]);
 }
 

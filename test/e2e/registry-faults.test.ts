@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -11,6 +11,7 @@ import {
   rootWithBusybox,
   startFaultProxy,
   startRegistry,
+  writeContext,
   type CliResult,
   type FaultProxy,
   type FaultRule,
@@ -70,11 +71,8 @@ async function tbuild(args: string[], root: string): Promise<CliResult> {
   return { code, stdout, stderr };
 }
 
-async function context(name: string, dockerfile: string): Promise<string> {
-  const dir = join(work, name);
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'Dockerfile'), dockerfile);
-  return dir;
+function context(name: string, dockerfile: string): Promise<string> {
+  return writeContext(join(work, name), { Dockerfile: dockerfile });
 }
 
 async function skopeoRaw(ref: string): Promise<string> {

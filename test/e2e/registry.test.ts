@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
@@ -9,6 +9,7 @@ import {
   requires,
   rootWithBusybox,
   startRegistry,
+  writeContext,
   type CliResult,
   type TestRegistry,
 } from '../harness/index.js';
@@ -74,11 +75,8 @@ async function tbuild(args: string[], root: string, input?: string): Promise<Cli
   return result;
 }
 
-async function context(name: string, dockerfile: string): Promise<string> {
-  const dir = join(work, name);
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'Dockerfile'), dockerfile);
-  return dir;
+function context(name: string, dockerfile: string): Promise<string> {
+  return writeContext(join(work, name), { Dockerfile: dockerfile });
 }
 
 function skopeoRaw(ref: string, creds?: string): string {

@@ -27,4 +27,10 @@ export {
   removeTree,
 } from './busybox-rootfs.js';
 export { startGitDaemon, type TestGitDaemon } from './git-daemon.js';
-export { REPO_ROOT, rootWithBusybox, runTbuild, type CliResult } from './tbuild-cli.js';
+export {
+  REPO_ROOT,
+  rootWithBusybox,
+  runTbuild,
+  writeContext,
+  type CliResult,
+} from './tbuild-cli.js';

@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -46,4 +46,20 @@ export async function rootWithBusybox(): Promise<string> {
   );
   if (made.status !== 0) throw new Error(`make-busybox-image.sh failed:\n${made.stderr}`);
   return root;
+}
+
+/**
+ * Writes a build context: each of `files` (path → content, `Dockerfile`
+ * included when given) below `dir`, parents made. Returns `dir`.
+ */
+export async function writeContext(
+  dir: string,
+  files: Readonly<Record<string, string>>,
+): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  for (const [path, content] of Object.entries(files)) {
+    await mkdir(dirname(join(dir, path)), { recursive: true });
+    await writeFile(join(dir, path), content);
+  }
+  return dir;
 }
