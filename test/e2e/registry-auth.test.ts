@@ -9,6 +9,7 @@ import {
   REPO_ROOT,
   requires,
   rootWithBusybox,
+  runTbuildAsync,
   startFaultProxy,
   startRegistry,
   startTokenServer,
@@ -62,23 +63,13 @@ async function tbuild(
   args: string[],
   options: { root: string; dockerConfig: string; input?: string },
 ): Promise<CliResult> {
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/tbuild.js'), ...args], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, TBUILD_ROOT: options.root, DOCKER_CONFIG: options.dockerConfig },
-    stdio: ['pipe', 'pipe', 'pipe'],
+  const result = await runTbuildAsync(args, {
+    root: options.root,
+    env: { DOCKER_CONFIG: options.dockerConfig },
+    ...(options.input === undefined ? {} : { input: options.input }),
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  child.stdin.end(options.input ?? '');
-  const code = await new Promise<number>((resolve) =>
-    child.on('close', (status) => {
-      resolve(status ?? -1);
-    }),
-  );
-  expect(stderr).not.toMatch(/\n\s+at .*\.js:\d+/);
-  return { code, stdout, stderr };
+  expect(result.stderr).not.toMatch(/\n\s+at .*\.js:\d+/);
+  return result;
 }
 
 /** Every bearer token and basic credential the proxy saw tbuild send. */

@@ -1,13 +1,12 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import {
-  REPO_ROOT,
   requires,
   rootWithBusybox,
+  runTbuildAsync,
   startRegistry,
   writeContext,
   type CliResult,
@@ -46,22 +45,12 @@ afterAll(async () => {
 });
 
 async function tbuild(args: string[]): Promise<CliResult> {
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/tbuild.js'), ...args], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, TBUILD_ROOT: root, DOCKER_CONFIG: join(work, 'docker-config') },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const result = await runTbuildAsync(args, {
+    root,
+    env: { DOCKER_CONFIG: join(work, 'docker-config') },
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const code = await new Promise<number>((resolve) =>
-    child.on('close', (status) => {
-      resolve(status ?? -1);
-    }),
-  );
-  expect(stderr).not.toMatch(/\n\s+at .*\.js:\d+/);
-  return { code, stdout, stderr };
+  expect(result.stderr).not.toMatch(/\n\s+at .*\.js:\d+/);
+  return result;
 }
 
 async function build(name: string, dockerfile: string): Promise<CliResult> {

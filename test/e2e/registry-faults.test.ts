@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import {
-  REPO_ROOT,
   requires,
   rootWithBusybox,
+  runTbuildAsync,
   startFaultProxy,
   startRegistry,
   writeContext,
@@ -52,23 +52,13 @@ function needs(ctx: TestContext): { registry: TestRegistry; proxy: FaultProxy } 
 
 /** Runs the built CLI without blocking the event loop (the proxy answers in this process). */
 async function tbuild(args: string[], root: string): Promise<CliResult> {
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/tbuild.js'), ...args], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, TBUILD_ROOT: root, DOCKER_CONFIG: join(work, 'docker-config') },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const result = await runTbuildAsync(args, {
+    root,
+    env: { DOCKER_CONFIG: join(work, 'docker-config') },
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const code = await new Promise<number>((resolve) =>
-    child.on('close', (status) => {
-      resolve(status ?? -1);
-    }),
-  );
   // Whatever happens, no stack trace reaches the user.
-  expect(stderr).not.toMatch(/\n\s+at .*\.js:\d+/);
-  return { code, stdout, stderr };
+  expect(result.stderr).not.toMatch(/\n\s+at .*\.js:\d+/);
+  return result;
 }
 
 function context(name: string, dockerfile: string): Promise<string> {

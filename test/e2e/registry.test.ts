@@ -1,13 +1,13 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import {
-  REPO_ROOT,
   requires,
   rootWithBusybox,
+  runTbuildAsync,
   startRegistry,
   writeContext,
   type CliResult,
@@ -54,22 +54,11 @@ afterAll(async () => {
  * checked to hold no password.
  */
 async function tbuild(args: string[], root: string, input?: string): Promise<CliResult> {
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/tbuild.js'), ...args], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, TBUILD_ROOT: root, DOCKER_CONFIG: dockerConfig },
-    stdio: ['pipe', 'pipe', 'pipe'],
+  const result = await runTbuildAsync(args, {
+    root,
+    env: { DOCKER_CONFIG: dockerConfig },
+    ...(input === undefined ? {} : { input }),
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  child.stdin.end(input ?? '');
-  const code = await new Promise<number>((resolve) =>
-    child.on('close', (status) => {
-      resolve(status ?? -1);
-    }),
-  );
-  const result = { code, stdout, stderr };
   expect(result.stdout + result.stderr).not.toContain(PASSWORD);
   expect(result.stderr).not.toMatch(/\n\s+at .*\.js:\d+/);
   return result;

@@ -31,6 +31,7 @@ export {
   REPO_ROOT,
   rootWithBusybox,
   runTbuild,
+  runTbuildAsync,
   writeContext,
   type CliResult,
 } from './tbuild-cli.js';

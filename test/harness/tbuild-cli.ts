@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,26 +14,66 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs the built CLI (dist/, made by `npm ci` or `npm run build`) as a user would. */
-export function runTbuild(
-  args: readonly string[],
-  options: { root?: string; env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {},
-): CliResult {
+export interface RunOptions {
+  readonly root?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly input?: string;
+  readonly cwd?: string;
+}
+
+function checkBuilt(): void {
   if (!existsSync(join(REPO_ROOT, 'dist/bundle/cli/main.js'))) {
     throw new Error('dist/ is missing: run `npm run build` (npm ci does it) before the e2e tests');
   }
+}
+
+function childEnv(options: RunOptions): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    ...(options.root === undefined ? {} : { TBUILD_ROOT: options.root }),
+    ...options.env,
+  };
+}
+
+/** Runs the built CLI (dist/, made by `npm ci` or `npm run build`) as a user would. */
+export function runTbuild(args: readonly string[], options: RunOptions = {}): CliResult {
+  checkBuilt();
   const result = spawnSync(process.execPath, [TBUILD_BIN, ...args], {
     cwd: options.cwd ?? REPO_ROOT,
     encoding: 'utf8',
     input: options.input ?? '',
     maxBuffer: 64 * 1024 * 1024,
-    env: {
-      ...process.env,
-      ...(options.root === undefined ? {} : { TBUILD_ROOT: options.root }),
-      ...options.env,
-    },
+    env: childEnv(options),
   });
   return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
+/**
+ * runTbuild without blocking the event loop: for tests whose servers (a fault
+ * proxy, a token server) answer in this process while tbuild runs.
+ */
+export async function runTbuildAsync(
+  args: readonly string[],
+  options: RunOptions = {},
+): Promise<CliResult> {
+  checkBuilt();
+  const child = spawn(process.execPath, [TBUILD_BIN, ...args], {
+    cwd: options.cwd ?? REPO_ROOT,
+    env: childEnv(options),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  child.stdin.end(options.input ?? '');
+  const code = await new Promise<number>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (status) => {
+      resolve(status ?? -1);
+    });
+  });
+  return { code, stdout, stderr };
 }
 
 /** A fresh tbuild root holding the busybox base image (scripts/make-busybox-image.sh). */
