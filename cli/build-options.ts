@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { ENTITLEMENTS, type Entitlement } from '../frontend/index.js';
 import { parseCsvOptions } from './csv-options.js';
-import { parseFlags, usage, type FlagSpec } from './flags.js';
+import { HELP_FLAG, parseFlags, ROOT_FLAG, usage, type FlagSpec } from './flags.js';
 import { PROGRESS_MODES, type ProgressMode } from './progress/index.js';
 
 /** Everything `tbuild build` was asked to do, parsed and checked, before anything runs. */
@@ -165,13 +165,8 @@ export const BUILD_FLAGS: readonly FlagSpec[] = [
     description:
       'How many steps use the CPU at once; idle RUN steps lend their slot (default: number of CPUs)',
   },
-  {
-    name: 'root',
-    type: 'string',
-    value: 'DIR',
-    description: 'Storage directory (default $TBUILD_ROOT, else /var/lib/tbuild as root)',
-  },
-  { name: 'help', short: 'h', type: 'boolean', description: 'Print usage' },
+  ROOT_FLAG,
+  HELP_FLAG,
 ];
 
 /**

@@ -22,6 +22,21 @@ export interface ParsedFlags {
   readonly positionals: readonly string[];
 }
 
+/** `--root`, which every command that opens the store takes. */
+export const ROOT_FLAG: FlagSpec = {
+  name: 'root',
+  type: 'string',
+  value: 'DIR',
+  description: 'Storage directory (default $TBUILD_ROOT, else /var/lib/tbuild as root)',
+};
+
+export const HELP_FLAG: FlagSpec = {
+  name: 'help',
+  short: 'h',
+  type: 'boolean',
+  description: 'Print usage',
+};
+
 export function parseFlags(argv: readonly string[], specs: readonly FlagSpec[]): ParsedFlags {
   const byName = new Map(specs.map((spec) => [spec.name, spec]));
   const byShort = new Map(

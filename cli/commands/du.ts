@@ -1,18 +1,20 @@
 import { digestHex } from '../../core/index.js';
 import { openMaintenance } from '../../worker/index.js';
 import { resolveRoot } from '../builder/root.js';
-import { formatFlagHelp, parseFlags, usage, type FlagSpec } from '../flags.js';
+import {
+  formatFlagHelp,
+  HELP_FLAG,
+  parseFlags,
+  ROOT_FLAG,
+  usage,
+  type FlagSpec,
+} from '../flags.js';
 import { formatTable, humanDuration, humanSize } from './units.js';
 
 const FLAGS: readonly FlagSpec[] = [
   { name: 'verbose', type: 'boolean', description: 'Provide a more verbose output' },
-  {
-    name: 'root',
-    type: 'string',
-    value: 'DIR',
-    description: 'Storage directory (default $TBUILD_ROOT)',
-  },
-  { name: 'help', short: 'h', type: 'boolean', description: 'Print usage' },
+  ROOT_FLAG,
+  HELP_FLAG,
 ];
 
 const HELP = `Usage: tbuild du [OPTIONS]

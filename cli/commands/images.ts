@@ -1,7 +1,14 @@
 import { toTbuildError } from '../../core/index.js';
 import { openMaintenance, readLocalImage, type LocalImage } from '../../worker/index.js';
 import { resolveRoot } from '../builder/root.js';
-import { formatFlagHelp, parseFlags, usage, type FlagSpec } from '../flags.js';
+import {
+  formatFlagHelp,
+  HELP_FLAG,
+  parseFlags,
+  ROOT_FLAG,
+  usage,
+  type FlagSpec,
+} from '../flags.js';
 import { formatTable, humanDuration, humanSize } from './units.js';
 
 const FLAGS: readonly FlagSpec[] = [
@@ -13,13 +20,8 @@ const FLAGS: readonly FlagSpec[] = [
     value: 'string',
     description: "Format output: 'table' (default) or 'json' (one object per line)",
   },
-  {
-    name: 'root',
-    type: 'string',
-    value: 'DIR',
-    description: 'Storage directory (default $TBUILD_ROOT)',
-  },
-  { name: 'help', short: 'h', type: 'boolean', description: 'Print usage' },
+  ROOT_FLAG,
+  HELP_FLAG,
 ];
 
 const HELP = `Usage: tbuild images [OPTIONS] [REPOSITORY[:TAG]]

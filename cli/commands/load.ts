@@ -1,7 +1,14 @@
 import { resolve } from 'node:path';
 import { loadImageArchive, openEngine, unpackImage } from '../../worker/index.js';
 import { resolveRoot } from '../builder/root.js';
-import { formatFlagHelp, parseFlags, usage, type FlagSpec } from '../flags.js';
+import {
+  formatFlagHelp,
+  HELP_FLAG,
+  parseFlags,
+  ROOT_FLAG,
+  usage,
+  type FlagSpec,
+} from '../flags.js';
 
 const FLAGS: readonly FlagSpec[] = [
   {
@@ -11,14 +18,9 @@ const FLAGS: readonly FlagSpec[] = [
     value: 'FILE',
     description: 'Read from a tar archive file (or give it as the argument)',
   },
-  {
-    name: 'root',
-    type: 'string',
-    value: 'DIR',
-    description: 'Storage directory (default $TBUILD_ROOT)',
-  },
+  ROOT_FLAG,
   { name: 'quiet', short: 'q', type: 'boolean', description: 'Suppress the load output' },
-  { name: 'help', short: 'h', type: 'boolean', description: 'Print usage' },
+  HELP_FLAG,
 ];
 
 const HELP = `Usage: tbuild load [OPTIONS] FILE

@@ -2,14 +2,14 @@ import { neverAborted, noopLogger } from '../../core/index.js';
 import { registryLogin } from '../../worker/index.js';
 import { readStdin } from '../builder/inputs.js';
 import { registrySettings } from '../builder/registry-settings.js';
-import { formatFlagHelp, parseFlags, usage, type FlagSpec } from '../flags.js';
+import { formatFlagHelp, HELP_FLAG, parseFlags, usage, type FlagSpec } from '../flags.js';
 import { createPrompter, isInteractive, type PromptIO } from '../prompt.js';
 
 export const LOGIN_FLAGS: readonly FlagSpec[] = [
   { name: 'username', short: 'u', type: 'string', value: 'USER', description: 'Username' },
   { name: 'password', short: 'p', type: 'string', value: 'PASS', description: 'Password' },
   { name: 'password-stdin', type: 'boolean', description: 'Take the password from stdin' },
-  { name: 'help', short: 'h', type: 'boolean', description: 'Print usage' },
+  HELP_FLAG,
 ];
 
 const LOGIN_HELP = `Usage: tbuild login [OPTIONS] [SERVER]

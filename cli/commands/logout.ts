@@ -1,11 +1,9 @@
 import { registryLogout } from '../../worker/index.js';
 import { registrySettings } from '../builder/registry-settings.js';
-import { parseFlags, type FlagSpec } from '../flags.js';
+import { HELP_FLAG, parseFlags, type FlagSpec } from '../flags.js';
 import { oneServer } from './login.js';
 
-const LOGOUT_FLAGS: readonly FlagSpec[] = [
-  { name: 'help', short: 'h', type: 'boolean', description: 'Print usage' },
-];
+const LOGOUT_FLAGS: readonly FlagSpec[] = [HELP_FLAG];
 
 const LOGOUT_HELP = `Usage: tbuild logout [SERVER]
 

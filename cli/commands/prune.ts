@@ -1,7 +1,14 @@
 import { createInterface } from 'node:readline/promises';
 import { openMaintenance } from '../../worker/index.js';
 import { resolveRoot } from '../builder/root.js';
-import { formatFlagHelp, parseFlags, usage, type FlagSpec } from '../flags.js';
+import {
+  formatFlagHelp,
+  HELP_FLAG,
+  parseFlags,
+  ROOT_FLAG,
+  usage,
+  type FlagSpec,
+} from '../flags.js';
 import { humanSize, parseDuration, parseSize } from './units.js';
 
 const FLAGS: readonly FlagSpec[] = [
@@ -25,13 +32,8 @@ const FLAGS: readonly FlagSpec[] = [
   },
   { name: 'force', short: 'f', type: 'boolean', description: 'Do not prompt for confirmation' },
   { name: 'verbose', type: 'boolean', description: 'Provide a more verbose output' },
-  {
-    name: 'root',
-    type: 'string',
-    value: 'DIR',
-    description: 'Storage directory (default $TBUILD_ROOT)',
-  },
-  { name: 'help', short: 'h', type: 'boolean', description: 'Print usage' },
+  ROOT_FLAG,
+  HELP_FLAG,
 ];
 
 const HELP = `Usage: tbuild prune [OPTIONS]

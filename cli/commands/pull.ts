@@ -2,17 +2,19 @@ import { TbuildError } from '../../core/index.js';
 import { openEngine, unpackImage, type Engine } from '../../worker/index.js';
 import { registrySettings } from '../builder/registry-settings.js';
 import { resolveRoot } from '../builder/root.js';
-import { formatFlagHelp, parseFlags, usage, type FlagSpec } from '../flags.js';
+import {
+  formatFlagHelp,
+  HELP_FLAG,
+  parseFlags,
+  ROOT_FLAG,
+  usage,
+  type FlagSpec,
+} from '../flags.js';
 
 export const REGISTRY_COMMAND_FLAGS: readonly FlagSpec[] = [
-  {
-    name: 'root',
-    type: 'string',
-    value: 'DIR',
-    description: 'Storage directory (default $TBUILD_ROOT)',
-  },
+  ROOT_FLAG,
   { name: 'quiet', short: 'q', type: 'boolean', description: 'Print only the image name' },
-  { name: 'help', short: 'h', type: 'boolean', description: 'Print usage' },
+  HELP_FLAG,
 ];
 
 const HELP = `Usage: tbuild pull [OPTIONS] NAME[:TAG|@DIGEST]
