@@ -44,3 +44,4 @@ export { discardProgress } from './progress.js';
 export { noopLogger, type LogFields, type Logger } from './logger.js';
 export { closestMatch, editDistance } from './suggest.js';
 export { canceledError, neverAborted, throwIfAborted } from './abort.js';
+export { mapLimit } from './parallel.js';

@@ -1,10 +1,9 @@
-import { type Digest, sha256Digest } from '../core/index.js';
+import { type Digest, mapLimit, sha256Digest } from '../core/index.js';
 import { type BlobSource, type PushBlobResult, pushBlob } from './blob-push.js';
 import type { RegistryClient } from './client.js';
 import type { Descriptor, Platform } from './manifest-types.js';
 import { MEDIA_TYPES } from './media-types.js';
 import { putManifest } from './manifests.js';
-import { mapLimit } from './parallel.js';
 import type { RepositoryRef } from './reference.js';
 
 /**

@@ -93,4 +93,3 @@ export {
   type PushedManifest,
 } from './image-push.js';
 export { copyImage } from './copy-image.js';
-export { mapLimit } from './parallel.js';

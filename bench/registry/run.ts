@@ -12,6 +12,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { mapLimit } from '../../core/index.js';
 import { commandExists, formatMs, median, timeCommand } from './measure.js';
 import { startRegistry } from '../../test/harness/index.js';
 import {
@@ -19,7 +20,6 @@ import {
   RegistryClient,
   fetchBlob,
   fetchBlobBytes,
-  mapLimit,
   parseReference,
   pushImage,
   resolveImage,

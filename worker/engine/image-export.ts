@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import {
+  mapLimit,
   MEDIA_TYPES,
   sha256Digest,
   TbuildError,
@@ -8,7 +9,6 @@ import {
   type Digest,
   type ImageConfig,
 } from '../../core/index.js';
-import { mapLimit } from '../../registry-client/index.js';
 import { buildManifest, type ImageBundle, type LayerBlob } from '../exporters/index.js';
 import { upperDirToTar } from '../layers/index.js';
 import { gzipParallel, type ThreadPool } from '../threads/index.js';

@@ -1,8 +1,13 @@
-import { TbuildError, type Descriptor, type Digest, type Logger } from '../../core/index.js';
+import {
+  mapLimit,
+  TbuildError,
+  type Descriptor,
+  type Digest,
+  type Logger,
+} from '../../core/index.js';
 import {
   fetchBlob,
   fetchBlobBytes,
-  mapLimit,
   parseReference,
   resolveImage,
   type RegistryClient,

@@ -1,8 +1,7 @@
 import { Readable } from 'node:stream';
-import { TbuildError, type Descriptor, type Digest } from '../../core/index.js';
+import { mapLimit, TbuildError, type Descriptor, type Digest } from '../../core/index.js';
 import {
   LINUX_AMD64,
-  mapLimit,
   parseManifest,
   parseReference,
   pushBlob,

@@ -1,4 +1,4 @@
-import { throwIfAborted } from '../core/index.js';
+import { throwIfAborted } from './abort.js';
 
 /**
  * Runs `task` over `items` with at most `limit` at a time, results in input order.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TbuildError } from '../core/index.js';
+import { TbuildError } from './errors.js';
 import { mapLimit } from './parallel.js';
 
 const signal = new AbortController().signal;
