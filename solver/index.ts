@@ -4,7 +4,7 @@
  * Imports core only; never sees files, processes or HTTP.
  */
 export * from './ir/index.js';
-export { CACHE_KEY_ENCODING, Solver, type SolverOptions } from './solver.js';
+export { CACHE_KEY_ENCODING, isStaleResult, Solver, type SolverOptions } from './solver.js';
 export { Semaphore, type Permit } from './semaphore.js';
 export { SharedTasks } from './shared-task.js';
 export type {

@@ -268,7 +268,8 @@ class Build<R> {
   }
 }
 
-function isStaleResult(error: unknown): boolean {
+/** A cached result found damaged or gone while in use: solving again rebuilds it. */
+export function isStaleResult(error: unknown): boolean {
   return (
     isTbuildError(error) &&
     (error.code === 'TB_SNAPSHOT_CORRUPT' || error.code === 'TB_SNAPSHOT_NOT_FOUND')

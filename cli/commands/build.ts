@@ -15,7 +15,7 @@ import {
   parseDockerignore,
   type LoweredBuild,
 } from '../../frontend/index.js';
-import { topologicalOrder } from '../../solver/index.js';
+import { isStaleResult, topologicalOrder } from '../../solver/index.js';
 import {
   exportImage,
   openEngine,
@@ -234,11 +234,6 @@ async function exportOutputs(
     );
   }
   return { bundle: primary, names: request.tags };
-}
-
-function isStaleResult(error: unknown): boolean {
-  const code = toTbuildError(error).code;
-  return code === 'TB_SNAPSHOT_CORRUPT' || code === 'TB_SNAPSHOT_NOT_FOUND';
 }
 
 /** The outputs asked for; `-t` alone means the local image store. */

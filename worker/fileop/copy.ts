@@ -223,9 +223,10 @@ class TreeCopier {
       );
     }
     const reuse = this.context.reuse;
+    const inLayer = target.slice(this.context.destRoot.length + 1);
     if (
       reuse !== undefined &&
-      (await reuse.tryLink(source, stats, target, target.slice(this.context.destRoot.length + 1), {
+      (await reuse.tryLink(source, stats, target, inLayer, {
         uid,
         gid,
         mode,
@@ -237,7 +238,7 @@ class TreeCopier {
     }
     if (stats.size > SYNC_COPY_LIMIT) await copyFile(source, target);
     else copyFileSync(source, target);
-    reuse?.copied(target.slice(this.context.destRoot.length + 1), stats);
+    reuse?.copied(inLayer, stats);
     // chown before chmod: chown clears setuid and setgid bits.
     lchownSync(target, uid, gid);
     chmodSync(target, mode);
