@@ -109,6 +109,19 @@ describe('FsSnapshotter', () => {
     expect(await codeOf(store.snapshots.verify(active.id, { signal }))).toBe('TB_SNAPSHOT_CORRUPT');
   });
 
+  it('reads the records of a chain once per instance, and forgets those it removes', async () => {
+    const base = await layer(undefined, { a: '1' });
+    const top = await layer(base, { b: '2' });
+    await unlink(join(store.layout.snapshotMeta, `${base}.json`));
+    // Committed records never change, so this instance walks the chain from memory;
+    // another instance reads the records and finds the base gone.
+    expect((await store.snapshots.chain(top)).map((layer) => layer.id)).toEqual([top, base]);
+    const other = await openStore({ root, durable: false });
+    expect(await codeOf(other.snapshots.chain(top))).toBe('TB_SNAPSHOT_NOT_FOUND');
+    expect(await store.snapshots.remove(top)).toBe(true);
+    expect(await codeOf(store.snapshots.chain(top))).toBe('TB_SNAPSHOT_NOT_FOUND');
+  });
+
   it('refuses to remove a parent, and removes a leaf', async () => {
     const base = await layer(undefined, { a: '1' });
     const top = await layer(base, {});
