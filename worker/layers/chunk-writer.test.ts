@@ -28,4 +28,14 @@ describe('ChunkWriter', () => {
     writer.takeAll();
     expect(first?.toString()).toBe('aaaa');
   });
+
+  it('claims zeroed regions that are kept as filled, even over reused bytes', () => {
+    const writer = new ChunkWriter(6);
+    writer.reserve(6).fill(0x78); // garbage left in the chunk, never committed
+    const block = writer.claim(4);
+    expect([...block]).toEqual([0, 0, 0, 0]);
+    block.write('ab', 1);
+    writer.write(Buffer.from('zzzz'));
+    expect(Buffer.concat(writer.takeAll())).toEqual(Buffer.from('\u0000ab\u0000zzzz', 'latin1'));
+  });
 });

@@ -38,6 +38,14 @@ export class ChunkWriter {
     this.#used += length;
   }
 
+  /** A zero-filled region of `length` bytes, kept: fill it in place before the next write. */
+  claim(length: number): Buffer {
+    const region = this.reserve(length);
+    region.fill(0);
+    this.commit(length);
+    return region;
+  }
+
   /** Chunks completed so far (taken out of the writer). */
   takeFull(): Buffer[] {
     return this.#done.splice(0);

@@ -7,7 +7,8 @@ import { extract } from 'tar-stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isTbuildError, neverAborted } from '../../core/index.js';
 import type { TarEntry } from './tar-entry.js';
-import { END_OF_ARCHIVE, encodeEntryHeader, zeroPadding } from './tar-header.js';
+import { ChunkWriter } from './chunk-writer.js';
+import { END_OF_ARCHIVE, encodeEntryHeader, writeEntryHeader, zeroPadding } from './tar-header.js';
 import { readTar } from './tar-reader.js';
 
 function entry(overrides: Partial<TarEntry> & Pick<TarEntry, 'name' | 'type'>): TarEntry {
@@ -99,6 +100,18 @@ describe('tar headers', () => {
 
   it('gives the same bytes for the same entries', () => {
     expect(tarOf(samples, true).equals(tarOf(samples, true))).toBe(true);
+  });
+
+  it('writes the same bytes in place into a chunk writer, PAX headers included', () => {
+    const writer = new ChunkWriter(1500); // smaller than some PAX headers: they span chunks
+    for (const { entry: e } of samples) {
+      writer.reserve(1500).fill(0xff); // stale bytes where the next header goes
+      writeEntryHeader(e, writer, { timestampPrecision: 'nanosecond' });
+    }
+    const expected = Buffer.concat(
+      samples.map(({ entry: e }) => encodeEntryHeader(e, { timestampPrecision: 'nanosecond' })),
+    );
+    expect(Buffer.concat(writer.takeAll()).equals(expected)).toBe(true);
   });
 
   it('is read the same way by tar-stream (names, types, sizes, modes, ids)', async () => {

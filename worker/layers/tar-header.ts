@@ -33,6 +33,39 @@ export interface EncodeOptions {
 
 /** The bytes of one entry's header(s): an optional PAX extended header, then the ustar header. */
 export function encodeEntryHeader(entry: TarEntry, options: EncodeOptions = {}): Buffer {
+  const parts: Buffer[] = [];
+  writeEntryHeader(
+    entry,
+    {
+      claim: (length) => {
+        const block = Buffer.alloc(length);
+        parts.push(block);
+        return block;
+      },
+      write: (bytes) => parts.push(Buffer.from(bytes)),
+    },
+    options,
+  );
+  return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+}
+
+/** Where writeEntryHeader puts its bytes (a ChunkWriter): blocks filled in place, or whole pieces. */
+export interface HeaderSink {
+  /** A zero-filled region of `length` bytes, kept; filled in place before the next call. */
+  claim(length: number): Buffer;
+  write(bytes: Uint8Array): void;
+}
+
+/**
+ * Writes one entry's header(s) into `sink`. The common case (no PAX header)
+ * fills a block of the sink in place: a buffer of its own per entry cost
+ * more than encoding the fields.
+ */
+export function writeEntryHeader(
+  entry: TarEntry,
+  sink: HeaderSink,
+  options: EncodeOptions = {},
+): void {
   const pax = new Map<string, Buffer>();
   const name = entry.type === 'directory' ? `${entry.name}/` : entry.name;
   const split = splitUstarName(name);
@@ -58,7 +91,7 @@ export function encodeEntryHeader(entry: TarEntry, options: EncodeOptions = {}):
   if (entry.atimeNs !== undefined) pax.set('atime', Buffer.from(formatPaxTime(entry.atimeNs)));
   for (const [key, value] of entry.xattrs) pax.set(`SCHILY.xattr.${key}`, value);
 
-  const header = ustarHeader({
+  const fields: UstarFields = {
     name: split ?? { prefix: '', name: asciiTruncate(name, 100) },
     mode: entry.mode & 0o7777,
     uid,
@@ -69,22 +102,25 @@ export function encodeEntryHeader(entry: TarEntry, options: EncodeOptions = {}):
     linkname: pax.has('linkpath') ? asciiTruncate(entry.linkname, 100) : entry.linkname,
     devmajor: entry.devmajor,
     devminor: entry.devminor,
-  });
-  if (pax.size === 0) return header;
-  const records = encodePaxRecords(pax);
-  const paxHeader = ustarHeader({
-    name: { prefix: '', name: asciiTruncate(`PaxHeaders.0/${baseName(name)}`, 100) },
-    mode: 0o644,
-    uid: 0,
-    gid: 0,
-    size: records.length,
-    mtime: 0,
-    typeflag: 'x',
-    linkname: '',
-    devmajor: 0,
-    devminor: 0,
-  });
-  return Buffer.concat([paxHeader, records, zeroPadding(records.length), header]);
+  };
+  if (pax.size > 0) {
+    const records = encodePaxRecords(pax);
+    fillUstarHeader(sink.claim(BLOCK_SIZE), {
+      name: { prefix: '', name: asciiTruncate(`PaxHeaders.0/${baseName(name)}`, 100) },
+      mode: 0o644,
+      uid: 0,
+      gid: 0,
+      size: records.length,
+      mtime: 0,
+      typeflag: 'x',
+      linkname: '',
+      devmajor: 0,
+      devminor: 0,
+    });
+    sink.write(records);
+    sink.write(zeroPadding(records.length));
+  }
+  fillUstarHeader(sink.claim(BLOCK_SIZE), fields);
 }
 
 /** Zero bytes that fill the last block of a body of `size` bytes. */
@@ -109,8 +145,10 @@ interface UstarFields {
   readonly devminor: number;
 }
 
-function ustarHeader(fields: UstarFields): Buffer {
-  const block = Buffer.alloc(BLOCK_SIZE);
+const USTAR_MAGIC = Buffer.from('ustar\u000000', 'latin1');
+
+/** Writes a ustar header into `block`, a zero-filled 512-byte region. */
+function fillUstarHeader(block: Buffer, fields: UstarFields): void {
   block.write(fields.name.name, 0, 100, 'utf8');
   writeOctal(block, 100, 8, fields.mode);
   writeOctal(block, 108, 8, fields.uid);
@@ -119,26 +157,31 @@ function ustarHeader(fields: UstarFields): Buffer {
   writeOctal(block, 136, 12, fields.mtime);
   block.write(fields.typeflag, 156, 1, 'latin1');
   block.write(fields.linkname, 157, 100, 'utf8');
-  block.write('ustar\u000000', 257, 8, 'latin1');
+  block.set(USTAR_MAGIC, 257);
   writeOctal(block, 329, 8, fields.devmajor);
   writeOctal(block, 337, 8, fields.devminor);
   block.write(fields.name.prefix, 345, 155, 'utf8');
   block.fill(0x20, 148, 156);
+  // An indexed loop: iterating a Buffer with for-of costs more than the rest of the header.
   let sum = 0;
-  for (const byte of block) sum += byte;
+  for (let index = 0; index < BLOCK_SIZE; index++) sum += block[index] ?? 0;
   writeOctal(block, 148, 7, sum);
-  return block;
 }
 
 function writeOctal(block: Buffer, offset: number, width: number, value: number): void {
-  const digits = value.toString(8).padStart(width - 1, '0');
-  if (digits.length > width - 1) {
+  if (!Number.isSafeInteger(value) || value < 0 || value >= 8 ** (width - 1)) {
     throw new TbuildError(
       'TB_INTERNAL',
       `tar field overflow: ${String(value)} in ${String(width)} bytes`,
     );
   }
-  block.write(`${digits}\u0000`, offset, width, 'latin1');
+  // Zero-padded digits and a NUL, written as bytes: no string per field.
+  let rest = value;
+  for (let index = offset + width - 2; index >= offset; index--) {
+    block[index] = 0x30 + (rest % 8);
+    rest = Math.floor(rest / 8);
+  }
+  block[offset + width - 1] = 0;
 }
 
 /** Splits a name into ustar prefix (155 bytes) and name (100 bytes), or undefined if PAX is needed. */

@@ -26,7 +26,7 @@ import { TbuildError, noopLogger, throwIfAborted, type Logger } from '../../core
 import { TimeSlicer } from '../threads/index.js';
 import { defaultLayerFs, deviceNumbers, type LayerFs } from './layer-fs.js';
 import { NS_PER_SECOND, type TarEntry } from './tar-entry.js';
-import { END_OF_ARCHIVE, encodeEntryHeader, type TimestampPrecision } from './tar-header.js';
+import { END_OF_ARCHIVE, writeEntryHeader, type TimestampPrecision } from './tar-header.js';
 import { OPAQUE_MARKER, WHITEOUT_PREFIX } from './layer-path.js';
 import { ChunkWriter } from './chunk-writer.js';
 
@@ -102,16 +102,17 @@ class UpperWalker {
     if (this.slicer.due()) await this.slicer.pause();
   }
 
-  private header(entry: TarEntry): Buffer {
+  private header(entry: TarEntry): void {
     const precision = this.options.timestampPrecision;
-    return encodeEntryHeader(
+    writeEntryHeader(
       entry,
+      this.out,
       precision === undefined ? {} : { timestampPrecision: precision },
     );
   }
 
-  private marker(name: string): Buffer {
-    return this.header({
+  private marker(name: string): void {
+    this.header({
       name,
       type: 'file',
       mode: 0,
@@ -150,7 +151,7 @@ class UpperWalker {
       if (isWhiteout(stats, xattrs)) whiteouts.push(name);
       else children.push({ name, path: childPath, stats, xattrs });
     }
-    for (const name of whiteouts) this.out.write(this.marker(`${prefix}${WHITEOUT_PREFIX}${name}`));
+    for (const name of whiteouts) this.marker(`${prefix}${WHITEOUT_PREFIX}${name}`);
     for (const child of children) {
       yield* this.child(child.path, `${prefix}${child.name}`, child.stats, child.xattrs);
       yield* this.flushIfFull();
@@ -181,8 +182,8 @@ class UpperWalker {
       xattrs: this.keptXattrs(rawXattrs),
     };
     if (stats.isDirectory()) {
-      this.out.write(this.header({ ...base, type: 'directory' }));
-      if (isOpaque(rawXattrs)) this.out.write(this.marker(`${name}/${OPAQUE_MARKER}`));
+      this.header({ ...base, type: 'directory' });
+      if (isOpaque(rawXattrs)) this.marker(`${name}/${OPAQUE_MARKER}`);
       yield* this.directory(path, `${name}/`);
       return;
     }
@@ -190,14 +191,14 @@ class UpperWalker {
       const key = `${stats.dev.toString()}:${stats.ino.toString()}`;
       const first = this.hardlinks.get(key);
       if (first !== undefined) {
-        this.out.write(this.header({ ...base, type: 'hardlink', linkname: first }));
+        this.header({ ...base, type: 'hardlink', linkname: first });
         return;
       }
       this.hardlinks.set(key, name);
     }
     if (stats.isFile()) {
       const size = Number(stats.size);
-      this.out.write(this.header({ ...base, type: 'file', size }));
+      this.header({ ...base, type: 'file', size });
       if (size <= SYNC_READ_LIMIT) {
         // One byte more than expected, to notice a file that grew since its lstat.
         this.out.commit(readSmallFile(path, name, size, this.out.reserve(size + 1)));
@@ -212,13 +213,13 @@ class UpperWalker {
       if (!Buffer.from(linkname, 'utf8').equals(target)) {
         throw sourceError(`the target of symlink ${name} is not valid UTF-8`, path);
       }
-      this.out.write(this.header({ ...base, type: 'symlink', linkname }));
+      this.header({ ...base, type: 'symlink', linkname });
     } else if (stats.isCharacterDevice() || stats.isBlockDevice()) {
       const { major, minor } = deviceNumbers(stats.rdev);
       const type = stats.isCharacterDevice() ? 'char' : 'block';
-      this.out.write(this.header({ ...base, type, devmajor: major, devminor: minor }));
+      this.header({ ...base, type, devmajor: major, devminor: minor });
     } else if (stats.isFIFO()) {
-      this.out.write(this.header({ ...base, type: 'fifo' }));
+      this.header({ ...base, type: 'fifo' });
     } else {
       // Sockets cannot be carried by a tar; containerd and moby skip them as well.
       this.logger.debug('skipping socket in upper directory', { name });
