@@ -59,6 +59,14 @@ export interface NativeFs {
   resolveInRoot(root: string, path: string, options?: InRootOptions): string;
   /** Closes an fd from openInRoot (node:fs warns when it closes fds it did not open). */
   closeFd(fd: number): void;
+  /**
+   * Reads files of the directory open as `dirFd` on a libuv thread, never following a
+   * final symlink: file i goes into the next `limits[i]` bytes of `buffer`, until its end
+   * or its slot is full. Resolves to the byte counts; the buffer must stay untouched and
+   * `dirFd` open until then. One call for many files where node:fs needs open, read and
+   * close per file.
+   */
+  readFilesAt(dirFd: number, names: string[], limits: number[], buffer: Buffer): Promise<number[]>;
 }
 
 function inRootFlags(options: InRootOptions | undefined): number {
@@ -93,4 +101,6 @@ export const nativeFs: NativeFs = {
   closeFd: (fd) => {
     loadAddon().closeFd(fd);
   },
+  readFilesAt: (dirFd, names, limits, buffer) =>
+    loadAddon().readFilesAt(dirFd, names, limits, buffer),
 };

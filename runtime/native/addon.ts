@@ -33,6 +33,7 @@ export interface RawAddon {
   openInRoot(root: string, path: string, flags: number): number;
   resolveInRoot(root: string, path: string, flags: number): string;
   closeFd(fd: number): void;
+  readFilesAt(dirFd: number, names: string[], limits: number[], buffer: Buffer): Promise<number[]>;
 }
 
 let loaded: RawAddon | undefined;

@@ -7,7 +7,7 @@ import { nativeFs, type NativeFs } from '../../runtime/index.js';
 
 export type LayerFs = Pick<
   NativeFs,
-  'mknod' | 'lsetxattr' | 'lgetxattr' | 'llistxattr' | 'openInRoot' | 'closeFd'
+  'mknod' | 'lsetxattr' | 'lgetxattr' | 'llistxattr' | 'openInRoot' | 'closeFd' | 'readFilesAt'
 >;
 
 export const defaultLayerFs: LayerFs = nativeFs;

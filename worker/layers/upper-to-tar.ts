@@ -12,13 +12,10 @@
  */
 import { Readable } from 'node:stream';
 import {
-  closeSync,
   constants,
   lstatSync,
-  openSync,
   readdirSync,
   readlinkSync,
-  readSync,
   type BigIntStats,
 } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -29,6 +26,7 @@ import { NS_PER_SECOND, type TarEntry } from './tar-entry.js';
 import { END_OF_ARCHIVE, writeEntryHeader, type TimestampPrecision } from './tar-header.js';
 import { OPAQUE_MARKER, WHITEOUT_PREFIX } from './layer-path.js';
 import { ChunkWriter } from './chunk-writer.js';
+import { SizeChanged, SmallFileReader, type SmallFile } from './small-files.js';
 
 export interface UpperToTarOptions {
   readonly signal: AbortSignal;
@@ -47,13 +45,20 @@ export interface UpperToTarOptions {
 }
 
 const READ_CHUNK = 256 * 1024;
-/** Files up to this size are read with one sync call; bigger ones stream with the async API. */
-const SYNC_READ_LIMIT = 1024 * 1024;
+/** Files up to this size are read whole, a directory's worth at a time (SmallFileReader); bigger ones stream. */
+const SMALL_FILE_LIMIT = 1024 * 1024;
 /** Headers and small files are gathered into chunks of about this size before they are yielded. */
 const OUTPUT_BATCH = 1024 * 1024;
 /** Tar bodies are padded with zeros to a whole number of 512-byte blocks. */
 const TAR_BLOCK = 512;
 const OVERLAY_XATTR = /^(trusted|user)\.overlay\./;
+
+interface DirectoryChild {
+  readonly name: string;
+  readonly path: string;
+  readonly stats: BigIntStats;
+  readonly xattrs: Map<string, Buffer>;
+}
 
 /** A readable byte stream of the layer tar of `upperDir`. */
 export function upperDirToTar(upperDir: string, options: UpperToTarOptions): Readable {
@@ -137,12 +142,7 @@ class UpperWalker {
         }
         return name;
       });
-    const children: {
-      name: string;
-      path: string;
-      stats: BigIntStats;
-      xattrs: Map<string, Buffer>;
-    }[] = [];
+    const children: DirectoryChild[] = [];
     const whiteouts: string[] = [];
     for (const name of names) {
       const childPath = `${path}/${name}`;
@@ -152,18 +152,34 @@ class UpperWalker {
       else children.push({ name, path: childPath, stats, xattrs });
     }
     for (const name of whiteouts) this.marker(`${prefix}${WHITEOUT_PREFIX}${name}`);
+    const small: SmallFile[] = [];
+    const smallIndex = new Map<DirectoryChild, number>();
     for (const child of children) {
-      yield* this.child(child.path, `${prefix}${child.name}`, child.stats, child.xattrs);
-      yield* this.flushIfFull();
+      if (child.stats.isFile() && child.stats.size <= BigInt(SMALL_FILE_LIMIT)) {
+        smallIndex.set(child, small.length);
+        small.push({ name: child.name, size: Number(child.stats.size) });
+      }
+    }
+    const reader = new SmallFileReader(this.fs, path, small);
+    try {
+      for (const child of children) {
+        const index = smallIndex.get(child);
+        const body = index === undefined ? undefined : () => reader.body(index);
+        yield* this.child(child, `${prefix}${child.name}`, body);
+        yield* this.flushIfFull();
+      }
+    } finally {
+      await reader.close();
     }
   }
 
+  /** `smallBody` reads the entry's content when it is a small file (SmallFileReader). */
   private async *child(
-    path: string,
+    entry: DirectoryChild,
     name: string,
-    stats: BigIntStats,
-    rawXattrs: Map<string, Buffer>,
+    smallBody: (() => Promise<Buffer>) | undefined,
   ): AsyncGenerator<Buffer> {
+    const { path, stats, xattrs: rawXattrs } = entry;
     for (const key of ['redirect', 'metacopy']) {
       if (rawXattrs.has(`trusted.overlay.${key}`) || rawXattrs.has(`user.overlay.${key}`)) {
         throw sourceError(`${name} carries the overlay ${key} xattr`, path);
@@ -199,9 +215,13 @@ class UpperWalker {
     if (stats.isFile()) {
       const size = Number(stats.size);
       this.header({ ...base, type: 'file', size });
-      if (size <= SYNC_READ_LIMIT) {
-        // One byte more than expected, to notice a file that grew since its lstat.
-        this.out.commit(readSmallFile(path, name, size, this.out.reserve(size + 1)));
+      if (smallBody !== undefined) {
+        try {
+          this.out.write(await smallBody());
+        } catch (error) {
+          if (error instanceof SizeChanged) throw sourceError(`${name} ${error.message}`, path);
+          throw error;
+        }
       } else {
         yield* this.out.takeAll();
         yield* this.content(path, name, size);
@@ -266,27 +286,6 @@ class UpperWalker {
       kept.set(key, value);
     }
     return kept;
-  }
-}
-
-/**
- * Reads a file of `size` bytes into `buffer` (size + 1 bytes long) with sync
- * calls; throws when the file is not `size` bytes long any more.
- */
-function readSmallFile(path: string, name: string, size: number, buffer: Buffer): number {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-  try {
-    let filled = 0;
-    for (;;) {
-      const read = readSync(fd, buffer, filled, buffer.length - filled, null);
-      if (read === 0) break;
-      filled += read;
-      if (filled > size) throw sourceError(`${name} grew while it was read`, path);
-    }
-    if (filled < size) throw sourceError(`${name} shrank while it was read`, path);
-    return size;
-  } finally {
-    closeSync(fd);
   }
 }
 
