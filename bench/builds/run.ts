@@ -3,11 +3,12 @@
  * dockerd is running: `npx tsx bench/builds/run.ts [--runs N] [--only tbuild|buildkit] [scenario…]`.
  * Prints the median wall time of each scenario per builder and the ratio.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatMs, median } from '../lib.js';
-import { buildkit, tbuild, type Builder } from './builders.js';
+import { buildkit, tbuild } from './builders.js';
 import { chain, context, editOneFile, freshDir, wide, type Scenario } from './scenarios.js';
 
 interface Measurement {
@@ -28,73 +29,72 @@ const flagValues = new Set([valueOf('--runs'), only]);
 const selected = new Set(args.filter((arg) => !arg.startsWith('--') && !flagValues.has(arg)));
 const work = mkdtempSync(join(tmpdir(), 'tbuild-bench-'));
 
-/** Each measured case: a scenario and what happens before each timed build. */
+/**
+ * Each measured case: a scenario, whether each timed build starts cold (the
+ * builder forgets everything first), and what changes in the context before
+ * each round (the same change for every builder).
+ */
 const cases: {
   name: string;
   scenario: Scenario;
-  before: (builder: Builder, dir: string, round: number) => void;
+  cold: boolean;
+  change?: (dir: string, round: number) => void;
 }[] = [
-  {
-    name: 'wide (cold)',
-    scenario: wide,
-    before: (builder) => {
-      builder.reset();
-    },
-  },
-  {
-    name: 'chain (cold)',
-    scenario: chain,
-    before: (builder) => {
-      builder.reset();
-    },
-  },
-  {
-    name: 'context (cold)',
-    scenario: context,
-    before: (builder) => {
-      builder.reset();
-    },
-  },
-  { name: 'context (no-op rebuild)', scenario: context, before: () => undefined },
-  {
-    name: 'context (one-file edit)',
-    scenario: context,
-    before: (_builder, dir, round) => {
-      editOneFile(dir, round);
-    },
-  },
+  { name: 'wide (cold)', scenario: wide, cold: true },
+  { name: 'chain (cold)', scenario: chain, cold: true },
+  { name: 'context (cold)', scenario: context, cold: true },
+  { name: 'context (no-op rebuild)', scenario: context, cold: false },
+  { name: 'context (one-file edit)', scenario: context, cold: false, change: editOneFile },
 ];
 
-const builders = [tbuild(join(work, 'tbuild-root')), buildkit()].filter(
-  (builder) => only === undefined || builder.name.toLowerCase() === only.toLowerCase(),
-);
+const builders = [tbuild(join(work, 'tbuild-root')), buildkit()].filter((builder) => {
+  if (only !== undefined && builder.name.toLowerCase() !== only.toLowerCase()) return false;
+  const missing = builder.available();
+  if (missing !== undefined) console.log(`${builder.name} skipped: ${missing}`);
+  return missing === undefined;
+});
+
+/**
+ * Deletions and dirty pages of one build (or reset) are flushed before the next
+ * timed build starts: this disk is mounted with online discard, and a build that
+ * ran while the previous run's 20k files were being freed took 3-4 times longer.
+ */
+function settleDisk(): void {
+  spawnSync('sync', { stdio: 'ignore' });
+}
+
 const results: Measurement[] = [];
 for (const benchCase of cases) {
   if (selected.size > 0 && !selected.has(benchCase.scenario.name)) continue;
   const dir = freshDir(work, benchCase.scenario.name);
   benchCase.scenario.prepare(dir);
+  const times = new Map(builders.map((builder) => [builder, [] as number[]]));
   for (const builder of builders) {
-    const missing = builder.available();
-    if (missing !== undefined) {
-      console.log(`${benchCase.name}: ${builder.name} skipped: ${missing}`);
-      continue;
-    }
     builder.reset();
     builder.build(dir); // warm-up: fills caches the warm cases rely on
-    const times: number[] = [];
-    for (let round = 0; round < runs; round++) {
-      benchCase.before(builder, dir, round);
-      times.push(builder.build(dir));
+  }
+  // Rounds alternate the builders (and which goes first), so a slow spell of the
+  // disk or the machine lands on both rather than on all the runs of one.
+  for (let round = 0; round < runs; round++) {
+    benchCase.change?.(dir, round);
+    const order = round % 2 === 0 ? builders : [...builders].reverse();
+    for (const builder of order) {
+      if (benchCase.cold) builder.reset();
+      settleDisk();
+      times.get(builder)?.push(builder.build(dir));
     }
+  }
+  for (const builder of builders) {
+    const runsOf = times.get(builder) ?? [];
     const result = {
       scenario: benchCase.name,
       builder: builder.name,
-      medianMs: median(times),
-      runs: times,
+      medianMs: median(runsOf),
+      runs: runsOf,
     };
     results.push(result);
     console.log(
-      `${benchCase.name.padEnd(26)} ${builder.name.padEnd(9)} median ${formatMs(result.medianMs)}  runs ${times.map(formatMs).join(', ')}`,
+      `${benchCase.name.padEnd(26)} ${builder.name.padEnd(9)} median ${formatMs(result.medianMs)}  runs ${runsOf.map(formatMs).join(', ')}`,
     );
   }
 }

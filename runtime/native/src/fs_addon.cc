@@ -318,8 +318,13 @@ Napi::Value ReadFilesAt(const Napi::CallbackInfo& info) {
   nameList.reserve(names.Length());
   limitList.reserve(names.Length());
   for (uint32_t i = 0; i < names.Length(); i++) {
-    nameList.push_back(names.Get(i).As<Napi::String>().Utf8Value());
-    limitList.push_back(static_cast<size_t>(limits.Get(i).As<Napi::Number>().DoubleValue()));
+    Napi::Value name = names.Get(i), limit = limits.Get(i);
+    if (!name.IsString() || !limit.IsNumber()) {
+      Napi::TypeError::New(env, "readFilesAt: names must be strings, limits numbers").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    nameList.push_back(name.As<Napi::String>().Utf8Value());
+    limitList.push_back(static_cast<size_t>(limit.As<Napi::Number>().DoubleValue()));
   }
   auto* worker = new ReadFilesWorker(env, static_cast<int>(Num(info, 0)), std::move(nameList), std::move(limitList),
                                      info[3].As<Napi::Buffer<char>>());
