@@ -8,7 +8,7 @@ import {
   listDir,
   writeFileAtomic,
 } from './fs/atomic.js';
-import type { FileLock } from './fs/lock.js';
+import type { PruneFence } from './gc/prune-fence.js';
 import {
   currentOwner,
   isOwnerAlive,
@@ -56,9 +56,9 @@ const LEASE_ID = /^[A-Za-z0-9._-]{1,100}$/;
 /**
  * A build's claim on what it uses, after containerd's leases: while the lease
  * lives (its process runs and it has not expired), GC keeps every blob,
- * snapshot and record it names. Adds happen under the store lock, the same
- * lock GC holds from mark to sweep, so GC either sees the add or finishes
- * first; a caller therefore adds *then* checks that the thing still exists.
+ * snapshot and record it names. An add is written, then waits out a running
+ * prune (PruneFence), so GC either sees the add or finishes first; a caller
+ * therefore adds *then* checks that the thing still exists.
  */
 export class Lease {
   private record: LeaseRecord;
@@ -104,18 +104,18 @@ export class Lease {
 
 export class LeaseManager {
   private readonly layout: StoreLayout;
-  private readonly lock: FileLock;
+  private readonly fence: PruneFence;
   private readonly lockTimeoutMs: number;
   private readonly logger: Logger;
 
   constructor(options: {
     layout: StoreLayout;
-    lock: FileLock;
+    fence: PruneFence;
     lockTimeoutMs: number;
     logger: Logger;
   }) {
     this.layout = options.layout;
-    this.lock = options.lock;
+    this.fence = options.fence;
     this.lockTimeoutMs = options.lockTimeoutMs;
     this.logger = options.logger;
   }
@@ -148,11 +148,11 @@ export class LeaseManager {
 
   /** @internal Used by Lease. */
   async write(record: LeaseRecord, signal: AbortSignal): Promise<void> {
-    await this.lock.with(signal, this.lockTimeoutMs, () =>
-      writeFileAtomic(this.layout.tmp, this.path(record.id), encodeChecked(record), {
-        durable: false,
-      }),
-    );
+    await writeFileAtomic(this.layout.tmp, this.path(record.id), encodeChecked(record), {
+      durable: false,
+    });
+    // On disk first, then the check: a prune either reads this lease or is waited out.
+    await this.fence.wait(signal, this.lockTimeoutMs);
   }
 
   /** @internal Used by Lease. */

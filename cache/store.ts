@@ -5,6 +5,7 @@ import { FsContentStore } from './content/fs-store.js';
 import type { ContentStore } from './content/types.js';
 import { storeIoError } from './fs/atomic.js';
 import { FileLock } from './fs/lock.js';
+import { PruneFence } from './gc/prune-fence.js';
 import { isOwnerAlive, tempNamePid } from './fs/process-owner.js';
 import { prune, type PruneOptions, type PruneReport, type StoreParts } from './gc/prune.js';
 import { diskUsage, type DiskUsage } from './gc/usage.js';
@@ -58,7 +59,9 @@ export async function openStore(options: OpenStoreOptions): Promise<TbuildStore>
   await removeDeadTemps(layout.tmp);
   const durable = options.durable ?? true;
   const lockTimeoutMs = options.lockTimeoutMs ?? 60_000;
+  // Prunes take the lock among themselves; lease writers only look for the fence's marker.
   const lock = new FileLock(join(layout.locks, 'gc.lock'), layout.tmp, logger);
+  const fence = new PruneFence(join(layout.locks, 'prune-running.json'), layout.tmp);
   const parts: StoreParts = {
     layout,
     logger,
@@ -66,12 +69,14 @@ export async function openStore(options: OpenStoreOptions): Promise<TbuildStore>
     snapshots: new FsSnapshotter({ layout, logger, durable }),
     records: new CacheKeyIndex({ layout, logger, durable }),
     images: new ImageStore({ layout, logger, durable }),
-    leases: new LeaseManager({ layout, lock, lockTimeoutMs, logger }),
+    leases: new LeaseManager({ layout, fence, lockTimeoutMs, logger }),
   };
   return {
     ...parts,
     prune: (pruneOptions) =>
-      lock.with(pruneOptions.signal, lockTimeoutMs, () => prune(parts, pruneOptions)),
+      lock.with(pruneOptions.signal, lockTimeoutMs, () =>
+        fence.around(() => prune(parts, pruneOptions)),
+      ),
     diskUsage: (signal) => diskUsage(parts, signal),
   };
 }

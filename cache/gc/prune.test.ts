@@ -9,6 +9,8 @@ import {
   sha256Digest,
   type Descriptor,
 } from '../../core/index.js';
+import { encodeChecked } from '../fs/atomic.js';
+import { currentOwner } from '../fs/process-owner.js';
 import { openStore, type TbuildStore } from '../store.js';
 
 let root: string;
@@ -97,6 +99,27 @@ describe('prune', () => {
       blobs: 1,
       snapshots: 1,
     });
+  });
+
+  it('makes a lease add wait out a running prune, but not the marker of a dead one', async () => {
+    const lease = await store.leases.create({ signal });
+    const marker = join(store.layout.locks, 'prune-running.json');
+    await writeFile(marker, encodeChecked(currentOwner()));
+    let settled = false;
+    const adding = lease.add({ records: [sha256Digest('during prune')] }, signal).then(() => {
+      settled = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(settled).toBe(false);
+    // The add was written before it waited: a prune reading leases now sees it.
+    expect((await store.leases.list())[0]?.records).toEqual([sha256Digest('during prune')]);
+    await rm(marker);
+    await adding;
+    const dead = spawnSync('true').pid;
+    await writeFile(marker, encodeChecked({ pid: dead, start: 1 }));
+    await lease.add({ records: [sha256Digest('after a killed prune')] }, signal);
+    await store.prune({ signal });
+    await expect(readdir(store.layout.locks)).resolves.not.toContain('prune-running.json');
   });
 
   it('drops leases of dead processes', async () => {
