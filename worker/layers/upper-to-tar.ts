@@ -11,13 +11,7 @@
  * seconds unless `timestampPrecision: 'nanosecond'`.
  */
 import { Readable } from 'node:stream';
-import {
-  constants,
-  lstatSync,
-  readdirSync,
-  readlinkSync,
-  type BigIntStats,
-} from 'node:fs';
+import { constants, lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { TbuildError, noopLogger, throwIfAborted, type Logger } from '../../core/index.js';
 import { TimeSlicer } from '../threads/index.js';
