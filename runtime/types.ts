@@ -138,7 +138,7 @@ export interface Executor {
 }
 
 export interface SandboxExecutorOptions {
-  /** Short-lived per-run directories (rootfs mount point, hosts, resolv.conf). Keep it short: overlay options are limited to a page. */
+  /** The sandboxes' rootfs mount point and their hosts and resolv.conf files. Keep it short: overlay options are limited to a page. */
   readonly stateDir: string;
   readonly logger?: Logger;
   /** The host resolv.conf to derive the sandbox's from. Default /etc/resolv.conf. */
