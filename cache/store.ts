@@ -19,7 +19,10 @@ export interface OpenStoreOptions {
   /** The tbuild root (TBUILD_ROOT), resolved by the caller; this module reads no environment. */
   readonly root: string;
   readonly logger?: Logger;
-  /** fsync files before they become visible (default true); off trades power-loss safety for speed. */
+  /**
+   * fsync blobs and image names before they become visible (default true); off trades
+   * power-loss safety for speed. Commit markers and cache records are never fsynced.
+   */
   readonly durable?: boolean;
   /** How long lease updates wait for a running prune (default 60 s). */
   readonly lockTimeoutMs?: number;
@@ -66,8 +69,12 @@ export async function openStore(options: OpenStoreOptions): Promise<TbuildStore>
     layout,
     logger,
     content: new FsContentStore({ layout, logger, durable }),
-    snapshots: new FsSnapshotter({ layout, logger, durable }),
-    records: new CacheKeyIndex({ layout, logger, durable }),
+    // Commit markers and cache records are never fsynced: both are checked JSON, so one a
+    // power loss tears or zeroes reads as absent (a cache miss, never a wrong result), and
+    // a snapshot's files were never fsynced either (ensureIntact finds one that lost them).
+    // Blobs and image names, which nothing rebuilds, stay durable.
+    snapshots: new FsSnapshotter({ layout, logger, durable: false }),
+    records: new CacheKeyIndex({ layout, logger, durable: false }),
     images: new ImageStore({ layout, logger, durable }),
     leases: new LeaseManager({ layout, fence, lockTimeoutMs, logger }),
   };
