@@ -62,9 +62,11 @@ export function upperDirToTar(upperDir: string, options: UpperToTarOptions): Rea
 /**
  * Walks the tree with the sync fs API in time slices (see TimeSlicer): layers
  * of thousands of small files are mostly metadata calls, where an async call
- * per stat, open, read and close cost several times the calls themselves. The
- * bytes are gathered into ~1 MiB chunks, so the stream downstream (hashing,
- * compression, the content store) handles a hundred chunks, not 60k pieces.
+ * per stat cost several times the call itself. Small files' bodies are read a
+ * batch at a time on libuv threads (SmallFileReader) while this thread stats
+ * and encodes headers. The bytes are gathered into ~1 MiB chunks, so the
+ * stream downstream (hashing, compression, the content store) handles a
+ * hundred chunks, not 60k pieces.
  */
 class UpperWalker {
   private readonly hardlinks = new Map<string, string>();
