@@ -1,11 +1,10 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
-import { requires, rootWithBusybox, runTbuild, type CliResult } from '../harness/index.js';
+import { requires, runTbuild, useBuildRoot, type CliResult } from '../harness/index.js';
 
 /**
  * ADD end to end through the built CLI: URLs from a local HTTP server (with and without
@@ -55,10 +54,12 @@ let base = '';
 let served = '';
 let requestLog = '';
 
+useBuildRoot('tbuild-e2e-add-', (dirs) => {
+  ({ root, work } = dirs);
+});
+
 beforeAll(async () => {
   if (process.getuid?.() !== 0) return;
-  root = await rootWithBusybox();
-  work = await mkdtemp(join(tmpdir(), 'tbuild-e2e-add-'));
   served = join(work, 'served');
   requestLog = join(work, 'requests.log');
   await mkdir(served);
@@ -72,10 +73,8 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${chunk.toString().trim()}`;
 });
 
-afterAll(async () => {
+afterAll(() => {
   server?.kill();
-  if (root !== '') await rm(root, { recursive: true, force: true });
-  if (work !== '') await rm(work, { recursive: true, force: true });
 });
 
 let builds = 0;

@@ -1,9 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requires, rootWithBusybox, runTbuild } from '../harness/index.js';
+import { describe, expect, it } from 'vitest';
+import { requires, runTbuild, useBuildRoot } from '../harness/index.js';
 
 /**
  * RUN --mount=type=bind: what the step may see and change. As BuildKit: the
@@ -13,14 +11,8 @@ import { requires, rootWithBusybox, runTbuild } from '../harness/index.js';
 let root = '';
 let work = '';
 
-beforeAll(async () => {
-  if (process.getuid?.() !== 0) return;
-  root = await rootWithBusybox();
-  work = await mkdtemp(join(tmpdir(), 'tbuild-bind-'));
-});
-
-afterAll(async () => {
-  for (const dir of [root, work]) if (dir !== '') await rm(dir, { recursive: true, force: true });
+useBuildRoot('tbuild-bind-', (dirs) => {
+  ({ root, work } = dirs);
 });
 
 function build(name: string, dockerfile: string, files: Record<string, string> = {}): string {

@@ -3,22 +3,15 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requires, rootWithBusybox, runTbuild } from '../harness/index.js';
+import { describe, expect, it } from 'vitest';
+import { requires, runTbuild, useBuildRoot } from '../harness/index.js';
 
 /** zstd layers: written by `-o …,compression=zstd`, read back by `tbuild load` and FROM. */
 let root = '';
 let work = '';
 
-beforeAll(async () => {
-  if (process.getuid?.() !== 0) return;
-  root = await rootWithBusybox();
-  work = await mkdtemp(join(tmpdir(), 'tbuild-zstd-'));
-});
-
-afterAll(async () => {
-  if (root !== '') await rm(root, { recursive: true, force: true });
-  if (work !== '') await rm(work, { recursive: true, force: true });
+useBuildRoot('tbuild-zstd-', (dirs) => {
+  ({ root, work } = dirs);
 });
 
 const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);

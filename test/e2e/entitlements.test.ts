@@ -1,22 +1,14 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requires, rootWithBusybox, runTbuild } from '../harness/index.js';
+import { describe, expect, it } from 'vitest';
+import { requires, runTbuild, useBuildRoot } from '../harness/index.js';
 
 /** A Dockerfile cannot widen its own sandbox: RUN --network=host needs `--allow`, as in BuildKit. */
 let root = '';
 let work = '';
 
-beforeAll(async () => {
-  if (process.getuid?.() !== 0) return;
-  root = await rootWithBusybox();
-  work = await mkdtemp(join(tmpdir(), 'tbuild-allow-'));
-});
-
-afterAll(async () => {
-  for (const dir of [root, work]) if (dir !== '') await rm(dir, { recursive: true, force: true });
+useBuildRoot('tbuild-allow-', (dirs) => {
+  ({ root, work } = dirs);
 });
 
 function contextWith(name: string, dockerfile: string): string {

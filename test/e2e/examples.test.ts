@@ -1,10 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { lstat, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { lstat, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
-import { requires, REPO_ROOT, rootWithBusybox, runTbuild } from '../harness/index.js';
+import { describe, expect, it, type TestContext } from 'vitest';
+import { REPO_ROOT, requires, rootWithBusybox, runTbuild, useBuildRoot } from '../harness/index.js';
 
 /**
  * Every Dockerfile.examples/* through the built CLI: the exported filesystem
@@ -14,15 +13,8 @@ import { requires, REPO_ROOT, rootWithBusybox, runTbuild } from '../harness/inde
 let root = '';
 let work = '';
 
-beforeAll(async () => {
-  if (process.getuid?.() !== 0) return;
-  root = await rootWithBusybox();
-  work = await mkdtemp(join(tmpdir(), 'tbuild-e2e-'));
-});
-
-afterAll(async () => {
-  if (root !== '') await rm(root, { recursive: true, force: true });
-  if (work !== '') await rm(work, { recursive: true, force: true });
+useBuildRoot('tbuild-e2e-', (dirs) => {
+  ({ root, work } = dirs);
 });
 
 interface Built {

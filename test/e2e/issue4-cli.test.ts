@@ -1,12 +1,12 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import {
   requires,
   rootWithBusybox,
   runTbuild,
+  useBuildRoot,
   writeContext,
   type CliResult,
 } from '../harness/index.js';
@@ -22,15 +22,8 @@ import {
 let root = '';
 let work = '';
 
-beforeAll(async () => {
-  if (process.getuid?.() !== 0) return;
-  root = await rootWithBusybox();
-  work = await mkdtemp(join(tmpdir(), 'tbuild-e2e-cli-'));
-});
-
-afterAll(async () => {
-  if (root !== '') await rm(root, { recursive: true, force: true });
-  if (work !== '') await rm(work, { recursive: true, force: true });
+useBuildRoot('tbuild-e2e-cli-', (dirs) => {
+  ({ root, work } = dirs);
 });
 
 let contexts = 0;

@@ -1,23 +1,13 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import {
-  chmod,
-  mkdir,
-  mkdtemp,
-  readFile,
-  readdir,
-  rm,
-  stat,
-  utimes,
-  writeFile,
-} from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, mkdir, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { describe, expect, it, type TestContext } from 'vitest';
 import {
   REPO_ROOT,
   requires,
   rootWithBusybox,
   runTbuild,
+  useBuildRoot,
   writeContext,
   type CliResult,
 } from '../harness/index.js';
@@ -32,15 +22,8 @@ import {
 let root = '';
 let work = '';
 
-beforeAll(async () => {
-  if (process.getuid?.() !== 0) return;
-  root = await rootWithBusybox();
-  work = await mkdtemp(join(tmpdir(), 'tbuild-e2e-engine-'));
-});
-
-afterAll(async () => {
-  if (root !== '') await rm(root, { recursive: true, force: true });
-  if (work !== '') await rm(work, { recursive: true, force: true });
+useBuildRoot('tbuild-e2e-engine-', (dirs) => {
+  ({ root, work } = dirs);
 });
 
 let contexts = 0;

@@ -1,8 +1,7 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requires, rootWithBusybox, runTbuild } from '../harness/index.js';
+import { describe, expect, it } from 'vitest';
+import { requires, runTbuild, useBuildRoot } from '../harness/index.js';
 
 /**
  * `--max-parallelism` bounds the steps using the CPU: an idle RUN lends its slot
@@ -12,15 +11,8 @@ import { requires, rootWithBusybox, runTbuild } from '../harness/index.js';
 let root = '';
 let work = '';
 
-beforeAll(async () => {
-  if (process.getuid?.() !== 0) return;
-  root = await rootWithBusybox();
-  work = await mkdtemp(join(tmpdir(), 'tbuild-parallelism-'));
-});
-
-afterAll(async () => {
-  if (root !== '') await rm(root, { recursive: true, force: true });
-  if (work !== '') await rm(work, { recursive: true, force: true });
+useBuildRoot('tbuild-parallelism-', (dirs) => {
+  ({ root, work } = dirs);
 });
 
 /** Two independent stages `a` and `b` running `script(self, other)`, and a final stage needing both. */

@@ -35,3 +35,4 @@ export {
   writeContext,
   type CliResult,
 } from './tbuild-cli.js';
+export { useBuildRoot } from './build-root.js';
