@@ -24,7 +24,7 @@ export interface OpenStoreOptions {
    * power-loss safety for speed. Commit markers and cache records are never fsynced.
    */
   readonly durable?: boolean;
-  /** How long lease updates wait for a running prune (default 60 s). */
+  /** How long a lease update waits out a running prune, and a prune another (default 60 s). */
   readonly lockTimeoutMs?: number;
 }
 
