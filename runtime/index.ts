@@ -10,7 +10,9 @@ export {
   nativeFs,
   type InRootOptions,
   type NativeFs,
+  type ScanOptions,
 } from './native-fs.js';
+export { ScannedDirectory, ScannedEntry } from './scanned-directory.js';
 export { nativeBuildPath } from './native/addon.js';
 export type {
   CacheSharing,

@@ -1,4 +1,5 @@
 import { loadAddon } from './native/addon.js';
+import { ScannedDirectory } from './scanned-directory.js';
 
 /** mount(2) flags (linux/mount.h), for {@link NativeFs.mount}. */
 export const MountFlags = {
@@ -19,6 +20,11 @@ export const UmountFlags = { MNT_FORCE: 0x1, MNT_DETACH: 0x2, UMOUNT_NOFOLLOW: 0
 
 /** setxattr(2) flags: fail if present / fail if absent. 0 means create or replace. */
 export const XattrFlags = { XATTR_CREATE: 0x1, XATTR_REPLACE: 0x2 } as const;
+
+export interface ScanOptions {
+  /** Also measure each entry's xattr name list (one llistxattr per entry). */
+  readonly xattrs?: boolean;
+}
 
 export interface InRootOptions {
   /** Do not follow a symlink in the final component (return the link itself). */
@@ -67,6 +73,15 @@ export interface NativeFs {
    * close per file.
    */
   readFilesAt(dirFd: number, names: string[], limits: number[], buffer: Buffer): Promise<number[]>;
+  /**
+   * Lists a directory and lstats every entry in one synchronous call (readdir, then
+   * fstatat without following links; with `xattrs`, llistxattr too), where node:fs needs
+   * readdirSync plus an lstatSync and a BigIntStats per entry. `path` itself is followed
+   * if it is a symlink, as readdirSync does. An entry removed while the scan runs is left
+   * out. Errors are node:fs-shaped: syscall 'scandir' with `path` for the directory
+   * (ENOENT, ENOTDIR, EACCES), 'lstat' or 'llistxattr' with the entry's path.
+   */
+  scanDirectory(path: string, options?: ScanOptions): ScannedDirectory;
 }
 
 function inRootFlags(options: InRootOptions | undefined): number {
@@ -103,4 +118,6 @@ export const nativeFs: NativeFs = {
   },
   readFilesAt: (dirFd, names, limits, buffer) =>
     loadAddon().readFilesAt(dirFd, names, limits, buffer),
+  scanDirectory: (path, options) =>
+    new ScannedDirectory(path, loadAddon().scanDirectory(path, options?.xattrs === true)),
 };

@@ -21,6 +21,16 @@ export function nativeBuildPath(name: string): string {
   });
 }
 
+/**
+ * One directory from scanDirectory (runtime/native/src/scan_directory.cc): entry i's
+ * numbers are stats[i * stride …]; runtime/scanned-directory.ts reads them.
+ */
+export interface RawScan {
+  readonly names: string[];
+  readonly stats: Float64Array;
+  readonly stride: number;
+}
+
 /** The raw addon surface (runtime/native/src/fs_addon.cc); wrapped by native-fs.ts. */
 export interface RawAddon {
   mknod(path: string, mode: number, major: number, minor: number): void;
@@ -34,6 +44,7 @@ export interface RawAddon {
   resolveInRoot(root: string, path: string, flags: number): string;
   closeFd(fd: number): void;
   readFilesAt(dirFd: number, names: string[], limits: number[], buffer: Buffer): Promise<number[]>;
+  scanDirectory(path: string, withXattrs: boolean): RawScan;
 }
 
 let loaded: RawAddon | undefined;

@@ -20,6 +20,9 @@
 
 #include "in_root.h"
 
+// scan_directory.cc
+void RegisterScanDirectory(Napi::Env env, Napi::Object exports);
+
 namespace {
 
 const char* ErrnoName(int err) {
@@ -334,6 +337,7 @@ Napi::Value ReadFilesAt(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  RegisterScanDirectory(env, exports);
   exports.Set("readFilesAt", Napi::Function::New(env, ReadFilesAt));
   exports.Set("resolveInRoot", Napi::Function::New(env, ResolveInRoot));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));
