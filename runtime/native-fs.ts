@@ -82,6 +82,20 @@ export interface NativeFs {
    * (ENOENT, ENOTDIR, EACCES), 'lstat' or 'llistxattr' with the entry's path.
    */
   scanDirectory(path: string, options?: ScanOptions): ScannedDirectory;
+  /**
+   * Copies the regular files `sourceDir/names[i]` to new files `targetDir/names[i]` (which
+   * must not exist) on a libuv thread, giving each the i-th of `attributes`' rows: uid,
+   * gid, mode, atime seconds, atime nanoseconds, mtime seconds, mtime nanoseconds. Never
+   * follows a symlink at `names[i]`; the first failure rejects, naming the file.
+   */
+  copyFiles(
+    sourceDir: string,
+    targetDir: string,
+    names: string[],
+    attributes: Float64Array,
+  ): Promise<void>;
+  /** Hard-links `fromDir/names[i]` as `toDir/names[i]` on a libuv thread; resolves to each link's errno (0 = made). */
+  linkFiles(fromDir: string, toDir: string, names: string[]): Promise<number[]>;
 }
 
 function inRootFlags(options: InRootOptions | undefined): number {
@@ -120,4 +134,7 @@ export const nativeFs: NativeFs = {
     loadAddon().readFilesAt(dirFd, names, limits, buffer),
   scanDirectory: (path, options) =>
     new ScannedDirectory(path, loadAddon().scanDirectory(path, options?.xattrs === true)),
+  copyFiles: (sourceDir, targetDir, names, attributes) =>
+    loadAddon().copyFiles(sourceDir, targetDir, names, attributes),
+  linkFiles: (fromDir, toDir, names) => loadAddon().linkFiles(fromDir, toDir, names),
 };

@@ -45,6 +45,13 @@ export interface RawAddon {
   closeFd(fd: number): void;
   readFilesAt(dirFd: number, names: string[], limits: number[], buffer: Buffer): Promise<number[]>;
   scanDirectory(path: string, withXattrs: boolean): RawScan;
+  copyFiles(
+    sourceDir: string,
+    targetDir: string,
+    names: string[],
+    attributes: Float64Array,
+  ): Promise<void>;
+  linkFiles(fromDir: string, toDir: string, names: string[]): Promise<number[]>;
 }
 
 let loaded: RawAddon | undefined;

@@ -25,6 +25,7 @@ import type { ResolvedOwner } from './owners.js';
 import { expandWildcard, hasWildcard } from './wildcard.js';
 import { unpackIfArchive } from './unpack-copy.js';
 import type { FileReuse } from './reuse.js';
+import { BatchWriter, type CopiedFile } from './batch-writer.js';
 
 export interface CopyContext {
   /** Host directory of the copy's source (a context, or a mounted snapshot). */
@@ -58,21 +59,42 @@ export async function applyCopy(action: CopyAction, context: CopyContext): Promi
   const destIsDirectory =
     destEndsWithSlash || sources.length > 1 || destStats?.isDirectory() === true;
   const copier = new TreeCopier(context, mode);
-
-  for (const source of sources) {
-    throwIfAborted(context.signal);
-    const { host, stats, relative } = source;
-    if (await unpackIfArchive(action, source, destHost, context)) continue;
-    const keptParents = action.parents ? parentsBelowPivot(relative) : '';
-    const base = keptParents === '' ? destHost : `${destHost}/${keptParents}`;
-    let target: string;
-    if (stats.isDirectory() && action.dirContents) target = base;
-    else if (destIsDirectory || keptParents !== '') target = `${base}/${posix.basename(relative)}`;
-    else target = destHost;
-    if (action.createDestPath || destIsDirectory)
-      await copier.makeParents(posix.dirname(target), context.destRoot);
-    await copier.copy(host, target, stats, { root: relative === '.' ? '' : relative, source: '' });
+  try {
+    for (const source of sources) {
+      // What earlier sources queued lands first: a later one may overwrite it, or unpack into it.
+      await copier.finish();
+      await copySource(action, source, { destHost, destIsDirectory, copier, context });
+    }
+    await copier.finish();
+  } catch (error) {
+    await copier.abandon();
+    throw error;
   }
+}
+
+async function copySource(
+  action: CopyAction,
+  source: MatchedSource,
+  into: {
+    destHost: string;
+    destIsDirectory: boolean;
+    copier: TreeCopier;
+    context: CopyContext;
+  },
+): Promise<void> {
+  const { destHost, destIsDirectory, copier, context } = into;
+  throwIfAborted(context.signal);
+  const { host, stats, relative } = source;
+  if (await unpackIfArchive(action, source, destHost, context)) return;
+  const keptParents = action.parents ? parentsBelowPivot(relative) : '';
+  const base = keptParents === '' ? destHost : `${destHost}/${keptParents}`;
+  let target: string;
+  if (stats.isDirectory() && action.dirContents) target = base;
+  else if (destIsDirectory || keptParents !== '') target = `${base}/${posix.basename(relative)}`;
+  else target = destHost;
+  if (action.createDestPath || destIsDirectory)
+    await copier.makeParents(posix.dirname(target), context.destRoot);
+  await copier.copy(host, target, stats, { root: relative === '.' ? '' : relative, source: '' });
 }
 
 interface MatchedSource {
@@ -118,18 +140,35 @@ function parentsBelowPivot(relative: string): string {
   return parent === '.' ? '' : parent;
 }
 
-/** Files above this size are copied with the async API, so one big file cannot hold the event loop. */
+/** Unbatched copies of files above this size use the async API. */
 const SYNC_COPY_LIMIT = 4 * 1024 * 1024;
 
+/** A copied directory's own metadata, set once everything inside it is written. */
+interface DirectoryMetadata {
+  readonly path: string;
+  readonly uid: number;
+  readonly gid: number;
+  readonly mode: number;
+  readonly atime: Date;
+  readonly mtime: Date;
+}
+
 /**
- * Copies trees entry by entry with the sync fs API in time slices (see
- * TimeSlicer): a context of thousands of small files is all metadata calls,
- * and a thread-pool round trip per call cost several times the call itself.
+ * Walks trees with the sync fs API in time slices (see TimeSlicer) and hands
+ * regular files to a BatchWriter, which copies or links them a directory's
+ * worth per native call on libuv threads. What must wait for those writes —
+ * second names of hard-linked sources, and directories' own metadata (every
+ * entry made inside a directory moves its mtime) — is done by `finish`.
  */
 class TreeCopier {
   /** Source inode → first copy, so hardlinks stay hardlinks. */
   readonly #links = new Map<string, string>();
   readonly #slicer: TimeSlicer;
+  readonly #writer: BatchWriter;
+  /** Further names of hard-linked sources: [first copy, target], linked once the first exists. */
+  #pendingLinks: [string, string][] = [];
+  /** Deepest first, so a parent's times are set after its children's changes. */
+  #pendingDirectories: DirectoryMetadata[] = [];
   readonly context: CopyContext;
   readonly mode: ModeSpec | undefined;
 
@@ -137,6 +176,27 @@ class TreeCopier {
     this.context = context;
     this.mode = mode;
     this.#slicer = new TimeSlicer(context.signal);
+    this.#writer = new BatchWriter(context.signal === undefined ? {} : { signal: context.signal });
+  }
+
+  /** Waits for the queued writes, then makes the pending links and sets directory metadata. */
+  async finish(): Promise<void> {
+    await this.#writer.flush();
+    const links = this.#pendingLinks;
+    const directories = this.#pendingDirectories;
+    this.#pendingLinks = [];
+    this.#pendingDirectories = [];
+    for (const [first, target] of links) linkSync(first, target);
+    for (const directory of directories) {
+      lchownSync(directory.path, directory.uid, directory.gid);
+      chmodSync(directory.path, directory.mode);
+      utimesSync(directory.path, directory.atime, directory.mtime);
+    }
+  }
+
+  /** After a failure: lets writes in flight land, so nothing writes into the target once the copy has failed. */
+  async abandon(): Promise<void> {
+    await this.#writer.flush().catch(() => undefined);
   }
 
   async makeParents(directory: string, root: string): Promise<void> {
@@ -194,9 +254,14 @@ class TreeCopier {
           fresh: existing === undefined,
         });
       }
-      lchownSync(target, uid, gid);
-      chmodSync(target, mode);
-      utimesSync(target, stats.atime, stats.mtime);
+      this.#pendingDirectories.push({
+        path: target,
+        uid,
+        gid,
+        mode,
+        atime: stats.atime,
+        mtime: stats.mtime,
+      });
       return;
     }
 
@@ -204,7 +269,7 @@ class TreeCopier {
     const inode = `${String(stats.dev)}:${String(stats.ino)}`;
     const firstCopy = stats.nlink > 1 ? this.#links.get(inode) : undefined;
     if (firstCopy !== undefined) {
-      linkSync(firstCopy, target);
+      this.#pendingLinks.push([firstCopy, target]);
       return;
     }
     if (stats.isSymbolicLink()) {
@@ -222,28 +287,71 @@ class TreeCopier {
         },
       );
     }
+    if (stats.nlink > 1) this.#links.set(inode, target);
+    await this.#writeFile(source, target, stats, { uid, gid, mode });
+  }
+
+  /** Links the earlier equal file (FileReuse) or copies, queued when source and target share a name. */
+  async #writeFile(
+    source: string,
+    target: string,
+    stats: Stats,
+    owner: { uid: number; gid: number; mode: number },
+  ): Promise<void> {
+    const file = { ...owner, atimeMs: stats.atime.getTime(), mtimeMs: stats.mtime.getTime() };
     const reuse = this.context.reuse;
     const inLayer = target.slice(this.context.destRoot.length + 1);
-    if (
-      reuse !== undefined &&
-      (await reuse.tryLink(source, stats, target, inLayer, {
-        uid,
-        gid,
-        mode,
-        mtimeMs: stats.mtime.getTime(),
-      }))
-    ) {
-      if (stats.nlink > 1) this.#links.set(inode, target);
+    const earlier = await reuse?.earlierEqual(source, stats, inLayer, {
+      ...owner,
+      mtimeMs: file.mtimeMs,
+    });
+    const name = posix.basename(target);
+    if (posix.basename(source) !== name) {
+      // A single file copied under another name (COPY a.txt /b.txt): not worth a batch.
+      if (earlier !== undefined && linkOrFalse(earlier, target)) return;
+      if (earlier !== undefined) reuse?.linkFailed();
+      await copyOneFile(source, target, stats, file);
+      reuse?.copied(inLayer, stats);
       return;
     }
-    if (stats.size > SYNC_COPY_LIMIT) await copyFile(source, target);
-    else copyFileSync(source, target);
+    const sourceDir = posix.dirname(source);
+    const targetDir = posix.dirname(target);
+    if (earlier !== undefined) {
+      await this.#writer.link(posix.dirname(earlier), targetDir, name, {
+        sourceDir,
+        file,
+        onCopied: () => reuse?.linkFailed(),
+      });
+      return;
+    }
+    await this.#writer.copy(sourceDir, targetDir, name, file);
     reuse?.copied(inLayer, stats);
-    // chown before chmod: chown clears setuid and setgid bits.
-    lchownSync(target, uid, gid);
-    chmodSync(target, mode);
-    utimesSync(target, stats.atime, stats.mtime);
-    if (stats.nlink > 1) this.#links.set(inode, target);
+  }
+}
+
+/** The unbatched copy of one regular file, with the copy's owner, mode and times. */
+async function copyOneFile(
+  source: string,
+  target: string,
+  stats: Stats,
+  file: CopiedFile,
+): Promise<void> {
+  // A big file is copied off the main thread, so it cannot hold the event loop.
+  if (stats.size > SYNC_COPY_LIMIT) await copyFile(source, target);
+  else copyFileSync(source, target);
+  // chown before chmod: chown clears setuid and setgid bits.
+  lchownSync(target, file.uid, file.gid);
+  chmodSync(target, file.mode);
+  utimesSync(target, stats.atime, stats.mtime);
+}
+
+/** A hard link, or false when it cannot be made (the earlier file gone, too many links). */
+function linkOrFalse(existing: string, target: string): boolean {
+  try {
+    linkSync(existing, target);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -178,6 +178,28 @@ describe('COPY semantics', () => {
     expect(await tree(dest)).toEqual(['escape', 'etc/', 'etc/a.txt', 'tmp/', 'tmp/b.txt', 'up']);
   });
 
+  it("keeps directories' mtimes though files are written into them after", async () => {
+    const past = new Date('2019-09-09T09:09:09Z');
+    for (let i = 0; i < 100; i++)
+      await writeFile(join(context, `app/lib/f${String(i)}.c`), String(i));
+    await utimes(join(context, 'app/lib'), past, past);
+    await utimes(join(context, 'app'), past, past);
+    await apply(copy('app', '/srv'));
+    expect((await stat(join(dest, 'srv'))).mtime.getTime()).toBe(past.getTime());
+    expect((await stat(join(dest, 'srv/lib'))).mtime.getTime()).toBe(past.getTime());
+    expect(await readFile(join(dest, 'srv/lib/f99.c'), 'utf8')).toBe('99');
+    expect((await readdir(join(dest, 'srv/lib'))).length).toBe(101);
+  });
+
+  it('lets a later source overwrite what an earlier one wrote', async () => {
+    await mkdir(join(context, 'one'));
+    await mkdir(join(context, 'two'));
+    await writeFile(join(context, 'one/same.txt'), 'first');
+    await writeFile(join(context, 'two/same.txt'), 'second');
+    await apply(copy('[ot][nw]*', '/out/'));
+    expect(await readFile(join(dest, 'out/same.txt'), 'utf8')).toBe('second');
+  });
+
   it('keeps hardlinks and symlinks as they are', async () => {
     await link(join(context, 'app/main.c'), join(context, 'app/main-link.c'));
     await symlink('main.c', join(context, 'app/alias.c'));

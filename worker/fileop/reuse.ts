@@ -1,4 +1,4 @@
-import { closeSync, linkSync, lstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { closeSync, lstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 
 /** Files up to this size are compared with the sync API; larger ones in async chunks. */
@@ -69,20 +69,20 @@ export class FileReuse {
   }
 
   /**
-   * Links `target` (at `relative` below the layer root) to the earlier file
-   * when it is equal; false means nothing was written and the caller copies.
+   * The earlier file to hard-link at `relative` below the layer root instead
+   * of copying `source`, when it is equal; undefined means copy. The caller
+   * makes the link, and reports `linkFailed` if it could not.
    */
-  async tryLink(
+  async earlierEqual(
     source: string,
     sourceStats: Stats,
-    target: string,
     relative: string,
     wanted: WantedFile,
-  ): Promise<boolean> {
-    if (this.#previousRoot === undefined) return false;
+  ): Promise<string | undefined> {
+    if (this.#previousRoot === undefined) return undefined;
     const previous = `${this.#previousRoot}/${relative}`;
     const earlier = lstatSync(previous, { throwIfNoEntry: false });
-    if (earlier === undefined || !earlier.isFile()) return false;
+    if (earlier === undefined || !earlier.isFile()) return undefined;
     if (
       earlier.size !== sourceStats.size ||
       earlier.uid !== wanted.uid ||
@@ -90,12 +90,12 @@ export class FileReuse {
       (earlier.mode & 0o7777) !== wanted.mode ||
       Math.abs(earlier.mtimeMs - wanted.mtimeMs) >= MTIME_TOLERANCE_MS
     ) {
-      return false;
+      return undefined;
     }
     const earlierInode = `${String(earlier.dev)}:${String(earlier.ino)}`;
     const sourceInode = `${String(sourceStats.dev)}:${String(sourceStats.ino)}`;
     const claimedBy = this.#claimed.get(earlierInode);
-    if (claimedBy !== undefined && claimedBy !== sourceInode) return false;
+    if (claimedBy !== undefined && claimedBy !== sourceInode) return undefined;
     const identity = sourceIdentity(sourceStats);
     try {
       const equal =
@@ -103,16 +103,20 @@ export class FileReuse {
         (sourceStats.size <= SYNC_COMPARE_LIMIT
           ? sameBytesSync(source, previous, sourceStats.size)
           : await sameBytes(source, previous));
-      if (!equal) return false;
-      linkSync(previous, target);
+      if (!equal) return undefined;
     } catch {
-      // Gone meanwhile (pruned), too many links, unreadable: the caller copies instead.
-      return false;
+      // Gone meanwhile (pruned), unreadable: the caller copies instead.
+      return undefined;
     }
     this.#claimed.set(earlierInode, sourceInode);
     this.#sources.set(relative, identity);
     this.#linked += 1;
-    return true;
+    return previous;
+  }
+
+  /** The link to a file `earlierEqual` offered could not be made (gone, too many links); it was copied. */
+  linkFailed(): void {
+    this.#linked -= 1;
   }
 }
 

@@ -22,6 +22,8 @@
 
 // scan_directory.cc
 void RegisterScanDirectory(Napi::Env env, Napi::Object exports);
+// copy_files.cc
+void RegisterCopyFiles(Napi::Env env, Napi::Object exports);
 
 namespace {
 
@@ -338,6 +340,7 @@ Napi::Value ReadFilesAt(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterScanDirectory(env, exports);
+  RegisterCopyFiles(env, exports);
   exports.Set("readFilesAt", Napi::Function::New(env, ReadFilesAt));
   exports.Set("resolveInRoot", Napi::Function::New(env, ResolveInRoot));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));
