@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { nativeFs, type ScannedDirectory, type ScannedEntry } from './index.js';
-import { nanosecondsDecimal } from './scanned-directory.js';
+import { nanosecondsDecimal, uint64Decimal } from './scanned-directory.js';
 
 let root: string;
 beforeEach(() => {
@@ -221,6 +221,26 @@ describe('nanosecondsDecimal', () => {
     for (const [sec, nsec] of cases) {
       expect(nanosecondsDecimal(sec, nsec), `${String(sec)} s ${String(nsec)} ns`).toBe(
         String(BigInt(sec) * 1_000_000_000n + BigInt(nsec)),
+      );
+    }
+  });
+});
+
+describe('uint64Decimal', () => {
+  it('prints 64-bit halves exactly, past 2^53 too', () => {
+    const cases: [number, number][] = [
+      [0, 0],
+      [0, 0x7fff_ffff],
+      [0, 0x8000_0000],
+      [0, 0xffff_ffff],
+      [1, 0],
+      [0x1f_ffff, 0xffff_ffff],
+      [0x20_0000, 0],
+      [0xffff_ffff, 0xffff_ffff],
+    ];
+    for (const [hi, lo] of cases) {
+      expect(uint64Decimal(hi, lo), `${String(hi)}:${String(lo)}`).toBe(
+        String((BigInt(hi) << 32n) + BigInt(lo)),
       );
     }
   });

@@ -223,9 +223,18 @@ export class ScannedEntry {
 }
 
 /** hi * 2^32 + lo in decimal: exact as a double below 2^53, else through BigInt (rare). */
-function uint64Decimal(hi: number, lo: number): string {
+export function uint64Decimal(hi: number, lo: number): string {
+  if (hi === 0) return decimal(lo);
   if (hi < 0x20_0000) return String(hi * TWO_32 + lo);
   return String((BigInt(hi) << 32n) | BigInt(lo));
+}
+
+/**
+ * String(value) for an integer read from the Float64Array. `| 0` makes a small one a
+ * Smi first, whose printing V8 caches: a third of the cost before the walk is optimized.
+ */
+function decimal(value: number): string {
+  return value >= 0 && value < 0x8000_0000 ? String(value | 0) : String(value);
 }
 
 /**
@@ -233,7 +242,7 @@ function uint64Decimal(hi: number, lo: number): string {
  * negative), as Node computes BigIntStats' *timeNs.
  */
 export function nanosecondsDecimal(sec: number, nsec: number): string {
-  if (sec >= 0) return sec === 0 ? String(nsec) : `${String(sec)}${pad9(nsec)}`;
+  if (sec >= 0) return sec === 0 ? decimal(nsec) : `${decimal(sec)}${pad9(nsec)}`;
   if (nsec === 0) return `${String(sec)}000000000`;
   // -|sec| s + nsec ns = -((|sec| - 1) s + (1e9 - nsec) ns)
   const whole = -sec - 1;
@@ -242,5 +251,5 @@ export function nanosecondsDecimal(sec: number, nsec: number): string {
 }
 
 function pad9(value: number): string {
-  return String(value).padStart(9, '0');
+  return decimal(value).padStart(9, '0');
 }
