@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InlinePool } from '../threads/index.js';
 import { checksumPath, cleanRelative, headerJson, type ChecksumOptions } from './checksum.js';
-import { StatCache } from './stat-cache.js';
+import { StatCache, identity } from './stat-cache.js';
 
 let root: string;
 let options: ChecksumOptions;
@@ -152,5 +152,49 @@ describe('headerJson', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('checksumPath with names that are not valid UTF-8', () => {
+  const badName = Buffer.from([0x62, 0xff, 0x64]);
+
+  it('refuses them, naming the path', async () => {
+    await writeFile(Buffer.concat([Buffer.from(`${root}/src/`), badName]), 'x');
+    await expect(checksumPath('src', options)).rejects.toMatchObject({
+      code: 'TB_UNSUPPORTED',
+      message: expect.stringContaining('src/b\uFFFDd') as unknown,
+    });
+  });
+
+  it('leaves them out when excluded', async () => {
+    const before = await checksumPath('src', options);
+    await writeFile(Buffer.concat([Buffer.from(`${root}/src/`), badName]), 'x');
+    const excludes = (path: string): boolean => path.includes('\uFFFD');
+    expect(await checksumPath('src', { ...options, excludes })).toBe(before);
+  });
+});
+
+describe('stat identity', () => {
+  it('is the same string from lstatSync(bigint) and from a scanned entry', async () => {
+    const { lstatSync } = await import('node:fs');
+    const { nativeFs } = await import('../../runtime/index.js');
+    const file = join(root, 'src/main.c');
+    await utimes(file, 1_700_000_000.123456, new Date(-1500));
+    for (const name of ['main.c', 'lib', 'link']) {
+      const scan = nativeFs.scanDirectory(join(root, 'src'));
+      const scanned = scan.entry(scan.names.indexOf(name));
+      const stats = lstatSync(join(root, 'src', name), { bigint: true });
+      expect(identity(scanned)).toBe(identity(stats));
+      expect(identity(stats)).toBe(
+        `${String(stats.dev)}:${String(stats.ino)}:${String(stats.size)}:${String(stats.mtimeNs)}:${String(stats.ctimeNs)}`,
+      );
+    }
+    const cache = StatCache.inMemory();
+    cache.set(file, lstatSync(file, { bigint: true }), 'digest');
+    const scan = nativeFs.scanDirectory(join(root, 'src'));
+    expect(cache.get(file, scan.entry(scan.names.indexOf('main.c')))).toBe('digest');
+    await writeFile(file, 'changed');
+    const rescan = nativeFs.scanDirectory(join(root, 'src'));
+    expect(cache.get(file, rescan.entry(rescan.names.indexOf('main.c')))).toBeUndefined();
   });
 });

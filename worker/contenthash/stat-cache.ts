@@ -1,6 +1,16 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { BigIntStats } from 'node:fs';
+import type { ScannedEntry } from '../../runtime/index.js';
+
+/**
+ * An lstat from node:fs (BigIntStats) or from nativeFs.scanDirectory: both print
+ * dev, ino, size and the *timeNs fields as the same decimal strings.
+ */
+export type IdentityStats = Pick<
+  BigIntStats | ScannedEntry,
+  'dev' | 'ino' | 'size' | 'mtimeNs' | 'ctimeNs'
+>;
 
 /**
  * Remembers the content digest of files by (dev, ino, size, mtime, ctime), so an
@@ -37,12 +47,12 @@ export class StatCache {
     return new StatCache(undefined);
   }
 
-  get(path: string, stats: BigIntStats): string | undefined {
+  get(path: string, stats: IdentityStats): string | undefined {
     const entry = this.#entries.get(path);
     return entry !== undefined && entry[0] === identity(stats) ? entry[1] : undefined;
   }
 
-  set(path: string, stats: BigIntStats, digest: string): void {
+  set(path: string, stats: IdentityStats, digest: string): void {
     this.#entries.set(path, [identity(stats), digest]);
     this.#dirty = true;
   }
@@ -59,7 +69,11 @@ export class StatCache {
   }
 }
 
-function identity(stats: BigIntStats): string {
+/**
+ * What a remembered digest is checked against. Persisted: the same stat must give the
+ * same string whichever API read it, or every file is hashed again after an upgrade.
+ */
+export function identity(stats: IdentityStats): string {
   return `${String(stats.dev)}:${String(stats.ino)}:${String(stats.size)}:${String(stats.mtimeNs)}:${String(stats.ctimeNs)}`;
 }
 
