@@ -6,7 +6,6 @@ import {
   lstatSync,
   lutimesSync,
   mkdirSync,
-  readdirSync,
   readlinkSync,
   rmSync,
   symlinkSync,
@@ -16,6 +15,7 @@ import {
 import { chmod, copyFile, lchown, lstat, mkdir } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { TbuildError, throwIfAborted } from '../../core/index.js';
+import { nativeFs } from '../../runtime/index.js';
 import type { CopyAction } from '../../solver/index.js';
 import { TimeSlicer } from '../threads/index.js';
 import { applyModeSpec, parseModeSpec, type ModeSpec } from './chmod.js';
@@ -26,6 +26,15 @@ import { expandWildcard, hasWildcard } from './wildcard.js';
 import { unpackIfArchive } from './unpack-copy.js';
 import type { FileReuse } from './reuse.js';
 import { BatchWriter, type CopiedFile } from './batch-writer.js';
+import {
+  fromNodeStats,
+  fromScanned,
+  isDirectory,
+  isFile,
+  isSymbolicLink,
+  wholeMs,
+  type EntryStats,
+} from './entry-stats.js';
 
 export interface CopyContext {
   /** Host directory of the copy's source (a context, or a mounted snapshot). */
@@ -94,7 +103,10 @@ async function copySource(
   else target = destHost;
   if (action.createDestPath || destIsDirectory)
     await copier.makeParents(posix.dirname(target), context.destRoot);
-  await copier.copy(host, target, stats, { root: relative === '.' ? '' : relative, source: '' });
+  await copier.copy(host, target, fromNodeStats(stats), {
+    root: relative === '.' ? '' : relative,
+    source: '',
+  });
 }
 
 interface MatchedSource {
@@ -149,8 +161,8 @@ interface DirectoryMetadata {
   readonly uid: number;
   readonly gid: number;
   readonly mode: number;
-  readonly atime: Date;
-  readonly mtime: Date;
+  readonly atimeMs: number;
+  readonly mtimeMs: number;
 }
 
 /**
@@ -190,7 +202,7 @@ class TreeCopier {
     for (const directory of directories) {
       lchownSync(directory.path, directory.uid, directory.gid);
       chmodSync(directory.path, directory.mode);
-      utimesSync(directory.path, directory.atime, directory.mtime);
+      utimesSync(directory.path, directory.atimeMs / 1000, directory.mtimeMs / 1000);
     }
   }
 
@@ -222,7 +234,7 @@ class TreeCopier {
   async copy(
     source: string,
     target: string,
-    stats: Stats,
+    stats: EntryStats,
     at: { root: string; source: string; fresh?: boolean },
   ): Promise<void> {
     throwIfAborted(this.context.signal);
@@ -240,15 +252,21 @@ class TreeCopier {
     const mode =
       this.mode === undefined
         ? stats.mode & 0o7777
-        : applyModeSpec(this.mode, stats.mode, stats.isDirectory());
+        : applyModeSpec(this.mode, stats.mode, isDirectory(stats));
 
-    if (stats.isDirectory()) {
+    if (isDirectory(stats)) {
       const existing = at.fresh === true ? undefined : lstatOrUndefined(target);
       if (existing !== undefined && !existing.isDirectory()) rmSync(target, { force: true });
       if (existing?.isDirectory() !== true) mkdirSync(target);
-      for (const name of readdirSync(source).sort()) {
-        const child = `${source}/${name}`;
-        await this.copy(child, `${target}/${name}`, lstatSync(child), {
+      for (const entry of nativeFs.scanDirectory(source).sortedEntries()) {
+        const name = entry.name;
+        if (!entry.nameIsUtf8) {
+          const path = relative === '' ? name : `${relative}/${name}`;
+          throw new TbuildError('TB_FILEOP', `cannot copy ${path}: its name is not valid UTF-8`, {
+            details: { path },
+          });
+        }
+        await this.copy(`${source}/${name}`, `${target}/${name}`, fromScanned(entry), {
           root: at.root === '' ? name : `${at.root}/${name}`,
           source: relative === '' ? name : `${relative}/${name}`,
           fresh: existing === undefined,
@@ -259,26 +277,26 @@ class TreeCopier {
         uid,
         gid,
         mode,
-        atime: stats.atime,
-        mtime: stats.mtime,
+        atimeMs: wholeMs(stats.atimeMs),
+        mtimeMs: wholeMs(stats.mtimeMs),
       });
       return;
     }
 
     if (at.fresh !== true) replaceable(target, relative);
-    const inode = `${String(stats.dev)}:${String(stats.ino)}`;
+    const inode = `${stats.dev}:${stats.ino}`;
     const firstCopy = stats.nlink > 1 ? this.#links.get(inode) : undefined;
     if (firstCopy !== undefined) {
       this.#pendingLinks.push([firstCopy, target]);
       return;
     }
-    if (stats.isSymbolicLink()) {
+    if (isSymbolicLink(stats)) {
       symlinkSync(readlinkSync(source), target);
       lchownSync(target, uid, gid);
-      lutimesSync(target, stats.atime, stats.mtime);
+      lutimesSync(target, wholeMs(stats.atimeMs) / 1000, wholeMs(stats.mtimeMs) / 1000);
       return;
     }
-    if (!stats.isFile()) {
+    if (!isFile(stats)) {
       throw new TbuildError(
         'TB_FILEOP',
         `cannot copy special file ${relative || source}: only files, directories and symlinks are copied`,
@@ -295,10 +313,10 @@ class TreeCopier {
   async #writeFile(
     source: string,
     target: string,
-    stats: Stats,
+    stats: EntryStats,
     owner: { uid: number; gid: number; mode: number },
   ): Promise<void> {
-    const file = { ...owner, atimeMs: stats.atime.getTime(), mtimeMs: stats.mtime.getTime() };
+    const file = { ...owner, atimeMs: wholeMs(stats.atimeMs), mtimeMs: wholeMs(stats.mtimeMs) };
     const reuse = this.context.reuse;
     const inLayer = target.slice(this.context.destRoot.length + 1);
     const earlier = await reuse?.earlierEqual(source, stats, inLayer, {
@@ -310,7 +328,7 @@ class TreeCopier {
       // A single file copied under another name (COPY a.txt /b.txt): not worth a batch.
       if (earlier !== undefined && linkOrFalse(earlier, target)) return;
       if (earlier !== undefined) reuse?.linkFailed();
-      await copyOneFile(source, target, stats, file);
+      await copyOneFile(source, target, stats.size, file);
       reuse?.copied(inLayer, stats);
       return;
     }
@@ -333,16 +351,16 @@ class TreeCopier {
 async function copyOneFile(
   source: string,
   target: string,
-  stats: Stats,
+  size: number,
   file: CopiedFile,
 ): Promise<void> {
   // A big file is copied off the main thread, so it cannot hold the event loop.
-  if (stats.size > SYNC_COPY_LIMIT) await copyFile(source, target);
+  if (size > SYNC_COPY_LIMIT) await copyFile(source, target);
   else copyFileSync(source, target);
   // chown before chmod: chown clears setuid and setgid bits.
   lchownSync(target, file.uid, file.gid);
   chmodSync(target, file.mode);
-  utimesSync(target, stats.atime, stats.mtime);
+  utimesSync(target, file.atimeMs / 1000, file.mtimeMs / 1000);
 }
 
 /** A hard link, or false when it cannot be made (the earlier file gone, too many links). */

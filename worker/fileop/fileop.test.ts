@@ -191,6 +191,14 @@ describe('COPY semantics', () => {
     expect((await readdir(join(dest, 'srv/lib'))).length).toBe(101);
   });
 
+  it('refuses a source name that is not valid UTF-8, naming where it is', async () => {
+    const bad = Buffer.concat([Buffer.from(join(context, 'app/lib/bad-')), Buffer.from([0xff])]);
+    await writeFile(bad, 'x');
+    expect(await failure(apply(copy('app', '/srv')))).toMatch(
+      /^TB_FILEOP: cannot copy lib\/bad-\uFFFD: its name is not valid UTF-8/,
+    );
+  });
+
   it('lets a later source overwrite what an earlier one wrote', async () => {
     await mkdir(join(context, 'one'));
     await mkdir(join(context, 'two'));

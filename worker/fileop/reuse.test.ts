@@ -15,6 +15,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CopyAction, FileOp } from '../../solver/index.js';
 import { planLayerCopy } from './layer-copy.js';
 import { FileReuse, sourceIdentity, type WantedFile } from './reuse.js';
+import { fromNodeStats, fromScanned } from './entry-stats.js';
+import { nativeFs } from '../../runtime/index.js';
 
 let dir = '';
 beforeEach(() => {
@@ -53,7 +55,7 @@ function wanted(overrides: Partial<WantedFile> = {}): WantedFile {
 /** What the copier does with FileReuse: link the earlier file it offers, else copy. */
 async function tryLink(reuse: FileReuse, name: string, want = wanted()): Promise<boolean> {
   const source = join(dir, 'src', name);
-  const earlier = await reuse.earlierEqual(source, lstatSync(source), name, want);
+  const earlier = await reuse.earlierEqual(source, fromNodeStats(lstatSync(source)), name, want);
   if (earlier === undefined) return false;
   linkSync(earlier, join(dir, 'layer', name));
   return true;
@@ -116,7 +118,7 @@ describe('FileReuse', () => {
   it('trusts a source whose identity is the one recorded for the earlier file, without reading', async () => {
     // Same size, other bytes: only the recorded identity can make this link happen.
     pair('a', 'version 1', 'version 2');
-    const identity = sourceIdentity(lstatSync(join(dir, 'src/a')));
+    const identity = sourceIdentity(fromNodeStats(lstatSync(join(dir, 'src/a'))));
     const trusting = new FileReuse(join(dir, 'previous'), new Map([['a', identity]]));
     expect(await tryLink(trusting, 'a')).toBe(true);
     expect(trusting.sources.get('a')).toBe(identity);
@@ -125,9 +127,23 @@ describe('FileReuse', () => {
     expect(await tryLink(stale, 'a')).toBe(false);
   });
 
+  it('gives a scanned file the identity node:fs stats give it, so earlier records still match', () => {
+    writeFileSync(join(dir, 'src/c'), 'c');
+    utimesSync(join(dir, 'src/c'), 1_234_567_890.123456, 1_700_000_000.987654);
+    const scanned = nativeFs
+      .scanDirectory(join(dir, 'src'))
+      .entries()
+      .find((entry) => entry.name === 'c');
+    expect(scanned).toBeDefined();
+    if (scanned === undefined) return;
+    const viaNode = fromNodeStats(lstatSync(join(dir, 'src/c')));
+    expect(sourceIdentity(fromScanned(scanned))).toBe(sourceIdentity(viaNode));
+    expect(fromScanned(scanned)).toEqual(viaNode);
+  });
+
   it('records what copied files were made from, for the next copy', () => {
     writeFileSync(join(dir, 'src/b'), 'b');
-    const stats = lstatSync(join(dir, 'src/b'));
+    const stats = fromNodeStats(lstatSync(join(dir, 'src/b')));
     const first = new FileReuse();
     first.copied('b', stats);
     expect(first.sources).toEqual(new Map([['b', sourceIdentity(stats)]]));

@@ -1,5 +1,7 @@
-import { closeSync, lstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import { nativeFs } from '../../runtime/index.js';
+import { fromScanned, isFile, type EntryStats } from './entry-stats.js';
 
 /** Files up to this size are compared with the sync API; larger ones in async chunks. */
 const SYNC_COMPARE_LIMIT = 4 * 1024 * 1024;
@@ -40,6 +42,8 @@ export class FileReuse {
   /** Path in the layer → identity of the source file it was made from, for the next copy. */
   readonly #sources = new Map<string, string>();
   #linked = 0;
+  /** The earlier layer's directory scanned last, by its path below the layer root. */
+  #scanned: { dir: string; entries: Map<string, EntryStats> } | undefined;
 
   /**
    * `previousSources` maps the earlier layer's files to the identity their
@@ -64,7 +68,7 @@ export class FileReuse {
   }
 
   /** Records the source of a file the caller copied itself. */
-  copied(relative: string, sourceStats: Stats): void {
+  copied(relative: string, sourceStats: EntryStats): void {
     this.#sources.set(relative, sourceIdentity(sourceStats));
   }
 
@@ -75,14 +79,14 @@ export class FileReuse {
    */
   async earlierEqual(
     source: string,
-    sourceStats: Stats,
+    sourceStats: EntryStats,
     relative: string,
     wanted: WantedFile,
   ): Promise<string | undefined> {
     if (this.#previousRoot === undefined) return undefined;
     const previous = `${this.#previousRoot}/${relative}`;
-    const earlier = lstatSync(previous, { throwIfNoEntry: false });
-    if (earlier === undefined || !earlier.isFile()) return undefined;
+    const earlier = this.#earlierEntry(this.#previousRoot, relative);
+    if (earlier === undefined || !isFile(earlier)) return undefined;
     if (
       earlier.size !== sourceStats.size ||
       earlier.uid !== wanted.uid ||
@@ -92,8 +96,8 @@ export class FileReuse {
     ) {
       return undefined;
     }
-    const earlierInode = `${String(earlier.dev)}:${String(earlier.ino)}`;
-    const sourceInode = `${String(sourceStats.dev)}:${String(sourceStats.ino)}`;
+    const earlierInode = `${earlier.dev}:${earlier.ino}`;
+    const sourceInode = `${sourceStats.dev}:${sourceStats.ino}`;
     const claimedBy = this.#claimed.get(earlierInode);
     if (claimedBy !== undefined && claimedBy !== sourceInode) return undefined;
     const identity = sourceIdentity(sourceStats);
@@ -114,6 +118,29 @@ export class FileReuse {
     return previous;
   }
 
+  /**
+   * The earlier layer's entry at `relative`, from one scan of its directory:
+   * a copy asks for a directory's files one after another.
+   */
+  #earlierEntry(root: string, relative: string): EntryStats | undefined {
+    const slash = relative.lastIndexOf('/');
+    const dir = slash < 0 ? '' : relative.slice(0, slash);
+    if (this.#scanned?.dir !== dir) {
+      const entries = new Map<string, EntryStats>();
+      try {
+        for (const entry of nativeFs
+          .scanDirectory(dir === '' ? root : `${root}/${dir}`)
+          .entries()) {
+          entries.set(entry.name, fromScanned(entry));
+        }
+      } catch {
+        // No such directory in the earlier layer (or not one): nothing there to link.
+      }
+      this.#scanned = { dir, entries };
+    }
+    return this.#scanned.entries.get(slash < 0 ? relative : relative.slice(slash + 1));
+  }
+
   /** The link to a file `earlierEqual` offered could not be made (gone, too many links); it was copied. */
   linkFailed(): void {
     this.#linked -= 1;
@@ -121,8 +148,8 @@ export class FileReuse {
 }
 
 /** A source file's identity, as the context stat cache keys it: same identity, same bytes. */
-export function sourceIdentity(stats: Stats): string {
-  return `${String(stats.dev)}:${String(stats.ino)}:${String(stats.size)}:${String(stats.mtimeMs)}:${String(stats.ctimeMs)}`;
+export function sourceIdentity(stats: EntryStats): string {
+  return `${stats.dev}:${stats.ino}:${String(stats.size)}:${String(stats.mtimeMs)}:${String(stats.ctimeMs)}`;
 }
 
 function sameBytesSync(a: string, b: string, size: number): boolean {

@@ -1,7 +1,7 @@
 /** worker/layers: overlay upper directories to OCI layer tars and back (overlay form). */
 export { applyLayerTar, type ApplyLayerOptions, type ApplyLayerResult } from './apply-layer.js';
 export { upperDirToTar, type UpperToTarOptions } from './upper-to-tar.js';
-export { defaultLayerFs, deviceNumbers, type LayerFs } from './layer-fs.js';
+export { defaultLayerFs, type LayerFs } from './layer-fs.js';
 export { readTar, type TarReadEntry } from './tar-reader.js';
 export { encodeEntryHeader, END_OF_ARCHIVE, type TimestampPrecision } from './tar-header.js';
 export type { TarEntry, TarEntryType } from './tar-entry.js';

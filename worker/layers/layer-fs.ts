@@ -7,7 +7,14 @@ import { nativeFs, type NativeFs } from '../../runtime/index.js';
 
 export type LayerFs = Pick<
   NativeFs,
-  'mknod' | 'lsetxattr' | 'lgetxattr' | 'llistxattr' | 'openInRoot' | 'closeFd' | 'readFilesAt'
+  | 'mknod'
+  | 'lsetxattr'
+  | 'lgetxattr'
+  | 'llistxattr'
+  | 'openInRoot'
+  | 'closeFd'
+  | 'readFilesAt'
+  | 'scanDirectory'
 >;
 
 export const defaultLayerFs: LayerFs = nativeFs;
@@ -15,10 +22,3 @@ export const defaultLayerFs: LayerFs = nativeFs;
 export const S_IFIFO = 0o010000;
 export const S_IFCHR = 0o020000;
 export const S_IFBLK = 0o060000;
-
-/** glibc's gnu_dev_major / gnu_dev_minor on a 64-bit dev_t. */
-export function deviceNumbers(rdev: bigint): { major: number; minor: number } {
-  const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn);
-  const minor = (rdev & 0xffn) | ((rdev >> 12n) & ~0xffn);
-  return { major: Number(major), minor: Number(minor) };
-}

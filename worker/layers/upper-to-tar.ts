@@ -11,11 +11,12 @@
  * seconds unless `timestampPrecision: 'nanosecond'`.
  */
 import { Readable } from 'node:stream';
-import { constants, lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
+import { constants, readlinkSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { TbuildError, noopLogger, throwIfAborted, type Logger } from '../../core/index.js';
 import { TimeSlicer } from '../threads/index.js';
-import { defaultLayerFs, deviceNumbers, type LayerFs } from './layer-fs.js';
+import type { ScannedEntry } from '../../runtime/index.js';
+import { defaultLayerFs, type LayerFs } from './layer-fs.js';
 import { NS_PER_SECOND, type TarEntry } from './tar-entry.js';
 import { END_OF_ARCHIVE, writeEntryHeader, type TimestampPrecision } from './tar-header.js';
 import { OPAQUE_MARKER, WHITEOUT_PREFIX } from './layer-path.js';
@@ -50,8 +51,8 @@ const OVERLAY_XATTR = /^(trusted|user)\.overlay\./;
 interface DirectoryChild {
   readonly name: string;
   readonly path: string;
-  readonly stats: BigIntStats;
-  readonly xattrs: Map<string, Buffer>;
+  readonly stats: ScannedEntry;
+  readonly xattrs: ReadonlyMap<string, Buffer>;
 }
 
 /** A readable byte stream of the layer tar of `upperDir`. */
@@ -129,21 +130,16 @@ class UpperWalker {
   }
 
   private async *directory(path: string, prefix: string): AsyncGenerator<Buffer> {
-    const names = readdirSync(path, { encoding: 'buffer' })
-      .sort((a, b) => Buffer.compare(a, b))
-      .map((raw) => {
-        const name = raw.toString('utf8');
-        if (!Buffer.from(name, 'utf8').equals(raw)) {
-          throw sourceError(`${prefix}${raw.toString('latin1')} is not a valid UTF-8 name`, path);
-        }
-        return name;
-      });
+    // One native call lists the directory with every entry's lstat and whether it has
+    // xattrs (most have none, and then none are listed or read).
+    const entries = this.fs.scanDirectory(path, { xattrs: true }).entries().sort(byUtf8Name);
     const children: DirectoryChild[] = [];
     const whiteouts: string[] = [];
-    for (const name of names) {
+    for (const stats of entries) {
+      const name = stats.name;
+      if (!stats.nameIsUtf8) throw sourceError(`${prefix}${name} is not a valid UTF-8 name`, path);
       const childPath = `${path}/${name}`;
-      const stats = lstatSync(childPath, { bigint: true });
-      const xattrs = this.readXattrs(childPath);
+      const xattrs = stats.xattrBytes > 0 ? this.readXattrs(childPath) : NO_XATTRS;
       if (isWhiteout(stats, xattrs)) whiteouts.push(name);
       else children.push({ name, path: childPath, stats, xattrs });
     }
@@ -151,9 +147,9 @@ class UpperWalker {
     const small: SmallFile[] = [];
     const smallIndex = new Map<DirectoryChild, number>();
     for (const child of children) {
-      if (child.stats.isFile() && child.stats.size <= BigInt(SMALL_FILE_LIMIT)) {
+      if (child.stats.isFile() && child.stats.size <= SMALL_FILE_LIMIT) {
         smallIndex.set(child, small.length);
-        small.push({ name: child.name, size: Number(child.stats.size) });
+        small.push({ name: child.name, size: child.stats.size });
       }
     }
     const reader = new SmallFileReader(this.fs, path, small);
@@ -183,11 +179,11 @@ class UpperWalker {
     }
     const base = {
       name,
-      mode: Number(stats.mode) & 0o7777,
-      uid: Number(stats.uid),
-      gid: Number(stats.gid),
+      mode: stats.mode & 0o7777,
+      uid: stats.uid,
+      gid: stats.gid,
       size: 0,
-      mtimeNs: this.clamp(stats.mtimeNs),
+      mtimeNs: this.clamp(BigInt(stats.mtimeSec) * NS_PER_SECOND + BigInt(stats.mtimeNsec)),
       linkname: '',
       devmajor: 0,
       devminor: 0,
@@ -199,8 +195,8 @@ class UpperWalker {
       yield* this.directory(path, `${name}/`);
       return;
     }
-    if (!stats.isDirectory() && stats.nlink > 1n) {
-      const key = `${stats.dev.toString()}:${stats.ino.toString()}`;
+    if (!stats.isDirectory() && stats.nlink > 1) {
+      const key = `${stats.dev}:${stats.ino}`;
       const first = this.hardlinks.get(key);
       if (first !== undefined) {
         this.header({ ...base, type: 'hardlink', linkname: first });
@@ -209,7 +205,7 @@ class UpperWalker {
       this.hardlinks.set(key, name);
     }
     if (stats.isFile()) {
-      const size = Number(stats.size);
+      const size = stats.size;
       this.header({ ...base, type: 'file', size });
       if (smallBody !== undefined) {
         try {
@@ -231,9 +227,8 @@ class UpperWalker {
       }
       this.header({ ...base, type: 'symlink', linkname });
     } else if (stats.isCharacterDevice() || stats.isBlockDevice()) {
-      const { major, minor } = deviceNumbers(stats.rdev);
       const type = stats.isCharacterDevice() ? 'char' : 'block';
-      this.header({ ...base, type, devmajor: major, devminor: minor });
+      this.header({ ...base, type, devmajor: stats.rdevMajor, devminor: stats.rdevMinor });
     } else if (stats.isFIFO()) {
       this.header({ ...base, type: 'fifo' });
     } else {
@@ -274,7 +269,8 @@ class UpperWalker {
     return xattrs;
   }
 
-  private keptXattrs(xattrs: Map<string, Buffer>): Map<string, Buffer> {
+  private keptXattrs(xattrs: ReadonlyMap<string, Buffer>): ReadonlyMap<string, Buffer> {
+    if (xattrs.size === 0) return NO_XATTRS;
     const kept = new Map<string, Buffer>();
     for (const [key, value] of xattrs) {
       if (OVERLAY_XATTR.test(key) || key === 'security.selinux') continue;
@@ -289,21 +285,32 @@ class UpperWalker {
  * Overlay's whiteouts: a 0/0 character device, or (kernels 6.7+, in layers prepared for
  * nesting) an empty regular file carrying the overlay whiteout xattr.
  */
-function isWhiteout(stats: BigIntStats, xattrs: Map<string, Buffer>): boolean {
-  if (stats.isCharacterDevice() && stats.rdev === 0n) return true;
+function isWhiteout(stats: ScannedEntry, xattrs: ReadonlyMap<string, Buffer>): boolean {
+  if (stats.isCharacterDevice() && stats.rdevMajor === 0 && stats.rdevMinor === 0) return true;
   return (
     stats.isFile() &&
-    stats.size === 0n &&
+    stats.size === 0 &&
     (xattrs.has('trusted.overlay.whiteout') || xattrs.has('user.overlay.whiteout'))
   );
 }
 
 /** `y` only: since 6.7 overlay also writes `x`, meaning "has whiteouts", which is not opaque. */
-function isOpaque(xattrs: Map<string, Buffer>): boolean {
+function isOpaque(xattrs: ReadonlyMap<string, Buffer>): boolean {
   return ['trusted.overlay.opaque', 'user.overlay.opaque'].some(
     (key) => xattrs.get(key)?.toString('latin1') === 'y',
   );
 }
+
+/** Tar order: by the names' UTF-8 bytes, which is code point order (not UTF-16's). */
+function byUtf8Name(a: ScannedEntry, b: ScannedEntry): number {
+  const x = a.name;
+  const y = b.name;
+  if (!SURROGATE.test(x) && !SURROGATE.test(y)) return x < y ? -1 : x > y ? 1 : 0;
+  return Buffer.compare(Buffer.from(x, 'utf8'), Buffer.from(y, 'utf8'));
+}
+
+const SURROGATE = /[\uD800-\uDFFF]/;
+const NO_XATTRS: ReadonlyMap<string, Buffer> = new Map();
 
 function sourceError(message: string, path: string): TbuildError {
   return new TbuildError('TB_LAYER_SOURCE', `cannot make a layer tar: ${message}`, {
