@@ -34,7 +34,7 @@ export {
   type CommittedSnapshot,
   type OverlayMount,
 } from './snapshots/types.js';
-export type { TreeSummary } from './snapshots/tree-digest.js';
+export type { DirectoryLister, ListedEntry, TreeSummary } from './snapshots/tree-digest.js';
 export { CacheKeyIndex, type CacheRecord, type StoredRecord } from './index/records.js';
 export { ImageStore, type ImageRecord } from './index/images.js';
 export { Lease, LeaseManager, type LeaseRecord, type LeaseResources } from './leases.js';

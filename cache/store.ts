@@ -14,6 +14,7 @@ import { CacheKeyIndex } from './index/records.js';
 import { storeLayout, type StoreLayout } from './layout.js';
 import { LeaseManager } from './leases.js';
 import { FsSnapshotter } from './snapshots/fs-snapshotter.js';
+import type { DirectoryLister } from './snapshots/tree-digest.js';
 
 export interface OpenStoreOptions {
   /** The tbuild root (TBUILD_ROOT), resolved by the caller; this module reads no environment. */
@@ -26,6 +27,8 @@ export interface OpenStoreOptions {
   readonly durable?: boolean;
   /** How long a lease update waits out a running prune, and a prune another (default 60 s). */
   readonly lockTimeoutMs?: number;
+  /** How snapshot commits and checks list directories (default node:fs; see DirectoryLister). */
+  readonly listDirectory?: DirectoryLister;
 }
 
 /** Everything under one tbuild root. Several processes may open the same root at once. */
@@ -73,7 +76,12 @@ export async function openStore(options: OpenStoreOptions): Promise<TbuildStore>
     // power loss tears or zeroes reads as absent (a cache miss, never a wrong result), and
     // a snapshot's files were never fsynced either (ensureIntact finds one that lost them).
     // Blobs and image names, which nothing rebuilds, stay durable.
-    snapshots: new FsSnapshotter({ layout, logger, durable: false }),
+    snapshots: new FsSnapshotter({
+      layout,
+      logger,
+      durable: false,
+      ...(options.listDirectory === undefined ? {} : { listDirectory: options.listDirectory }),
+    }),
     records: new CacheKeyIndex({ layout, logger, durable: false }),
     images: new ImageStore({ layout, logger, durable }),
     leases: new LeaseManager({ layout, fence, lockTimeoutMs, logger }),

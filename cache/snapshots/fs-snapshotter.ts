@@ -22,7 +22,7 @@ import {
 import { removeTree } from '../fs/remove-tree.js';
 import type { StoreLayout } from '../layout.js';
 import { markTopDirectory } from './spread-hint.js';
-import { summarizeTree, type TreeSummary } from './tree-digest.js';
+import { summarizeTree, type DirectoryLister, type TreeSummary } from './tree-digest.js';
 import {
   MAX_CHAIN_DEPTH,
   type ActiveSnapshot,
@@ -34,6 +34,8 @@ export interface FsSnapshotterOptions {
   readonly layout: StoreLayout;
   readonly logger: Logger;
   readonly durable?: boolean;
+  /** How commit and verify list directories (default node:fs; see DirectoryLister). */
+  readonly listDirectory?: DirectoryLister;
 }
 
 export interface CommitOptions {
@@ -94,6 +96,7 @@ export class FsSnapshotter {
   private readonly layout: StoreLayout;
   private readonly logger: Logger;
   private readonly durable: boolean;
+  readonly #listing: { list?: DirectoryLister };
   /** Set once per process, before the first snapshot tree is made (see markTopDirectory). */
   private topDirectoryHint: Promise<void> | undefined;
   /** Snapshots this instance committed or found intact (see ensureIntact). */
@@ -110,6 +113,7 @@ export class FsSnapshotter {
     this.layout = options.layout;
     this.logger = options.logger;
     this.durable = options.durable ?? true;
+    this.#listing = options.listDirectory === undefined ? {} : { list: options.listDirectory };
   }
 
   /** The directory of a committed snapshot (its overlay lowerdir). */
@@ -197,6 +201,7 @@ export class FsSnapshotter {
     const tree = await summarizeTree(join(dir, 'fs'), {
       content: options.hashContent ?? false,
       signal: options.signal,
+      ...this.#listing,
     });
     const record: CommittedSnapshot = {
       kind: 'committed',
@@ -299,6 +304,7 @@ export class FsSnapshotter {
       found = await summarizeTree(this.path(id), {
         content: info.tree.content,
         signal: options.signal,
+        ...this.#listing,
       });
     } catch (error) {
       if (!isNotFound(error)) throw error;

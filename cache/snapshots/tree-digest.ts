@@ -42,6 +42,29 @@ function entryType(mode: number): string {
   }
 }
 
+/** The fields of an entry's lstat a summary covers. */
+export interface ListedEntry {
+  readonly name: string;
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly size: number;
+  readonly rdev: number;
+}
+
+/**
+ * Lists a directory with each entry's lstat. The runtime's native scanDirectory
+ * is handed in by the engine (one call per directory, no Stats object per
+ * entry; cache imports only core); node:fs is the default.
+ */
+export type DirectoryLister = (path: string) => readonly ListedEntry[];
+
+export const listWithNodeFs: DirectoryLister = (path) =>
+  readdirSync(path).map((name) => {
+    const { mode, uid, gid, size, rdev } = lstatSync(join(path, name));
+    return { name, mode, uid, gid, size, rdev };
+  });
+
 async function fileDigest(path: string, signal: AbortSignal): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path, { signal })) hash.update(chunk as Buffer);
@@ -55,16 +78,22 @@ async function fileDigest(path: string, signal: AbortSignal): Promise<string> {
  */
 export async function summarizeTree(
   dir: string,
-  options: { readonly content: boolean; readonly signal: AbortSignal },
+  options: {
+    readonly content: boolean;
+    readonly signal: AbortSignal;
+    readonly list?: DirectoryLister;
+  },
 ): Promise<TreeSummary> {
+  const list = options.list ?? listWithNodeFs;
   const hash = createHash('sha256');
   let entries = 0;
   let bytes = 0;
   let sliceStart = performance.now();
   const walk = async (relative: string): Promise<void> => {
     throwIfAborted(options.signal);
-    const names = readdirSync(join(dir, relative)).sort();
-    for (const name of names) {
+    const listed = [...list(join(dir, relative))].sort(byName);
+    for (const stats of listed) {
+      const name = stats.name;
       if (performance.now() - sliceStart >= SLICE_MS) {
         await new Promise((resolve) => setImmediate(resolve));
         throwIfAborted(options.signal);
@@ -72,7 +101,6 @@ export async function summarizeTree(
       }
       const rel = relative === '' ? name : `${relative}/${name}`;
       const path = join(dir, rel);
-      const stats = lstatSync(path);
       const type = entryType(stats.mode);
       entries += 1;
       let extra = '';
@@ -93,4 +121,9 @@ export async function summarizeTree(
   };
   await walk('');
   return { entries, bytes, digest: hash.digest('hex'), content: options.content };
+}
+
+/** The order of `names.sort()`: UTF-16 code units. */
+function byName(a: ListedEntry, b: ListedEntry): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { neverAborted, noopLogger, type ImageConfig, type Logger } from '../../core/index.js';
 import { openStore } from '../../cache/index.js';
-import { SandboxExecutor, type Executor } from '../../runtime/index.js';
+import { SandboxExecutor, nativeFs, type Executor } from '../../runtime/index.js';
 import type { RegistryClient } from '../../registry-client/index.js';
 import { Solver, type Vertex } from '../../solver/index.js';
 import { StatCache } from '../contenthash/index.js';
@@ -63,7 +63,12 @@ export interface Engine {
 
 export async function openEngine(options: EngineOptions): Promise<Engine> {
   const logger = options.logger ?? noopLogger;
-  const opened = await openStore({ root: options.root, logger });
+  const opened = await openStore({
+    root: options.root,
+    logger,
+    // One native call per directory when a commit or a check walks a snapshot.
+    listDirectory: (path) => nativeFs.scanDirectory(path).entries(),
+  });
   // Everything this engine touches is leased until close(), so a concurrent prune keeps it.
   const lease = await opened.leases.create({ signal: neverAborted });
   const store = leasedStore(opened, lease, { logger });
