@@ -34,7 +34,12 @@ export {
   type CommittedSnapshot,
   type OverlayMount,
 } from './snapshots/types.js';
-export type { DirectoryLister, ListedEntry, TreeSummary } from './snapshots/tree-digest.js';
+export {
+  listWithNodeFs,
+  type DirectoryLister,
+  type ListedEntry,
+  type TreeSummary,
+} from './snapshots/tree-digest.js';
 export { CacheKeyIndex, type CacheRecord, type StoredRecord } from './index/records.js';
 export { ImageStore, type ImageRecord } from './index/images.js';
 export { Lease, LeaseManager, type LeaseRecord, type LeaseResources } from './leases.js';

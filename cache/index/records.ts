@@ -70,12 +70,22 @@ function isStoredShape(value: unknown, key: Digest): value is Omit<StoredRecord,
  * key) is needed only to export/import keys to a registry cache, and can be
  * added beside this without changing it.
  */
+export interface CacheKeyIndexOptions {
+  readonly layout: StoreLayout;
+  readonly logger: Logger;
+  /** fsync records before they become visible (default true). */
+  readonly durable?: boolean;
+}
+
 export class CacheKeyIndex {
+  /** As constructed: a wrapper around this index is made with the same. */
+  readonly options: CacheKeyIndexOptions;
   private readonly layout: StoreLayout;
   private readonly logger: Logger;
   private readonly durable: boolean;
 
-  constructor(options: { layout: StoreLayout; logger: Logger; durable?: boolean }) {
+  constructor(options: CacheKeyIndexOptions) {
+    this.options = options;
     this.layout = options.layout;
     this.logger = options.logger;
     this.durable = options.durable ?? true;

@@ -96,6 +96,8 @@ export class FsSnapshotter {
   private readonly layout: StoreLayout;
   private readonly logger: Logger;
   private readonly durable: boolean;
+  /** As constructed: a wrapper around this snapshotter is made with the same. */
+  readonly options: FsSnapshotterOptions;
   readonly #listing: { list?: DirectoryLister };
   /** Set once per process, before the first snapshot tree is made (see markTopDirectory). */
   private topDirectoryHint: Promise<void> | undefined;
@@ -110,6 +112,7 @@ export class FsSnapshotter {
   private readonly chained = new Map<string, CommittedSnapshot>();
 
   constructor(options: FsSnapshotterOptions) {
+    this.options = options;
     this.layout = options.layout;
     this.logger = options.logger;
     this.durable = options.durable ?? true;

@@ -31,12 +31,13 @@ export function leasedStore(
   options: { readonly logger: Logger },
 ): TbuildStore {
   const writer = new LeaseWriter(lease);
-  const parts = { layout: store.layout, logger: options.logger };
+  const { logger } = options;
+  // The store's own settings (durability, directory listing), with this logger.
   return {
     ...store,
     content: new LeasedContent(store.content, writer),
-    snapshots: new LeasedSnapshotter(parts, writer),
-    records: new LeasedRecords(parts, writer),
+    snapshots: new LeasedSnapshotter({ ...store.snapshots.options, logger }, writer),
+    records: new LeasedRecords({ ...store.records.options, logger }, writer),
   };
 }
 
