@@ -1,4 +1,7 @@
 import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 
 /** Median of a list of numbers. */
 export function median(values: readonly number[]): number {
@@ -15,8 +18,32 @@ export function timeCommand(
   args: readonly string[],
   options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
 ): number {
+  return measureCommand(command, args, options).ms;
+}
+
+export interface CommandMeasure {
+  readonly ms: number;
+  /** The command's peak resident set size (GNU time's %M), when /usr/bin/time is installed. */
+  readonly peakRssKb: number | undefined;
+}
+
+const GNU_TIME = '/usr/bin/time';
+
+/** timeCommand, plus the command's peak RSS through GNU time (Debian's `time` package). */
+export function measureCommand(
+  command: string,
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): CommandMeasure {
+  const rssFile = existsSync(GNU_TIME)
+    ? join(mkdtempSync(join(tmpdir(), 'bench-rss-')), 'rss')
+    : undefined;
+  const [file, argv] =
+    rssFile === undefined
+      ? [command, args]
+      : [GNU_TIME, ['-f', '%M', '-o', rssFile, command, ...args]];
   const started = process.hrtime.bigint();
-  const result = spawnSync(command, args, {
+  const result = spawnSync(file, argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
     encoding: 'utf8',
     maxBuffer: 256 * 1024 * 1024,
@@ -28,7 +55,12 @@ export function timeCommand(
       `${command} ${args.join(' ')} failed (${String(result.status)}):\n${result.stderr.slice(-4000)}`,
     );
   }
-  return elapsed;
+  let peakRssKb: number | undefined;
+  if (rssFile !== undefined) {
+    peakRssKb = Number.parseInt(readFileSync(rssFile, 'utf8').trim().split('\n').pop() ?? '', 10);
+    rmSync(dirname(rssFile), { recursive: true, force: true });
+  }
+  return { ms: elapsed, peakRssKb: Number.isNaN(peakRssKb) ? undefined : peakRssKb };
 }
 
 export function commandExists(command: string): boolean {

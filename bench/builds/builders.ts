@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { commandExists, timeCommand } from '../lib.js';
+import { commandExists, measureCommand, timeCommand, type CommandMeasure } from '../lib.js';
 
 /** A builder under benchmark: tbuild itself, or BuildKit through dockerd. */
 export interface Builder {
@@ -9,10 +9,11 @@ export interface Builder {
   available(): string | undefined;
   /** Forgets every cached result, so the next build is cold. */
   reset(): void;
-  /** Builds `dir` and returns the wall time in milliseconds. */
-  build(dir: string): number;
+  /** Builds `dir`: the wall time in milliseconds and, where measured, the peak RSS. */
+  build(dir: string): CommandMeasure;
 }
 
+// Run as users run it (npx, PATH): the file itself, so its shebang's node flags apply.
 const tbuildBin = fileURLToPath(new URL('../../bin/tbuild.js', import.meta.url));
 const makeBusybox = fileURLToPath(new URL('../../scripts/make-busybox-image.sh', import.meta.url));
 
@@ -27,8 +28,7 @@ export function tbuild(root: string): Builder {
       if (made.status !== 0) throw new Error('scripts/make-busybox-image.sh failed');
     },
     build: (dir) =>
-      timeCommand('node', [
-        tbuildBin,
+      measureCommand(tbuildBin, [
         'build',
         '--root',
         root,
@@ -60,8 +60,12 @@ export function buildkit(): Builder {
       spawnSync(docker, ['builder', 'prune', '-af'], { stdio: 'ignore' });
     },
     build: (dir) =>
-      timeCommand(docker, ['build', '-q', '-t', 'bench:latest', dir], {
-        env: { ...process.env, DOCKER_BUILDKIT: '1' },
+      // The client's RSS says nothing of BuildKit's (it runs in dockerd): wall time only.
+      ({
+        ms: timeCommand(docker, ['build', '-q', '-t', 'bench:latest', dir], {
+          env: { ...process.env, DOCKER_BUILDKIT: '1' },
+        }),
+        peakRssKb: undefined,
       }),
   };
 }

@@ -69,6 +69,7 @@ for (const benchCase of cases) {
   const dir = freshDir(work, benchCase.scenario.name);
   benchCase.scenario.prepare(dir);
   const times = new Map(builders.map((builder) => [builder, [] as number[]]));
+  const peaks = new Map(builders.map((builder) => [builder, [] as number[]]));
   for (const builder of builders) {
     builder.reset();
     builder.build(dir); // warm-up: fills caches the warm cases rely on
@@ -81,7 +82,9 @@ for (const benchCase of cases) {
     for (const builder of order) {
       if (benchCase.cold) builder.reset();
       settleDisk();
-      times.get(builder)?.push(builder.build(dir));
+      const measured = builder.build(dir);
+      times.get(builder)?.push(measured.ms);
+      if (measured.peakRssKb !== undefined) peaks.get(builder)?.push(measured.peakRssKb);
     }
   }
   for (const builder of builders) {
@@ -93,8 +96,10 @@ for (const benchCase of cases) {
       runs: runsOf,
     };
     results.push(result);
+    const peakKb = Math.max(0, ...(peaks.get(builder) ?? []));
+    const peak = peakKb > 0 ? `  peak RSS ${String(Math.round(peakKb / 1024))} MB` : '';
     console.log(
-      `${benchCase.name.padEnd(26)} ${builder.name.padEnd(9)} median ${formatMs(result.medianMs)}  runs ${runsOf.map(formatMs).join(', ')}`,
+      `${benchCase.name.padEnd(26)} ${builder.name.padEnd(9)} median ${formatMs(result.medianMs)}  runs ${runsOf.map(formatMs).join(', ')}${peak}`,
     );
   }
 }
