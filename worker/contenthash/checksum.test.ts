@@ -99,6 +99,34 @@ describe('checksumPath', () => {
     expect(runs).toBe(1);
   });
 
+  it('hashes a few small files on its own thread, and many on the pool', async () => {
+    const pool = new InlinePool();
+    const runs: string[] = [];
+    const counting: ChecksumOptions = {
+      ...options,
+      pool: {
+        size: 1,
+        close: () => pool.close(),
+        run: (name, input, signal) => {
+          runs.push(name);
+          return pool.run(name, input, signal);
+        },
+      },
+    };
+    await mkdir(join(root, 'few'));
+    for (let i = 0; i < 3; i++)
+      await writeFile(join(root, 'few', `f${String(i)}`), `f${String(i)}`);
+    const few = await checksumPath('few', counting);
+    expect(runs).toEqual([]);
+    await mkdir(join(root, 'many'));
+    for (let i = 0; i < 20; i++)
+      await writeFile(join(root, 'many', `f${String(i)}`), `f${String(i)}`);
+    await checksumPath('many', counting);
+    expect(runs).toEqual(['hashFiles']);
+    // Both ways hash with the same task: a digest does not depend on where it ran.
+    expect(few).toBe(await checksumPath('few', { ...options, statCache: StatCache.inMemory() }));
+  });
+
   it('keeps paths inside the root', () => {
     expect(cleanRelative('../../etc/passwd')).toBe('etc/passwd');
     expect(cleanRelative('./src/')).toBe('src');

@@ -4,7 +4,7 @@ import type { BigIntStats } from 'node:fs';
 import { join, posix } from 'node:path';
 import { TbuildError, throwIfAborted, type Digest } from '../../core/index.js';
 import { nativeFs, type ScannedEntry } from '../../runtime/index.js';
-import { TimeSlicer, type ThreadPool } from '../threads/index.js';
+import { InlinePool, TimeSlicer, type ThreadPool } from '../threads/index.js';
 import type { StatCache } from './stat-cache.js';
 
 /** Files up to this size go to the pool in batches; a larger one is a task of its own. */
@@ -12,6 +12,10 @@ const SMALL_FILE_LIMIT = 64 * 1024;
 /** A batch is sent when it holds this many files or bytes: one thread round trip per batch. */
 const BATCH_FILES = 128;
 const BATCH_BYTES = 4 * 1024 * 1024;
+/** A walk that found no more than this to hash hashes it on its own thread (PoolHashing.settle). */
+const INLINE_FILES = 8;
+const INLINE_BYTES = 256 * 1024;
+const INLINE = new InlinePool();
 
 export interface ChecksumOptions {
   /** The directory paths are relative to (a context directory or a snapshot). */
@@ -179,6 +183,16 @@ class PoolHashing {
 
   /** Waits for every file sent so far, the last partial batch included. */
   async settle(): Promise<void> {
+    if (
+      this.#pending.length === 0 &&
+      this.#batch.length <= INLINE_FILES &&
+      this.#batchBytes <= INLINE_BYTES
+    ) {
+      // A rebuild after editing a file or two: hashing them here is cheaper than a
+      // thread round trip, let alone starting a pool thread for them.
+      this.#submit(INLINE.run('hashFiles', this.#take(), this.#options.signal), this.#batch);
+      this.#batch = [];
+    }
     this.#send();
     await Promise.all(this.#pending);
   }
@@ -191,10 +205,15 @@ class PoolHashing {
   #send(): void {
     const batch = this.#batch;
     if (batch.length === 0) return;
+    const paths = this.#take();
     this.#batch = [];
-    this.#batchBytes = 0;
-    const paths = batch.map((item) => item.absolute);
     this.#submit(this.#options.pool.run('hashFiles', paths, this.#options.signal), batch);
+  }
+
+  /** The paths of the batch gathered so far; the caller empties the batch. */
+  #take(): string[] {
+    this.#batchBytes = 0;
+    return this.#batch.map((item) => item.absolute);
   }
 
   #submit(
