@@ -80,39 +80,17 @@ describe('checksumPath', () => {
   it('hashes large files on the pool and remembers them by stat identity', async () => {
     const big = Buffer.alloc(300_000, 7);
     await writeFile(join(root, 'big.bin'), big);
-    let runs = 0;
-    const pool = new InlinePool();
-    const counting: ChecksumOptions = {
-      ...options,
-      pool: {
-        size: 1,
-        close: () => pool.close(),
-        run: (name, input, signal) => {
-          runs += 1;
-          return pool.run(name, input, signal);
-        },
-      },
-    };
+    const runs: string[] = [];
+    const counting = withCountingPool(runs);
     const first = await checksumPath('big.bin', counting);
     const second = await checksumPath('big.bin', counting);
     expect(second).toBe(first);
-    expect(runs).toBe(1);
+    expect(runs).toEqual(['hashFile']);
   });
 
   it('hashes a few small files on its own thread, and many on the pool', async () => {
-    const pool = new InlinePool();
     const runs: string[] = [];
-    const counting: ChecksumOptions = {
-      ...options,
-      pool: {
-        size: 1,
-        close: () => pool.close(),
-        run: (name, input, signal) => {
-          runs.push(name);
-          return pool.run(name, input, signal);
-        },
-      },
-    };
+    const counting = withCountingPool(runs);
     await mkdir(join(root, 'few'));
     for (let i = 0; i < 3; i++)
       await writeFile(join(root, 'few', `f${String(i)}`), `f${String(i)}`);
@@ -133,6 +111,22 @@ describe('checksumPath', () => {
     expect(cleanRelative('/')).toBe('');
   });
 });
+
+/** The test's options with a pool that records the name of each task it runs. */
+function withCountingPool(runs: string[]): ChecksumOptions {
+  const pool = new InlinePool();
+  return {
+    ...options,
+    pool: {
+      size: 1,
+      close: () => pool.close(),
+      run: (name, input, signal) => {
+        runs.push(name);
+        return pool.run(name, input, signal);
+      },
+    },
+  };
+}
 
 describe('StatCache', () => {
   it('persists digests across opens and survives a damaged file', async () => {
