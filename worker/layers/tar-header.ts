@@ -66,14 +66,19 @@ export function writeEntryHeader(
   sink: HeaderSink,
   options: EncodeOptions = {},
 ): void {
-  const pax = new Map<string, Buffer>();
+  // Most entries need no PAX header: the map is made only when one does.
+  let pax: Map<string, Buffer> | undefined;
+  const setPax = (key: string, value: Buffer): void => {
+    (pax ??= new Map()).set(key, value);
+  };
   const name = entry.type === 'directory' ? `${entry.name}/` : entry.name;
   const split = splitUstarName(name);
-  if (split === undefined) pax.set('path', Buffer.from(name, 'utf8'));
-  if (!fitsUstarString(entry.linkname, 100)) pax.set('linkpath', Buffer.from(entry.linkname));
+  if (split === undefined) setPax('path', Buffer.from(name, 'utf8'));
+  const linkpath = !fitsUstarString(entry.linkname, 100);
+  if (linkpath) setPax('linkpath', Buffer.from(entry.linkname));
   const numeric = (key: string, value: number, max: number): number => {
     if (value >= 0 && value <= max) return value;
-    pax.set(key, Buffer.from(String(value)));
+    setPax(key, Buffer.from(String(value)));
     return 0;
   };
   const uid = numeric('uid', entry.uid, MAX_OCTAL_8);
@@ -83,13 +88,13 @@ export function writeEntryHeader(
   const fraction = entry.mtimeNs - seconds * NS_PER_SECOND;
   let mtime = 0;
   if (seconds >= 0n && seconds <= BigInt(MAX_OCTAL_12)) mtime = Number(seconds);
-  else pax.set('mtime', Buffer.from(seconds.toString()));
+  else setPax('mtime', Buffer.from(seconds.toString()));
   // The ustar field keeps the whole second for readers that ignore PAX.
   if ((options.timestampPrecision ?? 'second') === 'nanosecond' && fraction !== 0n) {
-    pax.set('mtime', Buffer.from(formatPaxTime(entry.mtimeNs)));
+    setPax('mtime', Buffer.from(formatPaxTime(entry.mtimeNs)));
   }
-  if (entry.atimeNs !== undefined) pax.set('atime', Buffer.from(formatPaxTime(entry.atimeNs)));
-  for (const [key, value] of entry.xattrs) pax.set(`SCHILY.xattr.${key}`, value);
+  if (entry.atimeNs !== undefined) setPax('atime', Buffer.from(formatPaxTime(entry.atimeNs)));
+  for (const [key, value] of entry.xattrs) setPax(`SCHILY.xattr.${key}`, value);
 
   const fields: UstarFields = {
     name: split ?? { prefix: '', name: asciiTruncate(name, 100) },
@@ -99,11 +104,11 @@ export function writeEntryHeader(
     size,
     mtime,
     typeflag: TYPEFLAGS[entry.type],
-    linkname: pax.has('linkpath') ? asciiTruncate(entry.linkname, 100) : entry.linkname,
+    linkname: linkpath ? asciiTruncate(entry.linkname, 100) : entry.linkname,
     devmajor: entry.devmajor,
     devminor: entry.devminor,
   };
-  if (pax.size > 0) {
+  if (pax !== undefined) {
     const records = encodePaxRecords(pax);
     fillUstarHeader(sink.claim(BLOCK_SIZE), {
       name: { prefix: '', name: asciiTruncate(`PaxHeaders.0/${baseName(name)}`, 100) },
@@ -146,42 +151,60 @@ interface UstarFields {
 }
 
 const USTAR_MAGIC = Buffer.from('ustar\u000000', 'latin1');
+/** The bytes every header has: the magic, and the checksum field as eight spaces while summing. */
+const CONSTANT_SUM = USTAR_MAGIC.reduce((sum, byte) => sum + byte, 0) + 8 * 0x20;
 
-/** Writes a ustar header into `block`, a zero-filled 512-byte region. */
+/**
+ * Writes a ustar header into `block`, a zero-filled 512-byte region. The
+ * checksum is summed from the fields as they are written rather than read back
+ * from the block: a 512-byte loop per entry cost more than the rest together.
+ */
 function fillUstarHeader(block: Buffer, fields: UstarFields): void {
-  block.write(fields.name.name, 0, 100, 'utf8');
-  writeOctal(block, 100, 8, fields.mode);
-  writeOctal(block, 108, 8, fields.uid);
-  writeOctal(block, 116, 8, fields.gid);
-  writeOctal(block, 124, 12, fields.size);
-  writeOctal(block, 136, 12, fields.mtime);
-  block.write(fields.typeflag, 156, 1, 'latin1');
-  block.write(fields.linkname, 157, 100, 'utf8');
+  let sum = CONSTANT_SUM;
+  sum += writeString(block, 0, 100, fields.name.name);
+  sum += writeOctal(block, 100, 8, fields.mode);
+  sum += writeOctal(block, 108, 8, fields.uid);
+  sum += writeOctal(block, 116, 8, fields.gid);
+  sum += writeOctal(block, 124, 12, fields.size);
+  sum += writeOctal(block, 136, 12, fields.mtime);
+  sum += writeString(block, 156, 1, fields.typeflag);
+  sum += writeString(block, 157, 100, fields.linkname);
   block.set(USTAR_MAGIC, 257);
-  writeOctal(block, 329, 8, fields.devmajor);
-  writeOctal(block, 337, 8, fields.devminor);
-  block.write(fields.name.prefix, 345, 155, 'utf8');
+  sum += writeOctal(block, 329, 8, fields.devmajor);
+  sum += writeOctal(block, 337, 8, fields.devminor);
+  sum += writeString(block, 345, 155, fields.name.prefix);
   block.fill(0x20, 148, 156);
-  // An indexed loop: iterating a Buffer with for-of costs more than the rest of the header.
-  let sum = 0;
-  for (let index = 0; index < BLOCK_SIZE; index++) sum += block[index] ?? 0;
   writeOctal(block, 148, 7, sum);
 }
 
-function writeOctal(block: Buffer, offset: number, width: number, value: number): void {
+/** Writes `value` as UTF-8 (truncated to `width` bytes) and returns the sum of the bytes written. */
+function writeString(block: Buffer, offset: number, width: number, value: string): number {
+  if (value === '') return 0;
+  const written = block.write(value, offset, width, 'utf8');
+  let sum = 0;
+  for (let index = 0; index < written; index++) sum += block[offset + index] ?? 0;
+  return sum;
+}
+
+/** Writes zero-padded octal digits and a NUL; returns the sum of the bytes written. */
+function writeOctal(block: Buffer, offset: number, width: number, value: number): number {
   if (!Number.isSafeInteger(value) || value < 0 || value >= 8 ** (width - 1)) {
     throw new TbuildError(
       'TB_INTERNAL',
       `tar field overflow: ${String(value)} in ${String(width)} bytes`,
     );
   }
-  // Zero-padded digits and a NUL, written as bytes: no string per field.
+  // Digits written as bytes: no string per field.
   let rest = value;
+  let sum = 0;
   for (let index = offset + width - 2; index >= offset; index--) {
-    block[index] = 0x30 + (rest % 8);
+    const digit = 0x30 + (rest % 8);
+    block[index] = digit;
+    sum += digit;
     rest = Math.floor(rest / 8);
   }
   block[offset + width - 1] = 0;
+  return sum;
 }
 
 /** Splits a name into ustar prefix (155 bytes) and name (100 bytes), or undefined if PAX is needed. */
