@@ -100,6 +100,28 @@ describe('BatchWriter', () => {
     expect(readFileSync(join(dir, 'out/a'), 'utf8')).toBe('in the way');
   });
 
+  it('abandon drops what is queued and waits for the calls in flight', async () => {
+    const calls: string[][] = [];
+    let land = (): void => undefined;
+    const fs = {
+      copyFiles: (_from: string, _to: string, names: string[]) => {
+        calls.push(names);
+        return new Promise<void>((resolve) => (land = resolve));
+      },
+      linkFiles: () => Promise.resolve([]),
+    };
+    const writer = new BatchWriter({ fs });
+    for (let i = 0; i < 64; i++) await writer.copy('/src', '/out', `f${String(i)}`, file());
+    await writer.copy('/src', '/other', 'queued', file());
+    let abandoned = false;
+    const abandoning = writer.abandon().then(() => (abandoned = true));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(abandoned).toBe(false);
+    land();
+    await abandoning;
+    expect(calls.map((names) => names.length)).toEqual([64]);
+  });
+
   it('stops queueing once aborted', async () => {
     writeFileSync(join(dir, 'src/a'), 'a');
     const controller = new AbortController();

@@ -107,6 +107,13 @@ export class BatchWriter {
     return batch;
   }
 
+  /** Drops what is queued and waits for the calls in flight: after a failure, nothing writes on. */
+  async abandon(): Promise<void> {
+    this.#open.clear();
+    // The tracked calls never reject (their failure is kept in #failure).
+    await Promise.all([...this.#inFlight]);
+  }
+
   #batch(kind: 'copy', from: string, to: string): CopyBatch;
   #batch(kind: 'link', from: string, to: string): LinkBatch;
   #batch(kind: 'copy' | 'link', from: string, to: string): CopyBatch | LinkBatch {

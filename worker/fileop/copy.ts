@@ -208,7 +208,7 @@ class TreeCopier {
 
   /** After a failure: lets writes in flight land, so nothing writes into the target once the copy has failed. */
   async abandon(): Promise<void> {
-    await this.#writer.flush().catch(() => undefined);
+    await this.#writer.abandon();
   }
 
   async makeParents(directory: string, root: string): Promise<void> {
