@@ -56,7 +56,7 @@ export async function writeOutput(options: {
         await write(bundle, new DirectorySink(dest), { names });
         return;
       }
-      const tar = new DeterministicTar();
+      const tar = await DeterministicTar.create();
       const done = pipeline(tar.stream, dest === '-' ? options.stdout : createWriteStream(dest));
       await write(bundle, tar, { names });
       tar.finalize();

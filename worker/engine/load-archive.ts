@@ -1,6 +1,5 @@
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
-import { extract } from 'tar-stream';
 import {
   isDigest,
   MEDIA_TYPES,
@@ -32,6 +31,8 @@ export async function loadImageArchive(
 ): Promise<LoadedImage[]> {
   const members = new Map<string, { digest: Digest; size: number; gzip: boolean }>();
   const small = new Map<string, Buffer>();
+  // Loaded here, not at startup: only `tbuild load` reads archives.
+  const { extract } = await import('tar-stream');
   const unpack = extract();
   const done = new Promise<void>((resolve, reject) => {
     unpack.on('entry', (header, stream, next) => {

@@ -1,6 +1,6 @@
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { pack, type Pack } from 'tar-stream';
+import type { Pack } from 'tar-stream';
 import type { ArchiveSink } from './archive-sink.js';
 
 /**
@@ -8,8 +8,18 @@ import type { ArchiveSink } from './archive-sink.js';
  * same members always give the same archive bytes.
  */
 export class DeterministicTar implements ArchiveSink {
-  readonly stream: Pack = pack();
+  readonly stream: Pack;
   readonly #directories = new Set<string>();
+
+  /** tar-stream is loaded here, not at startup: most commands never write an archive. */
+  static async create(): Promise<DeterministicTar> {
+    const { pack } = await import('tar-stream');
+    return new DeterministicTar(pack());
+  }
+
+  private constructor(stream: Pack) {
+    this.stream = stream;
+  }
 
   async directory(name: string): Promise<void> {
     if (this.#directories.has(name)) return;

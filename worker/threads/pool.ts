@@ -3,7 +3,7 @@ import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import {
   canceledError,
   isTbuildError,
@@ -82,19 +82,19 @@ function sourceTaskEntry(): URL {
 }
 
 class PiscinaPool implements ThreadPool {
-  readonly #piscina: Piscina;
   readonly size: number;
+  readonly #taskFile: URL;
   readonly #dispatch: boolean;
+  /**
+   * Made on first use: loading piscina costs ~25 ms of every command's startup,
+   * and a build whose steps are all cached never runs a task.
+   */
+  #piscina: Promise<Piscina> | undefined;
 
   constructor(taskFile: URL, maxThreads: number, dispatch: boolean) {
     this.size = maxThreads;
+    this.#taskFile = taskFile;
     this.#dispatch = dispatch;
-    this.#piscina = new Piscina({
-      filename: taskFile.href,
-      maxThreads,
-      minThreads: 0,
-      idleTimeout: 2000,
-    });
   }
 
   async run<N extends TaskName>(
@@ -103,8 +103,9 @@ class PiscinaPool implements ThreadPool {
     signal?: AbortSignal,
     transfer?: readonly ArrayBuffer[],
   ): Promise<TaskOutput<N>> {
+    const piscina = await this.#start();
     try {
-      return (await this.#piscina.run(this.#dispatch ? { name, input } : input, {
+      return (await piscina.run(this.#dispatch ? { name, input } : input, {
         name: this.#dispatch ? 'dispatch' : name,
         ...(signal === undefined ? {} : { signal }),
         ...(transfer === undefined ? {} : { transferList: [...transfer] }),
@@ -114,8 +115,23 @@ class PiscinaPool implements ThreadPool {
     }
   }
 
-  close(): Promise<void> {
-    return this.#piscina.destroy();
+  async close(): Promise<void> {
+    const piscina = this.#piscina;
+    this.#piscina = undefined;
+    if (piscina !== undefined) await (await piscina).destroy();
+  }
+
+  #start(): Promise<Piscina> {
+    this.#piscina ??= import('piscina').then(
+      ({ Piscina }) =>
+        new Piscina({
+          filename: this.#taskFile.href,
+          maxThreads: this.size,
+          minThreads: 0,
+          idleTimeout: 2000,
+        }),
+    );
+    return this.#piscina;
   }
 }
 

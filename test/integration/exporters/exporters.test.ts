@@ -68,7 +68,7 @@ async function writeTar(
   path: string,
   write: (tar: DeterministicTar) => Promise<void>,
 ): Promise<void> {
-  const tar = new DeterministicTar();
+  const tar = await DeterministicTar.create();
   const done = pipeline(tar.stream, createWriteStream(path));
   await write(tar);
   tar.finalize();
