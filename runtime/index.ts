@@ -14,6 +14,7 @@ export {
 } from './native-fs.js';
 export { ScannedDirectory, ScannedEntry } from './scanned-directory.js';
 export { nativeBuildPath } from './native/addon.js';
+export { Sha256Stream } from './sha256-stream.js';
 export type {
   CacheSharing,
   Executor,

@@ -52,7 +52,13 @@ export interface RawAddon {
     attributes: Float64Array,
   ): Promise<void>;
   linkFiles(fromDir: string, toDir: string, names: string[]): Promise<number[]>;
+  sha256Create(): Sha256Handle;
+  sha256Update(handle: Sha256Handle, bytes: Uint8Array): Promise<void>;
+  sha256Digest(handle: Sha256Handle): string;
 }
+
+/** The native state of one SHA-256 stream (runtime/native/src/sha256_stream.cc). */
+export type Sha256Handle = { readonly __brand: 'Sha256Handle' };
 
 let loaded: RawAddon | undefined;
 

@@ -7,7 +7,7 @@
   "targets": [
     {
       "target_name": "tbuild_native",
-      "sources": ["src/fs_addon.cc", "src/scan_directory.cc", "src/copy_files.cc", "src/in_root.c"],
+      "sources": ["src/fs_addon.cc", "src/scan_directory.cc", "src/copy_files.cc", "src/sha256_stream.cc", "src/in_root.c"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],
       "cflags": ["-Wall", "-Wextra", "-O2"],

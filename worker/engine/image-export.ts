@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import {
   mapLimit,
@@ -9,6 +8,7 @@ import {
   type Digest,
   type ImageConfig,
 } from '../../core/index.js';
+import { Sha256Stream } from '../../runtime/index.js';
 import { buildManifest, type ImageBundle, type LayerBlob } from '../exporters/index.js';
 import { upperDirToTar } from '../layers/index.js';
 import { gzipParallel, type ThreadPool } from '../threads/index.js';
@@ -41,6 +41,8 @@ export interface ImageExportOptions extends LayerOptions {
 
 /** Layers made at once on export; the compression of each is spread on the threads anyway. */
 const LAYER_EXPORT_CONCURRENCY = 4;
+/** Tar chunks (~1 MiB each) a layer's diffID hashing may lag behind the tar. */
+const DIFF_HASH_AHEAD = 4;
 
 /**
  * Turns a result into an image in the content store: one layer blob per
@@ -147,14 +149,20 @@ export async function makeLayerBlob(
   }
 
   await options.store.snapshots.ensureIntact(snapshot, { signal: options.signal });
-  const diffHash = createHash('sha256');
+  // The diffID is hashed on libuv threads, so this thread only makes the tar. Tar
+  // chunks are never written again once yielded, and compression copies them into
+  // its own blocks, so they can be hashed while they travel on.
+  const diffHash = new Sha256Stream();
   const tar = upperDirToTar(options.store.snapshots.path(snapshot), {
     signal: options.signal,
     ...(options.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: options.sourceDateEpoch }),
   });
   async function* hashed(): AsyncGenerator<Uint8Array> {
+    const hashing: Promise<void>[] = [];
     for await (const chunk of tar as AsyncIterable<Uint8Array>) {
-      diffHash.update(chunk);
+      hashing.push(diffHash.update(chunk));
+      // A bounded queue: the tar never runs more than a few chunks ahead of its hash.
+      if (hashing.length > DIFF_HASH_AHEAD) await hashing.shift();
       yield chunk;
     }
   }
@@ -175,7 +183,7 @@ export async function makeLayerBlob(
   const written = await options.store.content.writeStream(Readable.from(body), {
     signal: options.signal,
   });
-  const diffId = `sha256:${diffHash.digest('hex')}` as Digest;
+  const diffId = `sha256:${await diffHash.digest()}` as Digest;
   const descriptor: Descriptor = {
     mediaType: LAYER_MEDIA_TYPES[options.compression],
     digest: written.digest,

@@ -1,7 +1,8 @@
-import { constants, crc32, deflateRawSync } from 'node:zlib';
+import { constants, deflateRawSync } from 'node:zlib';
 import { throwIfAborted } from '../../core/index.js';
 import type { ThreadPool } from './pool.js';
-import { DEFLATE_WINDOW } from './tasks/compress.js';
+import { crc32Combine } from './crc32-combine.js';
+import { DEFLATE_WINDOW, type DeflatedBlock } from './tasks/compress.js';
 
 export interface ParallelGzipOptions {
   readonly pool: ThreadPool;
@@ -19,9 +20,9 @@ const GZIP_HEADER = Uint8Array.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0
 
 /**
  * gzip compression on every core, deterministic: the input is cut into fixed
- * blocks, each deflated on a thread with the previous 32 KiB as dictionary and
- * ended with a sync flush, and the raw deflate pieces are concatenated between
- * one gzip header and trailer. Any gzip reader decodes the result; the same
+ * blocks, each deflated (and checksummed) on a thread with the previous 32 KiB
+ * as dictionary and ended with a sync flush, and the raw deflate pieces are
+ * concatenated between one gzip header and trailer. Any gzip reader decodes the result; the same
  * input, level and block size always give the same bytes.
  */
 export async function* gzipParallel(
@@ -31,7 +32,7 @@ export async function* gzipParallel(
   const level = options.level ?? 6;
   const blockSize = options.blockSize ?? DEFAULT_GZIP_BLOCK_SIZE;
   const inFlightLimit = Math.max(2, options.pool.size * 2);
-  const pending: Promise<Uint8Array>[] = [];
+  const pending: { length: number; result: Promise<DeflatedBlock> }[] = [];
   let crc = 0;
   let size = 0;
   /** A copy of the last DEFLATE_WINDOW bytes of the previous block (blocks move to the threads). */
@@ -39,7 +40,6 @@ export async function* gzipParallel(
 
   yield GZIP_HEADER;
   const submit = (block: Uint8Array): void => {
-    crc = crc32(block, crc);
     size = (size + block.length) % 2 ** 32;
     const input = {
       data: block,
@@ -50,17 +50,27 @@ export async function* gzipParallel(
     dictionary = new Uint8Array(block.subarray(Math.max(0, block.length - DEFLATE_WINDOW)));
     // Moved, not copied: a copy per block piled up as garbage in every thread until
     // its next full GC, over 150 MB of RSS for a 120 MB layer.
-    pending.push(
-      options.pool.run('deflateBlock', input, options.signal, [block.buffer as ArrayBuffer]),
-    );
+    pending.push({
+      length: block.length,
+      result: options.pool.run('deflateBlock', input, options.signal, [
+        block.buffer as ArrayBuffer,
+      ]),
+    });
+  };
+  /** The oldest block's deflated bytes, its checksum folded into the stream's. */
+  const next = async (): Promise<Uint8Array> => {
+    const { length, result } = pending.shift() as (typeof pending)[number];
+    const block = await result;
+    crc = crc32Combine(crc, block.crc, length);
+    return block.deflated;
   };
 
   for await (const block of rechunk(source, blockSize)) {
     throwIfAborted(options.signal);
     submit(block);
-    while (pending.length >= inFlightLimit) yield await (pending.shift() as Promise<Uint8Array>);
+    while (pending.length >= inFlightLimit) yield await next();
   }
-  while (pending.length > 0) yield await (pending.shift() as Promise<Uint8Array>);
+  while (pending.length > 0) yield await next();
 
   // An empty final block ends the deflate stream whatever came before.
   yield deflateRawSync(new Uint8Array(0), { level, finishFlush: constants.Z_FINISH });
@@ -78,7 +88,8 @@ export async function* rechunk(
   source: AsyncIterable<Uint8Array>,
   size: number,
 ): AsyncGenerator<Uint8Array> {
-  let buffer = Buffer.alloc(size);
+  // Unzeroed: every byte of a block is written before it is yielded.
+  let buffer = Buffer.allocUnsafe(size);
   let filled = 0;
   for await (const chunk of source) {
     let offset = 0;
@@ -89,7 +100,7 @@ export async function* rechunk(
       offset += take;
       if (filled === size) {
         yield buffer;
-        buffer = Buffer.alloc(size);
+        buffer = Buffer.allocUnsafe(size);
         filled = 0;
       }
     }

@@ -24,6 +24,8 @@
 void RegisterScanDirectory(Napi::Env env, Napi::Object exports);
 // copy_files.cc
 void RegisterCopyFiles(Napi::Env env, Napi::Object exports);
+// sha256_stream.cc
+void RegisterSha256Stream(Napi::Env env, Napi::Object exports);
 
 namespace {
 
@@ -341,6 +343,7 @@ Napi::Value ReadFilesAt(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterScanDirectory(env, exports);
   RegisterCopyFiles(env, exports);
+  RegisterSha256Stream(env, exports);
   exports.Set("readFilesAt", Napi::Function::New(env, ReadFilesAt));
   exports.Set("resolveInRoot", Napi::Function::New(env, ResolveInRoot));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));

@@ -1,4 +1,4 @@
-import { constants, deflateRawSync } from 'node:zlib';
+import { constants, crc32, deflateRawSync } from 'node:zlib';
 
 /** The window deflate can refer back to; each block is primed with this much of the previous one. */
 export const DEFLATE_WINDOW = 32 * 1024;
@@ -12,15 +12,23 @@ export interface DeflateBlockInput {
   readonly last: boolean;
 }
 
+export interface DeflatedBlock {
+  readonly deflated: Uint8Array;
+  /** CRC-32 of the block's input, for the gzip trailer (joined in order by crc32Combine). */
+  readonly crc: number;
+}
+
 /**
- * Compresses one block of a gzip stream as raw deflate. Blocks are independent
- * tasks, so a layer compresses on every core (pgzip's approach); the output only
- * depends on the data, level and block size, so it is deterministic.
+ * Compresses one block of a gzip stream as raw deflate, and checksums it.
+ * Blocks are independent tasks, so a layer compresses on every core (pgzip's
+ * approach); the output only depends on the data, level and block size, so it
+ * is deterministic.
  */
-export function deflateBlock(input: DeflateBlockInput): Uint8Array {
-  return deflateRawSync(input.data, {
+export function deflateBlock(input: DeflateBlockInput): DeflatedBlock {
+  const deflated = deflateRawSync(input.data, {
     level: input.level,
     ...(input.dictionary === undefined ? {} : { dictionary: input.dictionary }),
     finishFlush: input.last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH,
   });
+  return { deflated, crc: crc32(input.data) };
 }
