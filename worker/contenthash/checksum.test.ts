@@ -119,6 +119,9 @@ function withCountingPool(runs: string[]): ChecksumOptions {
     ...options,
     pool: {
       size: 1,
+      warm: () => {
+        pool.warm();
+      },
       close: () => pool.close(),
       run: (name, input, signal) => {
         runs.push(name);

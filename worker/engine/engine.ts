@@ -104,6 +104,9 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
     cacheMountDir,
     excluder: options.excluder,
     ...(puller === undefined ? {} : { puller }),
+    starting: (vertex) => {
+      prefetcher?.starting(vertex);
+    },
     committed: (vertex, snapshot) => {
       prefetcher?.committed(vertex, snapshot);
     },

@@ -36,6 +36,15 @@ export class LayerPrefetcher {
     this.#logger = options.logger;
   }
 
+  /**
+   * A step of the exported chain runs: its layer will be compressed, so the
+   * threads start now. Booting one costs ~100 ms of a loaded machine, which
+   * the first layer otherwise waits for once its step is done.
+   */
+  starting(vertex: Digest): void {
+    if (this.#wanted.has(vertex) && !this.#stop.signal.aborted) this.#pool.warm();
+  }
+
   /** A step committed `snapshot`: queue its layer if the exported chain has it. */
   committed(vertex: Digest, snapshot: string): void {
     if (!this.#wanted.has(vertex) || this.#jobs.has(snapshot) || this.#stop.signal.aborted) return;

@@ -28,13 +28,28 @@ export function resolveOp(context: OpContext): (vertex: Vertex) => SolverOp<Work
         }
         break;
       case 'exec':
-        return execOp(vertex, op, context);
+        return announced(vertex, execOp(vertex, op, context), context);
       case 'file':
-        return fileOp(vertex, op, context);
+        return announced(vertex, fileOp(vertex, op, context), context);
       case 'merge':
         return mergeOp(context);
     }
     return unsupported('this op');
+  };
+}
+
+/** The op, telling the context when it starts to run (context.starting). */
+function announced(
+  vertex: Vertex,
+  op: SolverOp<WorkerRef>,
+  context: OpContext,
+): SolverOp<WorkerRef> {
+  return {
+    cacheMap: (job) => op.cacheMap(job),
+    exec: (inputs, job) => {
+      context.starting?.(vertex.digest);
+      return op.exec(inputs, job);
+    },
   };
 }
 

@@ -29,6 +29,8 @@ export interface ThreadPool {
     transfer?: readonly ArrayBuffer[],
   ): Promise<TaskOutput<N>>;
   readonly size: number;
+  /** Starts the threads now, ahead of the tasks the caller knows are coming. */
+  warm(): void;
   close(): Promise<void>;
 }
 
@@ -115,6 +117,10 @@ class PiscinaPool implements ThreadPool {
     }
   }
 
+  warm(): void {
+    void this.#start();
+  }
+
   async close(): Promise<void> {
     const piscina = this.#piscina;
     this.#piscina = undefined;
@@ -127,7 +133,8 @@ class PiscinaPool implements ThreadPool {
         new Piscina({
           filename: this.#taskFile.href,
           maxThreads: this.size,
-          minThreads: 0,
+          // All at once when first needed: a layer keeps every thread busy anyway.
+          minThreads: this.size,
           idleTimeout: 2000,
         }),
     );
@@ -160,6 +167,10 @@ export class InlinePool implements ThreadPool {
     } catch (error) {
       return Promise.reject(rebuildError(error, signal));
     }
+  }
+
+  warm(): void {
+    // Nothing to start: tasks run on the calling thread.
   }
 
   close(): Promise<void> {

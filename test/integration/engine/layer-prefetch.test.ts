@@ -106,6 +106,33 @@ describe('LayerPrefetcher', () => {
     await prefetcher.close();
   });
 
+  it('starts the threads when a step of the exported chain starts, not for other steps', async () => {
+    const { root: target, builderRun, copy } = await graph();
+    let warmed = 0;
+    const countingPool: ThreadPool = {
+      size: pool.size,
+      run: (name, input, signal, transfer) => pool.run(name, input, signal, transfer),
+      warm: () => {
+        warmed += 1;
+      },
+      close: () => pool.close(),
+    };
+    const prefetcher = new LayerPrefetcher({
+      store,
+      pool: countingPool,
+      settings: { compression: 'gzip' },
+      root: target,
+      logger: noopLogger,
+    });
+    prefetcher.starting(builderRun.digest);
+    expect(warmed).toBe(0);
+    prefetcher.starting(copy.digest);
+    expect(warmed).toBe(1);
+    await prefetcher.close();
+    prefetcher.starting(copy.digest);
+    expect(warmed).toBe(1);
+  });
+
   it('makes nothing once closed', async () => {
     const { root: target, copy } = await graph();
     const prefetcher = new LayerPrefetcher({

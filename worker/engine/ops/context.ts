@@ -30,6 +30,8 @@ export interface OpContext {
   readonly excluder: (patterns: readonly string[]) => (path: string) => boolean;
   /** Fetches images and layers missing from the store; absent when no registry may be used. */
   readonly puller?: ImagePuller;
+  /** A step that makes a snapshot starts running (not cached): its layer will be made. */
+  readonly starting?: (vertex: Digest) => void;
   /** A step committed a new snapshot (layers of the image to export are made ahead from it). */
   readonly committed?: (vertex: Digest, snapshot: string) => void;
 }
