@@ -1,9 +1,12 @@
 import {
+  chmodSync,
+  lchownSync,
   linkSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  renameSync,
   rmSync,
   symlinkSync,
   utimesSync,
@@ -12,7 +15,8 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { nativeFs, type ScannedDirectory, type ScannedEntry } from './index.js';
+import { nativeFs, ScannedDirectory, type ScannedEntry } from './index.js';
+import { loadAddon } from './native/addon.js';
 import { nanosecondsDecimal, uint64Decimal } from './scanned-directory.js';
 
 let root: string;
@@ -200,6 +204,69 @@ describe('nativeFs.scanDirectory', () => {
     const scan = nativeFs.scanDirectory(root);
     expect(scan.entry(0).name).toBe('only');
     expect(() => scan.entry(1)).toThrow(expect.objectContaining({ code: 'TB_INTERNAL' }));
+  });
+});
+
+describe('ScannedDirectory.fingerprint', () => {
+  const fingerprint = (): string => nativeFs.scanDirectory(root).fingerprint();
+
+  it('stays while only access times change, and changes with any write, mode, owner or name', () => {
+    writeFileSync(join(root, 'a'), 'hello');
+    mkdirSync(join(root, 'sub'));
+    const before = fingerprint();
+    expect(fingerprint()).toBe(before);
+    // Access times and link counts cannot be changed alone (ctime follows): change the numbers.
+    const raw = loadAddon().scanDirectory(root, false);
+    const numbers = raw.stats.slice();
+    for (const field of [1, 11, 12]) numbers[field] = (numbers[field] ?? 0) + 7;
+    expect(new ScannedDirectory(root, { ...raw, stats: numbers }).fingerprint()).toBe(before);
+    numbers[13] = (numbers[13] ?? 0) + 1; // mtime seconds
+    expect(new ScannedDirectory(root, { ...raw, stats: numbers }).fingerprint()).not.toBe(before);
+    const changes: [string, () => void][] = [
+      [
+        'content',
+        () => {
+          writeFileSync(join(root, 'a'), 'hellO');
+        },
+      ],
+      [
+        'mode',
+        () => {
+          chmodSync(join(root, 'a'), 0o600);
+        },
+      ],
+      [
+        'owner',
+        () => {
+          lchownSync(join(root, 'a'), 1234, 1234);
+        },
+      ],
+      [
+        'mtime',
+        () => {
+          utimesSync(join(root, 'sub'), new Date(), new Date(1000));
+        },
+      ],
+      [
+        'name',
+        () => {
+          renameSync(join(root, 'a'), join(root, 'b'));
+        },
+      ],
+      [
+        'new entry',
+        () => {
+          writeFileSync(join(root, 'c'), '');
+        },
+      ],
+    ];
+    const seen = new Set([before]);
+    for (const [what, change] of changes) {
+      change();
+      const after = fingerprint();
+      expect(seen.has(after), what).toBe(false);
+      seen.add(after);
+    }
   });
 });
 

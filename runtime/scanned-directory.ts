@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { TbuildError } from '../core/index.js';
 import type { RawScan } from './native/addon.js';
 
@@ -79,6 +80,28 @@ export class ScannedDirectory {
   /** Every entry in readdir order. */
   entries(): ScannedEntry[] {
     return this.names.map((name, index) => new ScannedEntry(name, this.#stats, index * STRIDE));
+  }
+
+  /**
+   * A digest of the whole listing: every name and every lstat field but the access
+   * time and link count, which reading a file or linking it elsewhere changes without
+   * changing the file. The same fingerprint means no entry was added, removed,
+   * renamed, written (mtime, ctime), chmod-ed or chown-ed: for a whole directory at
+   * once, what a stat identity (dev, ino, size, mtime, ctime) says of one file.
+   */
+  fingerprint(): string {
+    const numbers = this.#stats.slice();
+    for (let at = 0; at < numbers.length; at += STRIDE) {
+      numbers[at + FIELD.nlink] = 0;
+      numbers[at + FIELD.atimeSec] = 0;
+      numbers[at + FIELD.atimeNsec] = 0;
+    }
+    // Names cannot hold NUL, so the joined names end where the numbers start.
+    return createHash('sha256')
+      .update(this.names.join('\0'))
+      .update('\0\0')
+      .update(numbers)
+      .digest('hex');
   }
 
   /** Every entry ordered by name as `names.slice().sort()` orders them (UTF-16 code units). */

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { InlinePool } from '../threads/index.js';
 import { checksumPath, cleanRelative, headerJson, type ChecksumOptions } from './checksum.js';
 import { StatCache, identity } from './stat-cache.js';
@@ -132,17 +132,90 @@ function withCountingPool(runs: string[]): ChecksumOptions {
 }
 
 describe('StatCache', () => {
-  it('persists digests across opens and survives a damaged file', async () => {
-    const file = join(root, 'state/stat-cache.json');
-    const first = await StatCache.open(file);
+  it('persists file digests and directory records across opens and survives damaged files', async () => {
+    const dir = join(root, 'state');
+    const first = await StatCache.open(dir);
     const target = join(root, 'src/main.c');
     const stats = await stat(target, { bigint: true });
     const digest = createHash('sha256').update('x').digest('hex');
+    const record = { settings: 's', fingerprint: 'f', header: '{}', digest: 'd', subdirs: [] };
     first.set(target, stats, digest);
+    first.setDirectory(join(root, 'src'), record);
     await first.save();
-    expect((await StatCache.open(file)).get(target, stats)).toBe(digest);
-    await writeFile(file, '{"version":1,"entries":[["torn');
-    expect((await StatCache.open(file)).get(target, stats)).toBeUndefined();
+    const reopened = await StatCache.open(dir);
+    expect(reopened.get(target, stats)).toBe(digest);
+    expect(reopened.directory(join(root, 'src'), 's')).toEqual(record);
+    expect(reopened.directory(join(root, 'src'), 'other settings')).toBeUndefined();
+    await writeFile(join(dir, 'files.json'), '{"version":1,"entries":[["torn');
+    await writeFile(join(dir, 'directories.json'), '{"version":1,"directories":[["torn');
+    const damaged = await StatCache.open(dir);
+    expect(damaged.get(target, stats)).toBeUndefined();
+    expect(damaged.directory(join(root, 'src'), 's')).toBeUndefined();
+  });
+});
+
+describe('checksumPath with remembered directories', () => {
+  /** A tree of a few directories, checksummed once so the cache holds its records. */
+  async function warmTree(): Promise<ChecksumOptions> {
+    for (const dir of ['a', 'b', 'b/deep']) {
+      await mkdir(join(root, 'tree', dir), { recursive: true });
+      await writeFile(join(root, 'tree', dir, 'one.txt'), `one in ${dir}`);
+      await writeFile(join(root, 'tree', dir, 'two.txt'), `two in ${dir}`);
+    }
+    const warm = { ...options, statCache: StatCache.inMemory() };
+    await checksumPath('tree', warm);
+    return warm;
+  }
+
+  /** The checksum as a walk with nothing remembered makes it. */
+  const fresh = (extra: Partial<ChecksumOptions> = {}): Promise<string> =>
+    checksumPath('tree', { ...options, ...extra, statCache: StatCache.inMemory() });
+
+  it('looks at no file of an unchanged tree', async () => {
+    const warm = await warmTree();
+    const lookups = vi.spyOn(warm.statCache, 'get');
+    expect(await checksumPath('tree', warm)).toBe(await fresh());
+    expect(lookups).not.toHaveBeenCalled();
+  });
+
+  it.each([
+    ['a byte of a deep file', (tree: string) => writeFile(join(tree, 'b/deep/one.txt'), 'One')],
+    ['a mode', (tree: string) => chmod(join(tree, 'b/deep/two.txt'), 0o600)],
+    ['a new file', (tree: string) => writeFile(join(tree, 'b/new.txt'), 'new')],
+    ['a removed file', (tree: string) => rm(join(tree, 'a/one.txt'))],
+    ['a new directory', (tree: string) => mkdir(join(tree, 'b/deep/deeper'))],
+  ])('sees %s, and agrees with a walk that remembers nothing', async (_name, change) => {
+    const warm = await warmTree();
+    const before = await checksumPath('tree', warm);
+    await change(join(root, 'tree'));
+    const after = await checksumPath('tree', warm);
+    expect(after).not.toBe(before);
+    expect(after).toBe(await fresh());
+    // And the records left behind hold for the next walk.
+    expect(await checksumPath('tree', warm)).toBe(after);
+  });
+
+  it('hashes again the files of an unchanged directory whose digests were forgotten', async () => {
+    const warm = await warmTree();
+    const forgetful = { ...warm, statCache: StatCache.inMemory() };
+    const records = warm.statCache;
+    for (const dir of ['tree', 'tree/a', 'tree/b', 'tree/b/deep']) {
+      const record = records.directory(join(root, dir), JSON.stringify([root, false, null]));
+      if (record !== undefined) forgetful.statCache.setDirectory(join(root, dir), record);
+    }
+    await writeFile(join(root, 'tree/b/deep/one.txt'), 'One');
+    // tree and tree/b are listed as before, but below them a file changed.
+    expect(await checksumPath('tree', forgetful)).toBe(await fresh());
+  });
+
+  it('does not use records made under other excludes', async () => {
+    const warm = await warmTree();
+    const excludes = (path: string): boolean => path.endsWith('two.txt');
+    const withExcludes = { excludes, excludesKey: '["**/two.txt"]' };
+    const excluded = await checksumPath('tree', { ...warm, ...withExcludes });
+    expect(excluded).toBe(await fresh(withExcludes));
+    expect(excluded).not.toBe(await checksumPath('tree', warm));
+    expect(await checksumPath('tree', { ...warm, excludes })).toBe(excluded);
   });
 });
 

@@ -1,11 +1,11 @@
 import { createHash, hash } from 'node:crypto';
-import { lstatSync, readlinkSync } from 'node:fs';
+import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
 import { join, posix } from 'node:path';
 import { TbuildError, throwIfAborted, type Digest } from '../../core/index.js';
-import { nativeFs, type ScannedEntry } from '../../runtime/index.js';
+import { nativeFs, type ScannedDirectory, type ScannedEntry } from '../../runtime/index.js';
 import { InlinePool, TimeSlicer, type ThreadPool } from '../threads/index.js';
-import type { StatCache } from './stat-cache.js';
+import type { DirectoryRecord, StatCache } from './stat-cache.js';
 
 /** Files up to this size go to the pool in batches; a larger one is a task of its own. */
 const SMALL_FILE_LIMIT = 64 * 1024;
@@ -30,6 +30,12 @@ export interface ChecksumOptions {
   readonly includeOwnership: boolean;
   /** Paths (relative, slash-separated) left out, e.g. by .dockerignore. */
   readonly excludes?: (path: string) => boolean;
+  /**
+   * Names what `excludes` leaves out (e.g. the .dockerignore patterns), so directory
+   * checksums remembered under the same excludes are used again. A walk with
+   * excludes and no key remembers files only.
+   */
+  readonly excludesKey?: string;
   readonly signal?: AbortSignal;
 }
 
@@ -48,6 +54,12 @@ export interface ChecksumOptions {
  * without a remembered digest to the thread pool as it finds them
  * (PoolHashing); a wait for those; then the digests, bottom up, with no
  * promise per entry.
+ *
+ * A directory whose listing has the fingerprint it had when its checksum was
+ * remembered (StatCache directory records) has none of its files visited:
+ * only its subdirectories are walked, and when their checksums are unchanged
+ * too, so is its own. A rebuild that changed nothing lists each directory once
+ * and looks at no file.
  */
 export async function checksumPath(path: string, options: ChecksumOptions): Promise<Digest> {
   throwIfAborted(options.signal);
@@ -55,7 +67,7 @@ export async function checksumPath(path: string, options: ChecksumOptions): Prom
   try {
     const root = await walkTree(cleanRelative(path), options, hashing);
     await hashing.settle();
-    return entryDigest(root);
+    return entryDigest(root, options);
   } catch (error) {
     hashing.abandon();
     throw error;
@@ -64,10 +76,29 @@ export async function checksumPath(path: string, options: ChecksumOptions): Prom
 
 /** One entry of the walked tree; a file's digest arrives later when the pool hashes it. */
 type Entry =
-  | { readonly kind: 'dir'; readonly header: string; readonly children: [string, Entry][] }
+  | DirEntry
   | { readonly kind: 'file'; readonly header: string; content: string }
   | { readonly kind: 'link'; readonly header: string; readonly target: string }
   | { readonly kind: 'other'; readonly header: string };
+
+interface DirEntry {
+  readonly kind: 'dir';
+  readonly header: string;
+  /** Sorted by name; only the subdirectories when `tracked.reused` is set. */
+  children: [string, Entry][];
+  /** Where the directory is and what its listing was, when its checksum is remembered. */
+  tracked?: TrackedDirectory;
+}
+
+interface TrackedDirectory {
+  readonly absolute: string;
+  readonly relative: string;
+  readonly settings: string;
+  readonly scan: ScannedDirectory;
+  readonly fingerprint: string;
+  /** The record the listing matched: the directory's files were not visited. */
+  readonly reused: DirectoryRecord | undefined;
+}
 
 async function walkTree(
   relative: string,
@@ -78,14 +109,42 @@ async function walkTree(
   // The root is one path, not a listing: plain lstat.
   const rootAbsolute = join(options.root, relative);
   const root = visit(rootAbsolute, lstatSync(rootAbsolute, { bigint: true }), options, hashing);
-  const directories: [string, string, Entry & { kind: 'dir' }][] =
+  const directories: [string, string, DirEntry][] =
     root.kind === 'dir' ? [[relative, rootAbsolute, root]] : [];
+  const settings = directorySettings(options);
   for (let next = directories.pop(); next !== undefined; next = directories.pop()) {
     const [dirRelative, dirAbsolute, dir] = next;
     // join() would normalize each child path again (~0.5 µs); a readdir name is one
     // plain component, so appending it keeps the directory's normalized path normal.
     const prefix = dirAbsolute.endsWith('/') ? dirAbsolute : `${dirAbsolute}/`;
-    for (const stats of nativeFs.scanDirectory(dirAbsolute).sortedEntries()) {
+    const scan = nativeFs.scanDirectory(dirAbsolute);
+    if (settings !== undefined) {
+      const fingerprint = scan.fingerprint();
+      const record = options.statCache.directory(dirAbsolute, settings);
+      const reused =
+        record?.fingerprint === fingerprint && record.header === dir.header
+          ? recordedSubdirectories(scan, record)
+          : undefined;
+      dir.tracked = {
+        absolute: dirAbsolute,
+        relative: dirRelative,
+        settings,
+        scan,
+        fingerprint,
+        reused: reused === undefined ? undefined : record,
+      };
+      if (reused !== undefined) {
+        // Nothing in it changed: of its entries, only the subdirectories are walked.
+        for (const stats of reused) {
+          const child = dirRelative === '' ? stats.name : `${dirRelative}/${stats.name}`;
+          const entry = visit(prefix + stats.name, stats, options, hashing) as DirEntry;
+          dir.children.push([stats.name, entry]);
+          directories.push([child, prefix + stats.name, entry]);
+        }
+        continue;
+      }
+    }
+    for (const stats of scan.sortedEntries()) {
       if (slicer.due()) await slicer.pause();
       if (hashing.full()) await hashing.room();
       const name = stats.name;
@@ -99,6 +158,36 @@ async function walkTree(
     }
   }
   return root;
+}
+
+/**
+ * Remembered directory checksums are used under the same root, ownership rule and
+ * excludes only; undefined when the excludes have no key (nothing can be reused).
+ */
+function directorySettings(options: ChecksumOptions): string | undefined {
+  if (options.excludes !== undefined && options.excludesKey === undefined) return undefined;
+  const excludes = options.excludes === undefined ? null : (options.excludesKey ?? null);
+  return JSON.stringify([options.root, options.includeOwnership, excludes]);
+}
+
+/**
+ * The scanned entries of the subdirectories `record` lists, in its order; undefined
+ * when one is not there as a directory (the same fingerprint rules that out).
+ */
+function recordedSubdirectories(
+  scan: ScannedDirectory,
+  record: DirectoryRecord,
+): ScannedEntry[] | undefined {
+  if (record.subdirs.length === 0) return [];
+  const indexes = new Map(scan.names.map((name, index) => [name, index]));
+  const found: ScannedEntry[] = [];
+  for (const [name] of record.subdirs) {
+    const index = indexes.get(name);
+    const stats = index === undefined ? undefined : scan.entry(index);
+    if (stats?.isDirectory() !== true) return undefined;
+    found.push(stats);
+  }
+  return found;
 }
 
 /**
@@ -245,14 +334,10 @@ class PoolHashing {
   }
 }
 
-function entryDigest(entry: Entry): Digest {
+function entryDigest(entry: Entry, options: ChecksumOptions): Digest {
   switch (entry.kind) {
-    case 'dir': {
-      const hash = createHash('sha256').update(entry.header).update('\0');
-      for (const [name, child] of entry.children)
-        hash.update(name).update('\0').update(entryDigest(child)).update('\n');
-      return `sha256:${hash.digest('hex')}` as Digest;
-    }
+    case 'dir':
+      return directoryDigest(entry, options);
     // One-shot hashes: a context has thousands of files, and a Hash object each costs more.
     case 'file':
       return `sha256:${hash('sha256', `${entry.header}\0${entry.content}`, 'hex')}` as Digest;
@@ -261,6 +346,99 @@ function entryDigest(entry: Entry): Digest {
     case 'other':
       return `sha256:${hash('sha256', `${entry.header}\0`, 'hex')}` as Digest;
   }
+}
+
+/**
+ * A directory's checksum: its header, then each child's name and checksum. A
+ * directory whose listing matched its record keeps the recorded checksum when
+ * its subdirectories' are unchanged too; when one changed, its files (all
+ * remembered, or hashed here in the rare case they were forgotten) count again.
+ * Tracked directories leave a record for the next walk.
+ */
+function directoryDigest(dir: DirEntry, options: ChecksumOptions): Digest {
+  const tracked = dir.tracked;
+  const children = dir.children.map(([name, child]): [string, Digest] => [
+    name,
+    entryDigest(child, options),
+  ]);
+  const reused = tracked?.reused;
+  if (reused !== undefined && sameSubdirectories(children, reused.subdirs)) {
+    return reused.digest as Digest;
+  }
+  const all =
+    tracked !== undefined && reused !== undefined
+      ? withFiles(tracked, children, options)
+      : children;
+  const hash = createHash('sha256').update(dir.header).update('\0');
+  for (const [name, digest] of all) hash.update(name).update('\0').update(digest).update('\n');
+  const digest = `sha256:${hash.digest('hex')}` as Digest;
+  if (tracked !== undefined) {
+    const subdirs = new Set(
+      dir.children.filter(([, child]) => child.kind === 'dir').map(([name]) => name),
+    );
+    options.statCache.setDirectory(tracked.absolute, {
+      settings: tracked.settings,
+      fingerprint: tracked.fingerprint,
+      header: dir.header,
+      digest,
+      subdirs: all.filter(([name]) => subdirs.has(name)),
+    });
+  }
+  return digest;
+}
+
+function sameSubdirectories(
+  children: readonly (readonly [string, string])[],
+  recorded: readonly (readonly [string, string])[],
+): boolean {
+  return (
+    children.length === recorded.length &&
+    children.every(([name, digest], index) => {
+      const [recordedName, recordedDigest] = recorded[index] ?? [];
+      return name === recordedName && digest === recordedDigest;
+    })
+  );
+}
+
+/**
+ * Every child of a directory the walk passed over (its listing was unchanged),
+ * sorted: its subdirectories' fresh checksums, and its other entries made again
+ * from the scan, files from the stat cache.
+ */
+function withFiles(
+  tracked: TrackedDirectory,
+  subdirectories: readonly [string, Digest][],
+  options: ChecksumOptions,
+): [string, Digest][] {
+  const fresh = new Map(subdirectories);
+  const prefix = tracked.absolute.endsWith('/') ? tracked.absolute : `${tracked.absolute}/`;
+  const all: [string, Digest][] = [];
+  for (const stats of tracked.scan.sortedEntries()) {
+    const name = stats.name;
+    const child = tracked.relative === '' ? name : `${tracked.relative}/${name}`;
+    if (options.excludes?.(child) === true) continue;
+    if (!stats.nameIsUtf8) throw notUtf8(child);
+    const subdirectory = fresh.get(name);
+    if (subdirectory !== undefined) {
+      all.push([name, subdirectory]);
+      continue;
+    }
+    const absolute = prefix + name;
+    const header = headerJson(stats, options.includeOwnership);
+    let entry: Entry;
+    if (stats.isSymbolicLink()) entry = { kind: 'link', header, target: readlinkSync(absolute) };
+    else if (!stats.isFile()) entry = { kind: 'other', header };
+    else {
+      let content = options.statCache.get(absolute, stats);
+      if (content === undefined) {
+        content = hash('sha256', readFileSync(absolute), 'hex');
+        options.statCache.set(absolute, stats, content);
+      }
+      entry = { kind: 'file', header, content };
+    }
+    all.push([name, entryDigest(entry, options)]);
+  }
+  return all;
 }
 
 /**

@@ -77,9 +77,7 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
   await mkdir(stateDir, { recursive: true });
   await removeDeadMountPoints(join(store.layout.tmp, 'mnt'));
   await mkdir(cacheMountDir, { recursive: true });
-  const statCache = await StatCache.open(
-    join(store.layout.root, 'v1', 'contenthash', 'stat-cache.json'),
-  );
+  const statCache = await StatCache.open(join(store.layout.root, 'v1', 'contenthash'));
   const pool = createThreadPool();
   // One registry client per engine, made on first use: a build on local images never connects.
   let client: RegistryClient | undefined;

@@ -40,6 +40,7 @@ export function contentKey(paths: readonly string[], context: OpContext): InputK
             pool: context.pool,
             includeOwnership: false,
             excludes,
+            excludesKey: JSON.stringify(input.excludePatterns),
             signal: job.signal,
           });
           hash.update(`${match}\0${digest}\n`);
