@@ -207,6 +207,20 @@ describe('nativeFs.scanDirectory', () => {
   });
 });
 
+describe('ScannedEntry.inodeKey', () => {
+  it('is equal for hard links of one file and differs between files', () => {
+    writeFileSync(join(root, 'a'), 'a');
+    writeFileSync(join(root, 'b'), 'b');
+    linkSync(join(root, 'a'), join(root, 'a2'));
+    const scan = nativeFs.scanDirectory(root);
+    const key = (name: string): number | string => find(scan, name).inodeKey;
+    expect(key('a')).toBe(key('a2'));
+    expect(key('a')).not.toBe(key('b'));
+    const stats = lstatSync(join(root, 'a'), { bigint: true });
+    expect(key('a')).toBe(Number(stats.dev) * 2 ** 32 + Number(stats.ino));
+  });
+});
+
 describe('ScannedDirectory.fingerprint', () => {
   const fingerprint = (): string => nativeFs.scanDirectory(root).fingerprint();
 

@@ -70,7 +70,8 @@ export function upperDirToTar(upperDir: string, options: UpperToTarOptions): Rea
  * hundred chunks, not 60k pieces.
  */
 class UpperWalker {
-  private readonly hardlinks = new Map<string, string>();
+  /** Inode (ScannedEntry.inodeKey) → the name its first entry was written under. */
+  private readonly hardlinks = new Map<number | string, string>();
   private readonly slicer: TimeSlicer;
   private readonly out = new ChunkWriter(OUTPUT_BATCH);
   private readonly logger: Logger;
@@ -172,11 +173,7 @@ class UpperWalker {
     smallBody: (() => Promise<Buffer>) | undefined,
   ): AsyncGenerator<Buffer> {
     const { path, stats, xattrs: rawXattrs } = entry;
-    for (const key of ['redirect', 'metacopy']) {
-      if (rawXattrs.has(`trusted.overlay.${key}`) || rawXattrs.has(`user.overlay.${key}`)) {
-        throw sourceError(`${name} carries the overlay ${key} xattr`, path);
-      }
-    }
+    if (rawXattrs.size > 0) refuseOverlayIndirection(rawXattrs, name, path);
     const base = {
       name,
       mode: stats.mode & 0o7777,
@@ -195,8 +192,10 @@ class UpperWalker {
       yield* this.directory(path, `${name}/`);
       return;
     }
+    // Files linked from an earlier snapshot (COPY's FileReuse) all have links: the map
+    // holds every one of them, so its key must be cheap.
     if (!stats.isDirectory() && stats.nlink > 1) {
-      const key = `${stats.dev}:${stats.ino}`;
+      const key = stats.inodeKey;
       const first = this.hardlinks.get(key);
       if (first !== undefined) {
         this.header({ ...base, type: 'hardlink', linkname: first });
@@ -278,6 +277,19 @@ class UpperWalker {
       kept.set(key, value);
     }
     return kept;
+  }
+}
+
+/** Redirect and metacopy entries point at lower layers' files: a layer of its own cannot carry them. */
+function refuseOverlayIndirection(
+  xattrs: ReadonlyMap<string, Buffer>,
+  name: string,
+  path: string,
+): void {
+  for (const key of ['redirect', 'metacopy']) {
+    if (xattrs.has(`trusted.overlay.${key}`) || xattrs.has(`user.overlay.${key}`)) {
+      throw sourceError(`${name} carries the overlay ${key} xattr`, path);
+    }
   }
 }
 
