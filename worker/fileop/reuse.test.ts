@@ -11,7 +11,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { CopyAction, FileOp } from '../../solver/index.js';
 import { planLayerCopy } from './layer-copy.js';
 import { FileReuse, sourceIdentity, type WantedFile } from './reuse.js';
@@ -125,6 +125,19 @@ describe('FileReuse', () => {
     rmSync(join(dir, 'layer/a'));
     const stale = new FileReuse(join(dir, 'previous'), new Map([['a', `${identity}0`]]));
     expect(await tryLink(stale, 'a')).toBe(false);
+  });
+
+  it('links a source with its recorded identity without listing the earlier directory', async () => {
+    pair('a', 'same', 'same');
+    const identity = sourceIdentity(fromNodeStats(lstatSync(join(dir, 'src/a'))));
+    const trusting = new FileReuse(join(dir, 'previous'), new Map([['a', identity]]));
+    const scans = vi.spyOn(nativeFs, 'scanDirectory');
+    try {
+      expect(await tryLink(trusting, 'a')).toBe(true);
+      expect(scans).not.toHaveBeenCalled();
+    } finally {
+      scans.mockRestore();
+    }
   });
 
   it('gives a scanned file the identity node:fs stats give it, so earlier records still match', () => {

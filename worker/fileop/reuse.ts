@@ -28,7 +28,9 @@ export interface WantedFile {
  *
  * A file is linked only when the earlier one is byte-for-byte equal to the
  * source and already has the ownership, mode and mtime the copy would give
- * it, so the layer is the one a plain copy makes. Sharing inodes across
+ * it, so the layer is the one a plain copy makes. When the earlier file was
+ * made by this step from the very source seen now (the recorded identity),
+ * that is known without looking; otherwise both are read and compared. Sharing inodes across
  * snapshots is safe because committed snapshots are never written to (an
  * overlay copies a lower file up before changing it); the copy that links
  * must itself write nothing more to the file, which the caller guarantees by
@@ -85,6 +87,17 @@ export class FileReuse {
   ): Promise<string | undefined> {
     if (this.#previousRoot === undefined) return undefined;
     const previous = `${this.#previousRoot}/${relative}`;
+    const identity = sourceIdentity(sourceStats);
+    if (this.#previousSources.get(relative) === identity) {
+      // Made by this same step (same flags) from this very source: the same identity
+      // means the same bytes, mode, owner and mtime now as then, so the earlier file is
+      // what a copy would make, and it is linked without even listing its directory.
+      // A change to the source's hard links changes its ctime, so the earlier inode
+      // cannot be standing for another source here either.
+      this.#sources.set(relative, identity);
+      this.#linked += 1;
+      return previous;
+    }
     const earlier = this.#earlierEntry(this.#previousRoot, relative);
     if (earlier === undefined || !isFile(earlier)) return undefined;
     if (
@@ -100,13 +113,11 @@ export class FileReuse {
     const sourceInode = `${sourceStats.dev}:${sourceStats.ino}`;
     const claimedBy = this.#claimed.get(earlierInode);
     if (claimedBy !== undefined && claimedBy !== sourceInode) return undefined;
-    const identity = sourceIdentity(sourceStats);
     try {
       const equal =
-        this.#previousSources.get(relative) === identity ||
-        (sourceStats.size <= SYNC_COMPARE_LIMIT
+        sourceStats.size <= SYNC_COMPARE_LIMIT
           ? sameBytesSync(source, previous, sourceStats.size)
-          : await sameBytes(source, previous));
+          : await sameBytes(source, previous);
       if (!equal) return undefined;
     } catch {
       // Gone meanwhile (pruned), unreadable: the caller copies instead.
