@@ -30,17 +30,31 @@ export async function previousLayer(
   if (record?.snapshot === undefined) return undefined;
   const committed = await store.snapshots.get(record.snapshot);
   if (committed === undefined) return undefined;
-  const sources = record.data?.['sources'];
-  return {
-    dir: store.snapshots.path(committed.id),
-    sources: new Map(
-      typeof sources === 'object' && sources !== null
-        ? Object.entries(sources).filter(
-            (entry): entry is [string, string] => typeof entry[1] === 'string',
-          )
-        : [],
-    ),
-  };
+  return { dir: store.snapshots.path(committed.id), sources: recordedSources(record.data) };
+}
+
+/**
+ * The sources a record lists: a flat [path, identity, path, identity, …] array
+ * (a JSON object with a key per file parsed several times slower, and a COPY
+ * of 20k files has 20k), or the object form of earlier versions.
+ */
+function recordedSources(data: Readonly<Record<string, unknown>> | undefined): Map<string, string> {
+  const sources = new Map<string, string>();
+  const list = data?.['sourceList'];
+  if (Array.isArray(list)) {
+    for (let index = 0; index + 1 < list.length; index += 2) {
+      const [path, identity] = [list[index] as unknown, list[index + 1] as unknown];
+      if (typeof path === 'string' && typeof identity === 'string') sources.set(path, identity);
+    }
+    return sources;
+  }
+  const object = data?.['sources'];
+  if (typeof object === 'object' && object !== null) {
+    for (const [path, identity] of Object.entries(object)) {
+      if (typeof identity === 'string') sources.set(path, identity);
+    }
+  }
+  return sources;
 }
 
 export async function rememberLayer(
@@ -58,7 +72,7 @@ export async function rememberLayer(
     {
       snapshot,
       description: `last result of ${options.vertex.meta.name} (unchanged files are linked from it)`,
-      data: { sources: Object.fromEntries(options.sources) },
+      data: { sourceList: [...options.sources].flat() },
     },
     options.signal,
   );
