@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defaultLayerFs } from './layer-fs.js';
-import { SizeChanged, SmallFileReader, type SmallFile } from './small-files.js';
+import { BatchBuffers, SizeChanged, SmallFileReader, type SmallFile } from './small-files.js';
 
 let dir: string;
 beforeEach(() => {
@@ -69,6 +69,34 @@ describe('SmallFileReader', () => {
       expect(await failureOf(reader.body(0))).toMatchObject({ code: 'ELOOP' });
     } finally {
       await reader.close();
+    }
+  });
+});
+
+describe('BatchBuffers', () => {
+  it('gives back a spare buffer that is big enough, and makes a new one otherwise', () => {
+    const buffers = new BatchBuffers();
+    const first = buffers.take(1000);
+    expect(first.length).toBeGreaterThanOrEqual(1000);
+    buffers.give(first);
+    // Compared by identity as booleans: printing 2 MiB buffers takes seconds.
+    expect(buffers.take(500) === first).toBe(true);
+    expect(buffers.take(500) === first).toBe(false);
+  });
+
+  it('serves readers of one directory after another, each body right', async () => {
+    const buffers = new BatchBuffers();
+    const files = write(200, (index) => 50 + index * 7);
+    for (let round = 0; round < 3; round++) {
+      const reader = new SmallFileReader(defaultLayerFs, dir, files, buffers);
+      try {
+        for (const [index, file] of files.entries()) {
+          const body = await reader.body(index);
+          expect(body.equals(Buffer.alloc(file.size, `${String(index)}:`))).toBe(true);
+        }
+      } finally {
+        await reader.close();
+      }
     }
   });
 });

@@ -21,7 +21,7 @@ import { NS_PER_SECOND, type TarEntry } from './tar-entry.js';
 import { END_OF_ARCHIVE, writeEntryHeader, type TimestampPrecision } from './tar-header.js';
 import { OPAQUE_MARKER, WHITEOUT_PREFIX } from './layer-path.js';
 import { ChunkWriter } from './chunk-writer.js';
-import { SizeChanged, SmallFileReader, type SmallFile } from './small-files.js';
+import { BatchBuffers, SizeChanged, SmallFileReader, type SmallFile } from './small-files.js';
 
 export interface UpperToTarOptions {
   readonly signal: AbortSignal;
@@ -74,6 +74,8 @@ class UpperWalker {
   private readonly hardlinks = new Map<number | string, string>();
   private readonly slicer: TimeSlicer;
   private readonly out = new ChunkWriter(OUTPUT_BATCH);
+  /** Read buffers of small files, used again from one directory to the next. */
+  private readonly buffers = new BatchBuffers();
   private readonly logger: Logger;
   private readonly epochNs: bigint | undefined;
   private readonly root: string;
@@ -153,7 +155,7 @@ class UpperWalker {
         small.push({ name: child.name, size: child.stats.size });
       }
     }
-    const reader = new SmallFileReader(this.fs, path, small);
+    const reader = new SmallFileReader(this.fs, path, small, this.buffers);
     try {
       for (const child of children) {
         const index = smallIndex.get(child);
