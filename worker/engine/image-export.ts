@@ -10,7 +10,7 @@ import {
 } from '../../core/index.js';
 import { Sha256Stream } from '../../runtime/index.js';
 import { buildManifest, type ImageBundle, type LayerBlob } from '../exporters/index.js';
-import { upperDirToTar } from '../layers/index.js';
+import { upperDirTarChunks } from '../layers/index.js';
 import { gzipParallel, type ThreadPool } from '../threads/index.js';
 import { zstdCompress } from './zstd.js';
 import { LAYER_LABELS } from './ops/image-source.js';
@@ -150,16 +150,16 @@ export async function makeLayerBlob(
 
   await options.store.snapshots.ensureIntact(snapshot, { signal: options.signal });
   // The diffID is hashed on libuv threads, so this thread only makes the tar. Tar
-  // chunks are never written again once yielded, and compression copies them into
-  // its own blocks, so they can be hashed while they travel on.
+  // chunks are never written again once yielded, so they can be hashed while they
+  // travel on; gzip hashes its blocks itself, before they move to its threads.
   const diffHash = new Sha256Stream();
-  const tar = upperDirToTar(options.store.snapshots.path(snapshot), {
+  const tar = upperDirTarChunks(options.store.snapshots.path(snapshot), {
     signal: options.signal,
     ...(options.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: options.sourceDateEpoch }),
   });
   async function* hashed(): AsyncGenerator<Uint8Array> {
     const hashing: Promise<void>[] = [];
-    for await (const chunk of tar as AsyncIterable<Uint8Array>) {
+    for await (const chunk of tar) {
       hashing.push(diffHash.update(chunk));
       // A bounded queue: the tar never runs more than a few chunks ahead of its hash.
       if (hashing.length > DIFF_HASH_AHEAD) await hashing.shift();
@@ -169,9 +169,10 @@ export async function makeLayerBlob(
   const level = options.compressionLevel;
   const body =
     options.compression === 'gzip'
-      ? gzipParallel(hashed(), {
+      ? gzipParallel(tar, {
           pool: options.pool,
           signal: options.signal,
+          digest: diffHash,
           ...(level === undefined ? {} : { level }),
         })
       : options.compression === 'zstd'

@@ -38,4 +38,20 @@ describe('ChunkWriter', () => {
     writer.write(Buffer.from('zzzz'));
     expect(Buffer.concat(writer.takeAll())).toEqual(Buffer.from('\u0000ab\u0000zzzz', 'latin1'));
   });
+
+  it('cuts writes and zeros at chunk ends, so every chunk but the last is full and owns its buffer', () => {
+    const writer = new ChunkWriter(8);
+    const expected: Buffer[] = [];
+    for (let index = 0; index < 20; index++) {
+      const piece = Buffer.from(`piece${String(index)}-`);
+      writer.write(piece);
+      writer.zeros(index % 5);
+      expected.push(piece, Buffer.alloc(index % 5));
+    }
+    const chunks = [...writer.takeFull(), ...writer.takeAll()];
+    expect(Buffer.concat(chunks)).toEqual(Buffer.concat(expected));
+    for (const chunk of chunks.slice(0, -1)) {
+      expect([chunk.length, chunk.byteOffset, chunk.buffer.byteLength]).toEqual([8, 0, 8]);
+    }
+  });
 });

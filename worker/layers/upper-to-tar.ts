@@ -14,7 +14,7 @@ import { Readable } from 'node:stream';
 import { constants, readlinkSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { TbuildError, noopLogger, throwIfAborted, type Logger } from '../../core/index.js';
-import { TimeSlicer } from '../threads/index.js';
+import { DEFAULT_GZIP_BLOCK_SIZE, TimeSlicer } from '../threads/index.js';
 import type { ScannedEntry } from '../../runtime/index.js';
 import { defaultLayerFs, type LayerFs } from './layer-fs.js';
 import { NS_PER_SECOND, type TarEntry } from './tar-entry.js';
@@ -42,8 +42,11 @@ export interface UpperToTarOptions {
 const READ_CHUNK = 256 * 1024;
 /** Files up to this size are read whole, a directory's worth at a time (SmallFileReader); bigger ones stream. */
 const SMALL_FILE_LIMIT = 1024 * 1024;
-/** Headers and small files are gathered into chunks of about this size before they are yielded. */
-const OUTPUT_BATCH = 1024 * 1024;
+/**
+ * The tar is yielded in chunks of this size: gzip's block size, so compression
+ * takes each chunk as one of its blocks without copying it (gzipParallel).
+ */
+const OUTPUT_BATCH = DEFAULT_GZIP_BLOCK_SIZE;
 /** Tar bodies are padded with zeros to a whole number of 512-byte blocks. */
 const TAR_BLOCK = 512;
 const OVERLAY_XATTR = /^(trusted|user)\.overlay\./;
@@ -57,7 +60,19 @@ interface DirectoryChild {
 
 /** A readable byte stream of the layer tar of `upperDir`. */
 export function upperDirToTar(upperDir: string, options: UpperToTarOptions): Readable {
-  return Readable.from(new UpperWalker(upperDir, options).tar(), { objectMode: false });
+  return Readable.from(upperDirTarChunks(upperDir, options), { objectMode: false });
+}
+
+/**
+ * The layer tar of `upperDir` as the chunks it is made in: whole ChunkWriter
+ * chunks of gzip's block size (the last shorter), never written again, each
+ * owning its buffer, which a stream could merge or split.
+ */
+export function upperDirTarChunks(
+  upperDir: string,
+  options: UpperToTarOptions,
+): AsyncGenerator<Buffer> {
+  return new UpperWalker(upperDir, options).tar();
 }
 
 /**
@@ -216,7 +231,6 @@ class UpperWalker {
           throw error;
         }
       } else {
-        yield* this.out.takeAll();
         yield* this.content(path, name, size);
       }
       this.out.zeros((TAR_BLOCK - (size % TAR_BLOCK)) % TAR_BLOCK);
@@ -244,11 +258,13 @@ class UpperWalker {
       let remaining = size;
       while (remaining > 0) {
         throwIfAborted(this.options.signal);
-        const buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK, remaining));
-        const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+        // Read in place, so the output keeps its whole chunks (see ChunkWriter).
+        const region = this.out.reserveUpTo(Math.min(READ_CHUNK, remaining));
+        const { bytesRead } = await handle.read(region, 0, region.length, null);
         if (bytesRead === 0) throw sourceError(`${name} shrank while it was read`, path);
+        this.out.commit(bytesRead);
         remaining -= bytesRead;
-        yield buffer.subarray(0, bytesRead);
+        yield* this.out.takeFull();
       }
       const { bytesRead } = await handle.read(Buffer.alloc(1), 0, 1, null);
       if (bytesRead !== 0) throw sourceError(`${name} grew while it was read`, path);

@@ -68,4 +68,61 @@ describe('gzipParallel', () => {
     const gz = await gzipAll([Buffer.from('x')], 1024);
     expect([...gz.subarray(0, 10)]).toEqual([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
   });
+
+  it('moves whole-block chunks on as they are and copies the rest, giving the same bytes', async () => {
+    const blockSize = 4096;
+    const data = sampleData(5 * blockSize + 100);
+    const ownBlock = (start: number): Uint8Array => {
+      const block = new Uint8Array(blockSize);
+      block.set(data.subarray(start, start + blockSize));
+      return block;
+    };
+    // Aligned whole blocks, then a short chunk that puts the next whole block off its boundary.
+    const whole = [ownBlock(0), ownBlock(blockSize)];
+    const chunks = [
+      ...whole,
+      data.subarray(2 * blockSize, 2 * blockSize + 10),
+      ownBlock(2 * blockSize + 10),
+      data.subarray(3 * blockSize + 10),
+    ];
+    const parts: Uint8Array[] = [];
+    const source = (async function* () {
+      for (const chunk of chunks) {
+        await Promise.resolve();
+        yield chunk;
+      }
+    })();
+    for await (const part of gzipParallel(source, { pool: new InlinePool(), blockSize })) {
+      parts.push(part);
+    }
+    expect(gunzipSync(Buffer.concat(parts)).equals(data)).toBe(true);
+    expect(Buffer.concat(parts).equals(await gzipAll([data], blockSize))).toBe(true);
+    // The aligned whole blocks moved to the (inline) thread: their buffers are detached.
+    expect(whole.map((block) => block.buffer.byteLength)).toEqual([0, 0]);
+    expect(chunks[3]?.buffer.byteLength).toBe(blockSize);
+  });
+
+  it('gives each block to the digest, in order, before it moves', async () => {
+    const data = sampleData(50_000);
+    const seen: Buffer[] = [];
+    const digest = {
+      update: async (bytes: Uint8Array): Promise<void> => {
+        await Promise.resolve();
+        seen.push(Buffer.from(bytes)); // still readable: not moved yet
+      },
+    };
+    const source = (async function* () {
+      await Promise.resolve();
+      yield data;
+    })();
+    for await (const part of gzipParallel(source, {
+      pool: new InlinePool(),
+      blockSize: 8192,
+      digest,
+    })) {
+      expect(part).toBeInstanceOf(Uint8Array);
+    }
+    expect(Buffer.concat(seen).equals(data)).toBe(true);
+    expect(seen.length).toBe(Math.ceil(data.length / 8192));
+  });
 });

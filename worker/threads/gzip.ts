@@ -11,6 +11,11 @@ export interface ParallelGzipOptions {
   /** Uncompressed bytes per task. Part of the output's identity: keep it fixed for reproducible digests. */
   readonly blockSize?: number;
   readonly signal?: AbortSignal;
+  /**
+   * Given every block of the input, in order, before the block moves to a thread
+   * (e.g. the layer's diffID): the block must be done with when `update` settles.
+   */
+  readonly digest?: { update(bytes: Uint8Array): Promise<void> };
 }
 
 export const DEFAULT_GZIP_BLOCK_SIZE = 1024 * 1024;
@@ -24,6 +29,10 @@ const GZIP_HEADER = Uint8Array.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0
  * as dictionary and ended with a sync flush, and the raw deflate pieces are
  * concatenated between one gzip header and trailer. Any gzip reader decodes the result; the same
  * input, level and block size always give the same bytes.
+ *
+ * Input chunks of exactly the block size that own their ArrayBuffer (as
+ * ChunkWriter makes them) become blocks as they are, not copied: they move to
+ * the threads, so the source must not use them again.
  */
 export async function* gzipParallel(
   source: AsyncIterable<Uint8Array>,
@@ -50,11 +59,12 @@ export async function* gzipParallel(
     dictionary = new Uint8Array(block.subarray(Math.max(0, block.length - DEFLATE_WINDOW)));
     // Moved, not copied: a copy per block piled up as garbage in every thread until
     // its next full GC, over 150 MB of RSS for a 120 MB layer.
+    const hashed = options.digest?.update(block) ?? Promise.resolve();
     pending.push({
       length: block.length,
-      result: options.pool.run('deflateBlock', input, options.signal, [
-        block.buffer as ArrayBuffer,
-      ]),
+      result: hashed.then(() =>
+        options.pool.run('deflateBlock', input, options.signal, [block.buffer as ArrayBuffer]),
+      ),
     });
   };
   /** The oldest block's deflated bytes, its checksum folded into the stream's. */
@@ -82,7 +92,9 @@ export async function* gzipParallel(
 
 /**
  * Regroups a byte stream into blocks of exactly `size` bytes (the last may be
- * shorter). Each block has an ArrayBuffer of its own, so it can be transferred.
+ * shorter). Each block has an ArrayBuffer of its own, so it can be transferred:
+ * a chunk that already is such a block, arriving on a block boundary, is
+ * passed on as it is.
  */
 export async function* rechunk(
   source: AsyncIterable<Uint8Array>,
@@ -92,6 +104,10 @@ export async function* rechunk(
   let buffer = Buffer.allocUnsafe(size);
   let filled = 0;
   for await (const chunk of source) {
+    if (filled === 0 && isWholeBlock(chunk, size)) {
+      yield chunk;
+      continue;
+    }
     let offset = 0;
     while (offset < chunk.length) {
       const take = Math.min(size - filled, chunk.length - offset);
@@ -106,4 +122,8 @@ export async function* rechunk(
     }
   }
   if (filled > 0) yield buffer.subarray(0, filled);
+}
+
+function isWholeBlock(chunk: Uint8Array, size: number): boolean {
+  return chunk.length === size && chunk.byteOffset === 0 && chunk.buffer.byteLength === size;
 }
