@@ -36,6 +36,8 @@ export interface ChecksumOptions {
    * excludes and no key remembers files only.
    */
   readonly excludesKey?: string;
+  /** Told every directory listing the walk made (the copy that follows may use them). */
+  readonly onListed?: (path: string, listing: ScannedDirectory) => void;
   readonly signal?: AbortSignal;
 }
 
@@ -118,6 +120,7 @@ async function walkTree(
     // plain component, so appending it keeps the directory's normalized path normal.
     const prefix = dirAbsolute.endsWith('/') ? dirAbsolute : `${dirAbsolute}/`;
     const scan = nativeFs.scanDirectory(dirAbsolute);
+    options.onListed?.(dirAbsolute, scan);
     if (settings !== undefined) {
       const fingerprint = scan.fingerprint();
       const record = options.statCache.directory(dirAbsolute, settings);

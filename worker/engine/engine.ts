@@ -6,6 +6,7 @@ import { SandboxExecutor, nativeFs, type Executor } from '../../runtime/index.js
 import type { RegistryClient } from '../../registry-client/index.js';
 import { Solver, type Vertex } from '../../solver/index.js';
 import { StatCache } from '../contenthash/index.js';
+import { ListingMemo } from './listing-memo.js';
 import { createThreadPool, type ThreadPool } from '../threads/index.js';
 import type { LayerSettings } from './image-export.js';
 import { LayerPrefetcher } from './layer-prefetch.js';
@@ -94,6 +95,7 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
     executor: options.executor ?? new SandboxExecutor({ stateDir, logger }),
     pool,
     statCache,
+    listings: new ListingMemo(),
     logger,
     locals: options.locals,
     secrets: options.secrets ?? new Map(),

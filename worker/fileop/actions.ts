@@ -2,6 +2,7 @@ import { chmod, lchown, lutimes, mkdir, rm, symlink, utimes, writeFile } from 'n
 import { posix } from 'node:path';
 import { TbuildError, throwIfAborted } from '../../core/index.js';
 import type { Chown, CopyAction, FileAction, FileOp } from '../../solver/index.js';
+import type { ScannedDirectory } from '../../runtime/index.js';
 import { applyCopy } from './copy.js';
 import { exists } from './exists.js';
 import { resolveInRoot } from './in-root.js';
@@ -34,6 +35,8 @@ export interface FileOpContext {
   readonly lookupRoot?: string;
   /** Earlier equal files a copy may hard-link (see FileReuse); only for a fresh layer directory. */
   readonly reuse?: FileReuse;
+  /** A listing of a source directory made earlier in the build, if one was kept (CopyContext). */
+  readonly listings?: (path: string) => ScannedDirectory | undefined;
   readonly signal?: AbortSignal;
 }
 
@@ -102,6 +105,7 @@ async function applyAction(action: FileAction, context: FileOpContext): Promise<
         destRoot: root,
         ...(owner === undefined ? {} : { owner }),
         ...(context.reuse === undefined ? {} : { reuse: context.reuse }),
+        ...(context.listings === undefined ? {} : { listings: context.listings }),
         ...filters,
         ...(context.signal === undefined ? {} : { signal: context.signal }),
       });

@@ -15,7 +15,7 @@ import {
 import { chmod, copyFile, lchown, lstat, mkdir } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { TbuildError, throwIfAborted } from '../../core/index.js';
-import { nativeFs } from '../../runtime/index.js';
+import { nativeFs, type ScannedDirectory } from '../../runtime/index.js';
 import type { CopyAction } from '../../solver/index.js';
 import { TimeSlicer } from '../threads/index.js';
 import { applyModeSpec, parseModeSpec, type ModeSpec } from './chmod.js';
@@ -49,6 +49,11 @@ export interface CopyContext {
   readonly sourceExcludes?: (path: string) => boolean;
   /** Earlier equal files to hard-link instead of copying (only when `destRoot` is a fresh layer directory). */
   readonly reuse?: FileReuse;
+  /**
+   * A listing of a source directory made earlier in the build (the checksum of
+   * the copy's sources), used instead of listing it again when there is one.
+   */
+  readonly listings?: (path: string) => ScannedDirectory | undefined;
   readonly signal?: AbortSignal;
 }
 
@@ -258,7 +263,8 @@ class TreeCopier {
       const existing = at.fresh === true ? undefined : lstatOrUndefined(target);
       if (existing !== undefined && !existing.isDirectory()) rmSync(target, { force: true });
       if (existing?.isDirectory() !== true) mkdirSync(target);
-      for (const entry of nativeFs.scanDirectory(source).sortedEntries()) {
+      const listing = this.context.listings?.(source) ?? nativeFs.scanDirectory(source);
+      for (const entry of listing.sortedEntries()) {
         const name = entry.name;
         if (!entry.nameIsUtf8) {
           const path = relative === '' ? name : `${relative}/${name}`;

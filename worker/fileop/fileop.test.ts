@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isTbuildError } from '../../core/index.js';
+import { nativeFs } from '../../runtime/index.js';
 import type { CopyAction, FileOp } from '../../solver/index.js';
 import { applyFileOp, type CopyFilters } from './actions.js';
 import { applyModeSpec, parseModeSpec } from './chmod.js';
@@ -102,6 +103,23 @@ async function failure(promise: Promise<unknown>): Promise<string> {
 }
 
 describe('COPY semantics', () => {
+  it('copies the entries of a listing made earlier (the checksum’s) rather than listing again', async () => {
+    const listed = nativeFs.scanDirectory(join(context, 'app'));
+    await writeFile(join(context, 'app/late.c'), 'added after the checksum\n');
+    const asked: string[] = [];
+    await applyFileOp(copy('app', '/srv'), {
+      destRoot: dest,
+      inputRoots: [dest, context],
+      emptyDir: empty,
+      listings: (path) => {
+        asked.push(path);
+        return path === join(context, 'app') ? listed : undefined;
+      },
+    });
+    expect(await tree(dest)).toEqual(['srv/', 'srv/lib/', 'srv/lib/util.c', 'srv/main.c']);
+    expect(asked).toEqual([join(context, 'app'), join(context, 'app/lib')]);
+  });
+
   it('copies the contents of a directory, not the directory', async () => {
     await apply(copy('app', '/srv'));
     expect(await tree(dest)).toEqual(['srv/', 'srv/lib/', 'srv/lib/util.c', 'srv/main.c']);

@@ -4,6 +4,7 @@ import type { ThreadPool } from '../../threads/index.js';
 import type { StatCache } from '../../contenthash/index.js';
 import type { BuildStore } from '../store.js';
 import type { ImagePuller } from '../pull.js';
+import type { ListingMemo } from '../listing-memo.js';
 
 /** What every op implementation of one build shares. */
 export interface OpContext {
@@ -11,6 +12,8 @@ export interface OpContext {
   readonly executor: Executor;
   readonly pool: ThreadPool;
   readonly statCache: StatCache;
+  /** Context listings the checksum of a COPY's sources made, for the copy (ListingMemo). */
+  readonly listings: ListingMemo;
   readonly logger: Logger;
   /** Local sources by name (the build context is `context`). */
   readonly locals: ReadonlyMap<string, string>;

@@ -73,6 +73,7 @@ export function fileOp(vertex: Vertex, op: FileOp, context: OpContext): SolverOp
               copyFilters,
               ...(plan === undefined ? {} : { lookupRoot: baseRoot }),
               ...(reuse === undefined ? {} : { reuse }),
+              listings: (path) => context.listings.take(path),
             });
           },
         );

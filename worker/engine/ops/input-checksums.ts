@@ -41,6 +41,9 @@ export function contentKey(paths: readonly string[], context: OpContext): InputK
             includeOwnership: false,
             excludes,
             excludesKey: JSON.stringify(input.excludePatterns),
+            onListed: (path, listing) => {
+              context.listings.keep(path, listing);
+            },
             signal: job.signal,
           });
           hash.update(`${match}\0${digest}\n`);
