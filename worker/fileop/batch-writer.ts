@@ -22,6 +22,7 @@ const IN_FLIGHT = 3;
 
 interface CopyBatch {
   readonly kind: 'copy';
+  readonly key: string;
   readonly from: string;
   readonly to: string;
   readonly names: string[];
@@ -30,6 +31,7 @@ interface CopyBatch {
 
 interface LinkBatch {
   readonly kind: 'link';
+  readonly key: string;
   readonly from: string;
   readonly to: string;
   readonly names: string[];
@@ -40,7 +42,7 @@ interface LinkBatch {
 interface LinkFallback {
   readonly sourceDir: string;
   readonly file: CopiedFile;
-  readonly onCopied: (() => void) | undefined;
+  readonly onCopied?: () => void;
 }
 
 /**
@@ -55,6 +57,8 @@ export class BatchWriter {
   readonly #signal: AbortSignal | undefined;
   readonly #open = new Map<string, CopyBatch | LinkBatch>();
   readonly #inFlight = new Set<Promise<void>>();
+  /** The batch #batch gave last. */
+  #last: CopyBatch | LinkBatch | undefined;
   #failure: { error: unknown } | undefined;
 
   constructor(options: { fs?: BatchFs; signal?: AbortSignal } = {}) {
@@ -80,7 +84,7 @@ export class BatchWriter {
   ): Promise<void> {
     const batch = this.#batch('link', earlierDir, targetDir);
     batch.names.push(name);
-    batch.fallbacks.push({ ...fallback, onCopied: fallback.onCopied });
+    batch.fallbacks.push(fallback);
     if (batch.names.length >= BATCH_FILES) await this.#submit(batch);
   }
 
@@ -117,20 +121,26 @@ export class BatchWriter {
   #batch(kind: 'copy', from: string, to: string): CopyBatch;
   #batch(kind: 'link', from: string, to: string): LinkBatch;
   #batch(kind: 'copy' | 'link', from: string, to: string): CopyBatch | LinkBatch {
+    // Files come a directory at a time: the batch asked for last is most often the one.
+    const last = this.#last;
+    if (last?.kind === kind && last.from === from && last.to === to && this.#open.has(last.key)) {
+      return last;
+    }
     const key = `${kind}\0${from}\0${to}`;
     let batch = this.#open.get(key);
     if (batch === undefined) {
       batch =
         kind === 'copy'
-          ? { kind, from, to, names: [], attributes: [] }
-          : { kind, from, to, names: [], fallbacks: [] };
+          ? { kind, key, from, to, names: [], attributes: [] }
+          : { kind, key, from, to, names: [], fallbacks: [] };
       this.#open.set(key, batch);
     }
+    this.#last = batch;
     return batch;
   }
 
   async #submit(batch: CopyBatch | LinkBatch): Promise<void> {
-    this.#open.delete(`${batch.kind}\0${batch.from}\0${batch.to}`);
+    this.#open.delete(batch.key);
     while (this.#inFlight.size >= IN_FLIGHT) await Promise.race(this.#inFlight);
     if (this.#failure !== undefined) throw this.#failure.error;
     throwIfAborted(this.#signal);

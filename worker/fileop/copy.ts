@@ -180,6 +180,10 @@ interface DirectoryMetadata {
 class TreeCopier {
   /** Source inode → first copy, so hardlinks stay hardlinks. */
   readonly #links = new Map<string, string>();
+  /** Tells the FileReuse a link it offered was copied instead (one function for every file). */
+  readonly #linkFailed = (): void => {
+    this.context.reuse?.linkFailed();
+  };
   readonly #slicer: TimeSlicer;
   readonly #writer: BatchWriter;
   /** Further names of hard-linked sources: [first copy, target], linked once the first exists. */
@@ -290,7 +294,7 @@ class TreeCopier {
     }
 
     if (at.fresh !== true) replaceable(target, relative);
-    const inode = `${stats.dev}:${stats.ino}`;
+    const inode = stats.nlink > 1 ? `${stats.dev}:${stats.ino}` : '';
     const firstCopy = stats.nlink > 1 ? this.#links.get(inode) : undefined;
     if (firstCopy !== undefined) {
       this.#pendingLinks.push([firstCopy, target]);
@@ -322,13 +326,17 @@ class TreeCopier {
     stats: EntryStats,
     owner: { uid: number; gid: number; mode: number },
   ): Promise<void> {
-    const file = { ...owner, atimeMs: wholeMs(stats.atimeMs), mtimeMs: wholeMs(stats.mtimeMs) };
+    const file: CopiedFile = {
+      uid: owner.uid,
+      gid: owner.gid,
+      mode: owner.mode,
+      atimeMs: wholeMs(stats.atimeMs),
+      mtimeMs: wholeMs(stats.mtimeMs),
+    };
     const reuse = this.context.reuse;
     const inLayer = target.slice(this.context.destRoot.length + 1);
-    const earlier = await reuse?.earlierEqual(source, stats, inLayer, {
-      ...owner,
-      mtimeMs: file.mtimeMs,
-    });
+    // A CopiedFile is a WantedFile: ownership, mode and mtime (and an atime, unused there).
+    const earlier = await reuse?.earlierEqual(source, stats, inLayer, file);
     const name = posix.basename(target);
     if (posix.basename(source) !== name) {
       // A single file copied under another name (COPY a.txt /b.txt): not worth a batch.
@@ -344,7 +352,7 @@ class TreeCopier {
       await this.#writer.link(posix.dirname(earlier), targetDir, name, {
         sourceDir,
         file,
-        onCopied: () => reuse?.linkFailed(),
+        onCopied: this.#linkFailed,
       });
       return;
     }
