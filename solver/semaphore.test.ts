@@ -8,9 +8,9 @@ const never = (): AbortSignal => new AbortController().signal;
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** An acquire whose outcome can be inspected without awaiting it. */
-function pending(semaphore: Semaphore, signal = never()) {
+function pending(semaphore: Semaphore, signal = never(), priority?: number) {
   const state: { permit?: Permit; error?: unknown } = {};
-  const promise = semaphore.acquire(signal).then(
+  const promise = semaphore.acquire(signal, priority).then(
     (permit) => {
       state.permit = permit;
       return permit;
@@ -38,6 +38,29 @@ describe('Semaphore', () => {
     expect(third.state.permit).toBeDefined();
     expect(fourth.state.permit).toBeUndefined();
     expect(semaphore.available).toBe(0);
+  });
+
+  it('serves waiters by priority, lower first, and in arrival order among equals', async () => {
+    const semaphore = new Semaphore(1);
+    const held = await semaphore.acquire(never());
+    const late = pending(semaphore, never(), 5);
+    const urgent = pending(semaphore, never(), 1);
+    const alsoFive = pending(semaphore, never(), 5);
+    await settle();
+    const order: string[] = [];
+    for (const [name, waiter] of [
+      ['late', late],
+      ['urgent', urgent],
+      ['alsoFive', alsoFive],
+    ] as const) {
+      void waiter.promise.then((permit) => {
+        order.push(name);
+        permit?.release();
+      });
+    }
+    held.release();
+    await settle();
+    expect(order).toEqual(['urgent', 'late', 'alsoFive']);
   });
 
   it('counts a double release once', async () => {

@@ -25,6 +25,7 @@ export interface Permit {
 type PermitState = 'held' | 'lent' | 'released';
 
 interface Waiter {
+  readonly priority: number;
   readonly grant: () => void;
   readonly onAbort: () => void;
 }
@@ -32,8 +33,8 @@ interface Waiter {
 /**
  * A counting semaphore with abortable waits: bounds how many steps run at once
  * (BuildKit's max-parallelism; unbounded parallelism is a known cause of OOMs).
- * Waiters are served first come, first served. Permits can be lent while
- * their holder is idle (see Permit).
+ * Waiters are served by priority (lower first), then first come, first
+ * served. Permits can be lent while their holder is idle (see Permit).
  */
 export class Semaphore {
   #available: number;
@@ -53,7 +54,7 @@ export class Semaphore {
     return this.#queue.length;
   }
 
-  async acquire(signal: AbortSignal): Promise<Permit> {
+  async acquire(signal: AbortSignal, priority = 0): Promise<Permit> {
     if (signal.aborted) throw canceledError(signal);
     // Waiters exist only while nothing is available, so this never jumps the queue.
     if (this.#available > 0) {
@@ -62,6 +63,7 @@ export class Semaphore {
     }
     await new Promise<void>((resolve, reject) => {
       const entry: Waiter = {
+        priority,
         grant: () => {
           signal.removeEventListener('abort', entry.onAbort);
           resolve();
@@ -73,7 +75,9 @@ export class Semaphore {
         },
       };
       signal.addEventListener('abort', entry.onAbort, { once: true });
-      this.#queue.push(entry);
+      // After every waiter of the same or a lower priority: first come, first served among equals.
+      const before = this.#queue.findIndex((waiter) => waiter.priority > priority);
+      this.#queue.splice(before < 0 ? this.#queue.length : before, 0, entry);
     });
     return this.#permit();
   }

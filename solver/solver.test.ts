@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { sha256Digest, TbuildError, type Digest, type ProgressEvent } from '../core/index.js';
 import { createVertex, type ExecOp, type Vertex } from './ir/index.js';
-import { Solver } from './solver.js';
+import { Solver, stepOrder } from './solver.js';
 import type { ExecContext, ResultCache, SolverOp } from './types.js';
 
 /**
@@ -346,5 +346,29 @@ describe('Solver', () => {
     const { b } = diamond();
     await h.solve(h.solver(), b);
     expect([...h.execs.keys()].sort()).toEqual(['a', 'b']);
+  });
+});
+
+describe('stepOrder', () => {
+  it('puts inputs before their users and a chain deep in the graph first', () => {
+    // A final stage copying from stages s0..s2 in turn: copy0 -> copy1 -> copy2 (the root).
+    const base = leaf('busybox');
+    const stages = [0, 1, 2].map((index) => node(`run s${String(index)}`, [base]));
+    let last = node('copy 0', [base, stages[0] as Vertex]);
+    last = node('copy 1', [last, stages[1] as Vertex]);
+    const root = node('copy 2', [last, stages[2] as Vertex]);
+    const order = stepOrder(root);
+    const place = (vertex: Vertex): number => order.get(vertex.digest) ?? -1;
+    const runs = stages.map(place);
+    expect(runs).toEqual([...runs].sort((a, b) => a - b));
+    expect(place(base)).toBe(0);
+    expect(place(root)).toBe(order.size - 1);
+    expect(order.size).toBe(7);
+  });
+
+  it('walks a chain of thousands of steps without exhausting the stack', () => {
+    let vertex = leaf('base');
+    for (let index = 0; index < 20_000; index++) vertex = node(`step ${String(index)}`, [vertex]);
+    expect(stepOrder(vertex).size).toBe(20_001);
   });
 });

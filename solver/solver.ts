@@ -63,28 +63,33 @@ export class Solver<R> {
    */
   async solve(root: Vertex, options: SolveOptions): Promise<R> {
     try {
-      return await this.#withBuild(options, (build) => build.result(root));
+      return await this.#withBuild(root, options, (build) => build.result(root));
     } catch (error) {
       if (!isStaleResult(error) || options.signal.aborted) throw error;
       (options.logger ?? this.#options.logger ?? noopLogger).warn(
         'a cached result was damaged; solving again without it',
         { error: String(error) },
       );
-      return this.#withBuild(options, (build) => build.result(root));
+      return this.#withBuild(root, options, (build) => build.result(root));
     }
   }
 
   /** The persistent cache key of a vertex, computing input results only where content checksums need them. */
   cacheKey(root: Vertex, options: SolveOptions): Promise<Digest> {
-    return this.#withBuild(options, (build) => build.key(root));
+    return this.#withBuild(root, options, (build) => build.key(root));
   }
 
-  async #withBuild<T>(options: SolveOptions, use: (build: Build<R>) => Promise<T>): Promise<T> {
+  async #withBuild<T>(
+    root: Vertex,
+    options: SolveOptions,
+    use: (build: Build<R>) => Promise<T>,
+  ): Promise<T> {
     const build = new Build(this.#options, options, {
       semaphore: this.#semaphore,
       keys: this.#keys,
       results: this.#results,
       fanout: this.#fanout,
+      order: stepOrder(root),
     });
     try {
       return await use(build);
@@ -99,6 +104,38 @@ interface SharedState<R> {
   readonly keys: SharedTasks<Digest>;
   readonly results: SharedTasks<R>;
   readonly fanout: ProgressFanout;
+  /** Each step's place in stepOrder: steps waiting for a slot start in that order. */
+  readonly order: ReadonlyMap<Digest, number>;
+}
+
+/**
+ * The order a build needs its steps in: inputs before the steps that use
+ * them, and an op's inputs in their order (a stage's base, then what is
+ * copied into it). Found depth first, so a step deep in a chain, which the
+ * rest waits on longest, comes early; left to when they ask, the steps
+ * nearest the root would take the slots first (the last stage a final stage
+ * copies from would start first, the one it copies first start last).
+ */
+export function stepOrder(root: Vertex): Map<Digest, number> {
+  const order = new Map<Digest, number>();
+  const entered = new Set<Digest>([root.digest]);
+  // An explicit stack: a long chain of steps must not exhaust the call stack.
+  const stack: [Vertex, number][] = [[root, 0]];
+  for (let top = stack.at(-1); top !== undefined; top = stack.at(-1)) {
+    const [vertex, next] = top;
+    const input = vertex.inputs[next];
+    if (input === undefined) {
+      stack.pop();
+      order.set(vertex.digest, order.size);
+      continue;
+    }
+    top[1] = next + 1;
+    if (!entered.has(input.digest)) {
+      entered.add(input.digest);
+      stack.push([input, 0]);
+    }
+  }
+  return order;
 }
 
 /** One solve: memoises per vertex for its duration and holds its progress subscriptions. */
@@ -226,7 +263,10 @@ class Build<R> {
       }
     }
     const inputs = await Promise.all(vertex.inputs.map((input) => this.result(input)));
-    const permit = await this.shared.semaphore.acquire(signal);
+    const permit = await this.shared.semaphore.acquire(
+      signal,
+      this.shared.order.get(vertex.digest) ?? Number.MAX_SAFE_INTEGER,
+    );
     job.progress({
       type: 'vertex.started',
       vertex: vertex.digest,

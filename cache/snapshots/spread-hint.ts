@@ -1,5 +1,11 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Logger } from '../../core/index.js';
+
+/** Left in `dir` once the hint was tried: the attribute stays on the directory, so one try is enough. */
+const MARKER = '.top-directory-hint';
 
 /**
  * Marks `dir` as the top of unrelated directory hierarchies (ext4's `T`
@@ -12,9 +18,12 @@ import type { Logger } from '../../core/index.js';
  * made creating a 20k-file COPY 4-6x slower (perf: `recently_deleted`). On
  * other filesystems the attribute is unsupported and this does nothing.
  * Best effort: a missing chattr or an unsupported filesystem is only logged.
+ * Tried once per directory, not once per process (a marker file records it):
+ * the attribute is kept on disk, and running chattr cost every build a process.
  */
-export function markTopDirectory(dir: string, logger: Logger): Promise<void> {
-  return new Promise((resolve) => {
+export async function markTopDirectory(dir: string, logger: Logger): Promise<void> {
+  if (existsSync(join(dir, MARKER))) return;
+  await new Promise<void>((resolve) => {
     execFile('chattr', ['+T', dir], { timeout: 5000 }, (error) => {
       if (error !== null) {
         logger.debug('could not set the top-directory hint', { dir, reason: error.message });
@@ -22,4 +31,5 @@ export function markTopDirectory(dir: string, logger: Logger): Promise<void> {
       resolve();
     });
   });
+  await writeFile(join(dir, MARKER), '').catch(() => undefined);
 }
