@@ -104,8 +104,8 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
     cacheMountDir,
     excluder: options.excluder,
     ...(puller === undefined ? {} : { puller }),
-    starting: (vertex) => {
-      prefetcher?.starting(vertex);
+    starting: () => {
+      prefetcher?.starting();
     },
     committed: (vertex, snapshot) => {
       prefetcher?.committed(vertex, snapshot);

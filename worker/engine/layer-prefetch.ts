@@ -37,12 +37,14 @@ export class LayerPrefetcher {
   }
 
   /**
-   * A step of the exported chain runs: its layer will be compressed, so the
-   * threads start now. Booting one costs ~100 ms of a loaded machine, which
-   * the first layer otherwise waits for once its step is done.
+   * A step runs (it was not cached): a layer of the exported chain will most
+   * likely be made, its own or one built on its result, so the threads start
+   * now. Booting one costs ~100 ms of a loaded machine, which the first layer
+   * otherwise waits for; a step of another stage often idles (a RUN waiting
+   * on the network) while they boot.
    */
-  starting(vertex: Digest): void {
-    if (this.#wanted.has(vertex) && !this.#stop.signal.aborted) this.#pool.warm();
+  starting(): void {
+    if (!this.#stop.signal.aborted) this.#pool.warm();
   }
 
   /** A step committed `snapshot`: queue its layer if the exported chain has it. */

@@ -23,7 +23,7 @@ export const IDLE_CPU_SHARE = 0.05;
  * the step takes its slot back as soon as it is busy, and no new step starts
  * while the pool is in debt.
  */
-export const IDLE_BEFORE_LEND_MS = 30;
+export const IDLE_BEFORE_LEND_MS = 20;
 /**
  * Over this share of one CPU in the last sample a lent slot is reclaimed. Far
  * above IDLE_CPU_SHARE on purpose: a step in between keeps what it has, so one
