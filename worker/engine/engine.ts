@@ -104,8 +104,11 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
     cacheMountDir,
     excluder: options.excluder,
     ...(puller === undefined ? {} : { puller }),
-    starting: () => {
-      prefetcher?.starting();
+    starting: (vertex) => {
+      prefetcher?.starting(vertex);
+    },
+    idle: () => {
+      prefetcher?.idle();
     },
     committed: (vertex, snapshot) => {
       prefetcher?.committed(vertex, snapshot);

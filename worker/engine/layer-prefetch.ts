@@ -37,13 +37,19 @@ export class LayerPrefetcher {
   }
 
   /**
-   * A step runs (it was not cached): a layer of the exported chain will most
-   * likely be made, its own or one built on its result, so the threads start
-   * now. Booting one costs ~100 ms of a loaded machine, which the first layer
-   * otherwise waits for; a step of another stage often idles (a RUN waiting
-   * on the network) while they boot.
+   * A step of the exported chain runs: its layer will be compressed, so the
+   * threads start now. Booting one costs ~100 ms of a loaded machine, which
+   * the first layer otherwise waits for once its step is done.
    */
-  starting(): void {
+  starting(vertex: Digest): void {
+    if (this.#wanted.has(vertex)) this.idle();
+  }
+
+  /**
+   * A step idles (a RUN sleeping or waiting on the network): the CPU is free,
+   * so the threads boot now rather than when the first layer needs them.
+   */
+  idle(): void {
     if (!this.#stop.signal.aborted) this.#pool.warm();
   }
 

@@ -106,8 +106,8 @@ describe('LayerPrefetcher', () => {
     await prefetcher.close();
   });
 
-  it('starts the threads when a step starts running, and not once closed', async () => {
-    const { root: target } = await graph();
+  it('starts the threads when a step of the exported chain starts or any step idles', async () => {
+    const { root: target, builderRun, copy } = await graph();
     let warmed = 0;
     const countingPool: ThreadPool = {
       size: pool.size,
@@ -124,12 +124,16 @@ describe('LayerPrefetcher', () => {
       root: target,
       logger: noopLogger,
     });
+    prefetcher.starting(builderRun.digest);
     expect(warmed).toBe(0);
-    prefetcher.starting();
+    prefetcher.starting(copy.digest);
     expect(warmed).toBe(1);
+    prefetcher.idle();
+    expect(warmed).toBe(2);
     await prefetcher.close();
-    prefetcher.starting();
-    expect(warmed).toBe(1);
+    prefetcher.starting(copy.digest);
+    prefetcher.idle();
+    expect(warmed).toBe(2);
   });
 
   it('makes nothing once closed', async () => {

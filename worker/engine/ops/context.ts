@@ -35,6 +35,8 @@ export interface OpContext {
   readonly puller?: ImagePuller;
   /** A step that makes a snapshot starts running (not cached): its layer will be made. */
   readonly starting?: (vertex: Digest) => void;
+  /** A running step went idle and lent its parallelism slot: the CPU has room. */
+  readonly idle?: () => void;
   /** A step committed a new snapshot (layers of the image to export are made ahead from it). */
   readonly committed?: (vertex: Digest, snapshot: string) => void;
 }

@@ -102,7 +102,16 @@ export function execOp(vertex: Vertex, op: ExecOp, context: OpContext): SolverOp
                   stdout: logStream(job.progress, vertex, 'stdout'),
                   stderr: logStream(job.progress, vertex, 'stderr'),
                   onStart: (step) => {
-                    stopLending = lendSlotWhileIdle(job.slot, step, job.logger);
+                    const slot = {
+                      lend: () => {
+                        job.slot.lend();
+                        context.idle?.();
+                      },
+                      reclaim: () => {
+                        job.slot.reclaim();
+                      },
+                    };
+                    stopLending = lendSlotWhileIdle(slot, step, job.logger);
                   },
                 },
               );
