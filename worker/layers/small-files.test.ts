@@ -30,18 +30,22 @@ async function failureOf(promise: Promise<unknown>): Promise<unknown> {
   }
 }
 
+/** Reads every file through `reader`, in order, checking each body against what write() wrote; closes it. */
+async function expectEveryBody(reader: SmallFileReader, files: SmallFile[]): Promise<void> {
+  try {
+    for (const [index, file] of files.entries()) {
+      const body = await reader.body(index);
+      expect(body.equals(Buffer.alloc(file.size, `${String(index)}:`))).toBe(true);
+    }
+  } finally {
+    await reader.close();
+  }
+}
+
 describe('SmallFileReader', () => {
   it('reads every file in order across many batches, empty files included', async () => {
     const files = write(300, (index) => (index % 7 === 0 ? 0 : 100 + index * 13));
-    const reader = new SmallFileReader(defaultLayerFs, dir, files);
-    try {
-      for (const [index, file] of files.entries()) {
-        const body = await reader.body(index);
-        expect(body.equals(Buffer.alloc(file.size, `${String(index)}:`))).toBe(true);
-      }
-    } finally {
-      await reader.close();
-    }
+    await expectEveryBody(new SmallFileReader(defaultLayerFs, dir, files), files);
   });
 
   it('skips files never asked for, and reports one that changed size since its lstat', async () => {
@@ -88,15 +92,7 @@ describe('BatchBuffers', () => {
     const buffers = new BatchBuffers();
     const files = write(200, (index) => 50 + index * 7);
     for (let round = 0; round < 3; round++) {
-      const reader = new SmallFileReader(defaultLayerFs, dir, files, buffers);
-      try {
-        for (const [index, file] of files.entries()) {
-          const body = await reader.body(index);
-          expect(body.equals(Buffer.alloc(file.size, `${String(index)}:`))).toBe(true);
-        }
-      } finally {
-        await reader.close();
-      }
+      await expectEveryBody(new SmallFileReader(defaultLayerFs, dir, files, buffers), files);
     }
   });
 });
