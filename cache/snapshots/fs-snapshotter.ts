@@ -143,7 +143,11 @@ export class FsSnapshotter {
     };
     // Built whole in tmp (named by pid, so cleanup finds it if we die), then renamed
     // into place: an active snapshot is never seen without its owner record.
-    this.topDirectoryHint ??= markTopDirectory(this.layout.tmp, this.logger);
+    this.topDirectoryHint ??= markTopDirectory(
+      this.layout.tmp,
+      `${this.layout.tmp}.top-directory-hint`,
+      this.logger,
+    );
     await this.topDirectoryHint;
     const staging = join(this.layout.tmp, tempNameFor());
     await mkdir(join(staging, 'fs'), { recursive: true });

@@ -1,11 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Logger } from '../../core/index.js';
-
-/** Left in `dir` once the hint was tried: the attribute stays on the directory, so one try is enough. */
-const MARKER = '.top-directory-hint';
 
 /**
  * Marks `dir` as the top of unrelated directory hierarchies (ext4's `T`
@@ -18,11 +14,12 @@ const MARKER = '.top-directory-hint';
  * made creating a 20k-file COPY 4-6x slower (perf: `recently_deleted`). On
  * other filesystems the attribute is unsupported and this does nothing.
  * Best effort: a missing chattr or an unsupported filesystem is only logged.
- * Tried once per directory, not once per process (a marker file records it):
- * the attribute is kept on disk, and running chattr cost every build a process.
+ * Tried once per directory, not once per process: the attribute is kept on
+ * disk, and running chattr cost every build a process. The file `marker`
+ * (outside `dir`, whose contents are temporary) records the try.
  */
-export async function markTopDirectory(dir: string, logger: Logger): Promise<void> {
-  if (existsSync(join(dir, MARKER))) return;
+export async function markTopDirectory(dir: string, marker: string, logger: Logger): Promise<void> {
+  if (existsSync(marker)) return;
   await new Promise<void>((resolve) => {
     execFile('chattr', ['+T', dir], { timeout: 5000 }, (error) => {
       if (error !== null) {
@@ -31,5 +28,5 @@ export async function markTopDirectory(dir: string, logger: Logger): Promise<voi
       resolve();
     });
   });
-  await writeFile(join(dir, MARKER), '').catch(() => undefined);
+  await writeFile(marker, '').catch(() => undefined);
 }
