@@ -10,7 +10,7 @@ import type { ParallelismSlot } from '../../../solver/index.js';
  */
 
 /** How often the step's CPU time is sampled; a file read per running step each time. */
-export const SAMPLE_INTERVAL_MS = 10;
+export const SAMPLE_INTERVAL_MS = 5;
 /**
  * A sample under this share of one CPU counts as idle. Not zero: a sleeping
  * shell, a download or a process blocked on disk still costs a little.
@@ -23,7 +23,7 @@ export const IDLE_CPU_SHARE = 0.05;
  * the step takes its slot back as soon as it is busy, and no new step starts
  * while the pool is in debt.
  */
-export const IDLE_BEFORE_LEND_MS = 20;
+export const IDLE_BEFORE_LEND_MS = 10;
 /**
  * Over this share of one CPU in the last sample a lent slot is reclaimed. Far
  * above IDLE_CPU_SHARE on purpose: a step in between keeps what it has, so one
