@@ -119,6 +119,8 @@ async function walkTree(
     // join() would normalize each child path again (~0.5 µs); a readdir name is one
     // plain component, so appending it keeps the directory's normalized path normal.
     const prefix = dirAbsolute.endsWith('/') ? dirAbsolute : `${dirAbsolute}/`;
+    // Also between directories: an unchanged tree is walked a directory at a time.
+    if (slicer.due()) await slicer.pause();
     const scan = nativeFs.scanDirectory(dirAbsolute);
     options.onListed?.(dirAbsolute, scan);
     if (settings !== undefined) {
