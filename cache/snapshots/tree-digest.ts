@@ -92,6 +92,9 @@ export async function summarizeTree(
   const walk = async (relative: string): Promise<void> => {
     throwIfAborted(options.signal);
     const listed = [...list(join(dir, relative))].sort(byName);
+    // A directory's lines go to the hash together, each subdirectory's before it is
+    // walked: the same bytes in the same order as a line at a time, in fewer calls.
+    let lines: string[] = [];
     for (const stats of listed) {
       const name = stats.name;
       if (performance.now() - sliceStart >= SLICE_MS) {
@@ -100,24 +103,28 @@ export async function summarizeTree(
         sliceStart = performance.now();
       }
       const rel = relative === '' ? name : `${relative}/${name}`;
-      const path = join(dir, rel);
       const type = entryType(stats.mode);
       entries += 1;
       let extra = '';
       if (type === 'f') {
         bytes += stats.size;
-        if (options.content) extra = await fileDigest(path, options.signal);
+        if (options.content) extra = await fileDigest(join(dir, rel), options.signal);
       } else if (type === 'l') {
-        extra = readlinkSync(path);
+        extra = readlinkSync(join(dir, rel));
       } else if (type === 'c' || type === 'b') {
         extra = String(stats.rdev);
       }
       const size = type === 'f' ? stats.size : 0;
-      hash.update(
+      lines.push(
         `${rel}\0${type}\0${(stats.mode & 0o7777).toString(8)}\0${String(stats.uid)}\0${String(stats.gid)}\0${String(size)}\0${extra}\n`,
       );
-      if (type === 'd') await walk(rel);
+      if (type === 'd') {
+        hash.update(lines.join(''));
+        lines = [];
+        await walk(rel);
+      }
     }
+    hash.update(lines.join(''));
   };
   await walk('');
   return { entries, bytes, digest: hash.digest('hex'), content: options.content };
