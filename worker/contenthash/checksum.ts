@@ -1,10 +1,10 @@
 import { createHash, hash } from 'node:crypto';
-import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
+import { lstatSync, readlinkSync } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
 import { join, posix } from 'node:path';
 import { TbuildError, throwIfAborted, type Digest } from '../../core/index.js';
 import { nativeFs, type ScannedDirectory, type ScannedEntry } from '../../runtime/index.js';
-import { InlinePool, TimeSlicer, type ThreadPool } from '../threads/index.js';
+import { hashFile, InlinePool, TimeSlicer, type ThreadPool } from '../threads/index.js';
 import type { DirectoryRecord, StatCache } from './stat-cache.js';
 
 /** Files up to this size go to the pool in batches; a larger one is a task of its own. */
@@ -207,7 +207,7 @@ function visit(
   absolute: string,
   stats: EntryStats,
   options: ChecksumOptions,
-  hashing: PoolHashing,
+  hashing: FileHashing,
 ): Entry {
   const header = headerJson(stats, options.includeOwnership);
   if (stats.isDirectory()) return { kind: 'dir', header, children: [] };
@@ -234,12 +234,17 @@ function notUtf8(relative: string): TbuildError {
 
 type FileEntry = Entry & { kind: 'file' };
 
+/** Where visit() sends a file it has no remembered digest for; `entry.content` is set later or at once. */
+interface FileHashing {
+  add(absolute: string, stats: EntryStats, entry: FileEntry): void;
+}
+
 /**
  * Files the walk found without a remembered digest, hashed on the pool while
  * the walk goes on: large ones one task each, small ones in batches (a task
  * per 6 KB file would cost more in messages than the hash).
  */
-class PoolHashing {
+class PoolHashing implements FileHashing {
   readonly #options: ChecksumOptions;
   readonly #pending: Promise<void>[] = [];
   /** Tasks in flight are bounded: memory, and one abort listener per queued task. */
@@ -407,8 +412,8 @@ function sameSubdirectories(
 
 /**
  * Every child of a directory the walk passed over (its listing was unchanged),
- * sorted: its subdirectories' fresh checksums, and its other entries made again
- * from the scan, files from the stat cache.
+ * sorted: its subdirectories' fresh checksums, and its other entries visited
+ * again from the scan, files from the stat cache.
  */
 function withFiles(
   tracked: TrackedDirectory,
@@ -417,6 +422,14 @@ function withFiles(
 ): [string, Digest][] {
   const fresh = new Map(subdirectories);
   const prefix = tracked.absolute.endsWith('/') ? tracked.absolute : `${tracked.absolute}/`;
+  // The files' digests are remembered (the listing is the one they were made from);
+  // one forgotten since is hashed here and now.
+  const now: FileHashing = {
+    add(absolute, stats, entry) {
+      entry.content = hashFile(absolute);
+      options.statCache.set(absolute, stats, entry.content);
+    },
+  };
   const all: [string, Digest][] = [];
   for (const stats of tracked.scan.sortedEntries()) {
     const name = stats.name;
@@ -428,20 +441,7 @@ function withFiles(
       all.push([name, subdirectory]);
       continue;
     }
-    const absolute = prefix + name;
-    const header = headerJson(stats, options.includeOwnership);
-    let entry: Entry;
-    if (stats.isSymbolicLink()) entry = { kind: 'link', header, target: readlinkSync(absolute) };
-    else if (!stats.isFile()) entry = { kind: 'other', header };
-    else {
-      let content = options.statCache.get(absolute, stats);
-      if (content === undefined) {
-        content = hash('sha256', readFileSync(absolute), 'hex');
-        options.statCache.set(absolute, stats, content);
-      }
-      entry = { kind: 'file', header, content };
-    }
-    all.push([name, entryDigest(entry, options)]);
+    all.push([name, entryDigest(visit(prefix + name, stats, options, now), options)]);
   }
   return all;
 }

@@ -13,3 +13,5 @@ export {
   type ParallelGzipOptions,
 } from './gzip.js';
 export { DEFAULT_SLICE_MS, TimeSlicer } from './time-slice.js';
+/** The hashing the tasks run, for the rare file hashed on the calling thread. */
+export { hashFile } from './tasks/hash-file.js';
