@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { BigIntStats } from 'node:fs';
 import type { ScannedEntry } from '../../runtime/index.js';
 
@@ -138,7 +138,7 @@ export function identity(stats: IdentityStats): string {
 }
 
 async function writeAtomic(file: string, value: unknown): Promise<void> {
-  await mkdir(join(file, '..'), { recursive: true });
+  await mkdir(dirname(file), { recursive: true });
   const temp = `${file}.${String(process.pid)}.${String(Date.now())}.tmp`;
   await writeFile(temp, JSON.stringify(value));
   await rename(temp, file);
