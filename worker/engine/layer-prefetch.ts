@@ -42,7 +42,7 @@ export class LayerPrefetcher {
    * the first layer otherwise waits for once its step is done.
    */
   starting(vertex: Digest): void {
-    if (this.#wanted.has(vertex)) this.idle();
+    if (this.#wanted.has(vertex)) this.#warm();
   }
 
   /**
@@ -50,6 +50,10 @@ export class LayerPrefetcher {
    * so the threads boot now rather than when the first layer needs them.
    */
   idle(): void {
+    this.#warm();
+  }
+
+  #warm(): void {
     if (!this.#stop.signal.aborted) this.#pool.warm();
   }
 
