@@ -108,11 +108,19 @@ export function dispatchConfigInstruction(
   }
 }
 
+/**
+ * Every key and value of one ENV is expanded before any is set: `ENV A=2 B=$A`
+ * gives B the A from before the instruction (the Dockerfile reference's ENV
+ * example; BuildKit's dispatch runs EnvCommand.Expand over all pairs with the
+ * state's env, then dispatchEnv sets them). ARG differs: it expands pair by pair.
+ */
 function dispatchEnv(ctx: LowerContext, state: StageState, instruction: EnvInstruction): void {
+  const pairs = instruction.variables.map(({ key, value }) => ({
+    name: expandIn(ctx, state, key),
+    expanded: expandIn(ctx, state, value),
+  }));
   const written: string[] = [];
-  for (const { key, value } of instruction.variables) {
-    const name = expandIn(ctx, state, key);
-    const expanded = expandIn(ctx, state, value);
+  for (const { name, expanded } of pairs) {
     envSet(state.env, name, expanded);
     state.image.config.Env = addEnvEntry(state.image.config.Env ?? [], name, expanded);
     written.push(`${name}=${expanded}`);
