@@ -135,6 +135,11 @@ export const ERROR_CATALOG = {
     errorClass: 'NotFound',
     summary: 'The command of a RUN step could not be started in the sandbox.',
   },
+  TB_RUNTIME_ARGS_TOO_LONG: {
+    errorClass: 'InvalidArgument',
+    summary:
+      'The kernel refused to start a RUN command: its arguments and environment exceed execve limits (E2BIG).',
+  },
   TB_RUNTIME_SECCOMP: {
     errorClass: 'InvalidArgument',
     summary: 'A seccomp profile cannot be compiled to BPF.',
