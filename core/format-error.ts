@@ -1,13 +1,16 @@
 import type { SourceLocation, TbuildError } from './errors.js';
+import { terminalText } from './terminal-text.js';
 
 /**
  * Renders an error for a person: the message, a code frame of the Dockerfile
  * lines it points at, and the hint. Used by the CLI and by the service's logs.
+ * Every line is cut and its control characters shown (terminalText): messages
+ * quote Dockerfile text and step output, which may hold escapes or megabytes.
  */
 export function formatError(error: TbuildError): string {
-  const parts = [`ERROR: ${error.message}`];
+  const parts = [terminalText(`ERROR: ${error.message}`)];
   if (error.source !== undefined) parts.push(formatCodeFrame(error.source));
-  if (error.hint !== undefined) parts.push(`hint: ${error.hint}`);
+  if (error.hint !== undefined) parts.push(terminalText(`hint: ${error.hint}`));
   return parts.join('\n');
 }
 
@@ -18,5 +21,7 @@ export function formatCodeFrame(source: SourceLocation): string {
     const lineNumber = String(source.startLine + index).padStart(width);
     return ` ${lineNumber} | >>> ${text}`;
   });
-  return [`${source.file}:${String(source.startLine)}`, rule, ...body, rule].join('\n');
+  return terminalText(
+    [`${source.file}:${String(source.startLine)}`, rule, ...body, rule].join('\n'),
+  );
 }

@@ -1,4 +1,4 @@
-import type { ProgressEvent } from '../../core/index.js';
+import { terminalText, type ProgressEvent } from '../../core/index.js';
 import type { ProgressDisplay, TextOutput } from './output.js';
 import {
   formatBytes,
@@ -10,6 +10,11 @@ import {
 
 /** How many log lines the failure block at the end repeats, as BuildKit does. */
 const FAILURE_TAIL_LINES = 10;
+/**
+ * The failure block repeats a line cut shorter than the live log (LINE_LIMIT_BYTES):
+ * the live log above already quoted it, so a long line is quoted once, not twice.
+ */
+const FAILURE_LINE_LIMIT_BYTES = 1024;
 /** Status lines are printed at most this often per status, and when they complete. */
 const STATUS_INTERVAL_MS = 5000;
 
@@ -17,7 +22,9 @@ const STATUS_INTERVAL_MS = 5000;
  * BuildKit's plain progress: `#N name`, `#N 0.123 log line`, `#N CACHED`,
  * `#N DONE 0.4s`, `#N ERROR: …`, `#N ...` when output switches to another
  * step before this one finished, and a block with the last lines of each failed
- * step at the end. Log lines are never clipped.
+ * step at the end. No log line is dropped; each is cut at a few KB, and its
+ * control characters are shown, not sent (terminalText; `\r` is kept, as
+ * BuildKit's plain output keeps it, for progress bars in CI logs).
  */
 export class PlainDisplay implements ProgressDisplay {
   readonly #out: TextOutput;
@@ -33,7 +40,7 @@ export class PlainDisplay implements ProgressDisplay {
   readonly sink = (event: ProgressEvent): void => {
     const { vertex, newLines } = this.#state.apply(event);
     if (event.type === 'warning') {
-      this.#out.write(`WARNING: ${event.message}\n`);
+      this.#out.write(`WARNING: ${terminalText(event.message)}\n`);
       return;
     }
     if (vertex === undefined) return;
@@ -43,7 +50,7 @@ export class PlainDisplay implements ProgressDisplay {
       this.#out.write(`${prefix} ${text}\n`);
     };
     for (const line of newLines) {
-      print(`${formatLogElapsed(line.at - (vertex.started ?? line.at))} ${line.text}`);
+      print(`${formatLogElapsed(line.at - (vertex.started ?? line.at))} ${logLine(line.text)}`);
     }
     switch (event.type) {
       case 'vertex.started':
@@ -66,7 +73,7 @@ export class PlainDisplay implements ProgressDisplay {
               ? formatBytes(status.current)
               : `${formatBytes(status.current)} / ${formatBytes(status.total)}`;
           const time = formatSeconds(status.updated - status.started);
-          print(`${event.id} ${amount} ${time}${status.completed ? ' done' : ''}`);
+          print(`${terminalText(event.id)} ${amount} ${time}${status.completed ? ' done' : ''}`);
         }
         break;
       }
@@ -74,7 +81,7 @@ export class PlainDisplay implements ProgressDisplay {
         print(`DONE ${formatSeconds((vertex.completed ?? 0) - (vertex.started ?? 0))}`);
         break;
       case 'vertex.error':
-        print(`ERROR: ${event.error.message}`);
+        print(`ERROR: ${terminalText(event.error.message)}`);
         break;
       case 'vertex.canceled':
         print('CANCELED');
@@ -92,7 +99,7 @@ export class PlainDisplay implements ProgressDisplay {
       this.#out.write('\n');
     }
     this.#current = vertex;
-    this.#out.write(`#${String(vertex.number)} ${vertex.name}\n`);
+    this.#out.write(`#${String(vertex.number)} ${terminalText(vertex.name)}\n`);
   }
 
   finish(): void {
@@ -102,9 +109,19 @@ export class PlainDisplay implements ProgressDisplay {
       if (vertex.error === undefined) continue;
       const tail = vertex.lines.slice(-FAILURE_TAIL_LINES);
       const body = tail.map(
-        (line) => `${formatLogElapsed(line.at - (vertex.started ?? line.at))} ${line.text}\n`,
+        (line) =>
+          `${formatLogElapsed(line.at - (vertex.started ?? line.at))} ${logLine(line.text, FAILURE_LINE_LIMIT_BYTES)}\n`,
       );
-      this.#out.write(`------\n > ${vertex.name}:\n${body.join('')}------\n`);
+      const name = terminalText(vertex.name, { maxBytes: FAILURE_LINE_LIMIT_BYTES });
+      this.#out.write(`------\n > ${name}:\n${body.join('')}------\n`);
     }
   }
+}
+
+/** One line of a step's output (no `\n` in it), cut and with its controls shown. */
+function logLine(text: string, maxBytes?: number): string {
+  return terminalText(text, {
+    keepCarriageReturn: true,
+    ...(maxBytes === undefined ? {} : { maxBytes }),
+  });
 }

@@ -130,3 +130,81 @@ describe('rawjson progress', () => {
     });
   });
 });
+
+/** The C0, DEL and C1 controls in `text`, except those in `allowed`. */
+function rawControls(text: string, allowed: string): string[] {
+  const found: string[] = [];
+  for (let index = 0; index < text.length; index += 1) {
+    const code = text.charCodeAt(index);
+    const char = text.charAt(index);
+    if ((code < 0x20 || (code >= 0x7f && code <= 0x9f)) && !allowed.includes(char))
+      found.push(char);
+  }
+  return found;
+}
+
+describe('progress of hostile output', () => {
+  const ESC = '\u001b';
+  const BEL = '\u0007';
+  const hostile = `${ESC}]0;pwned${BEL}${ESC}[2J\n`;
+  const long = `${'x'.repeat(5 * 1024 * 1024)}\n`;
+  const failing: ProgressEvent[] = [
+    { type: 'vertex.started', vertex: run, name: `RUN evil ${ESC}[31m`, inputs: [], at: 0 },
+    log(run, 10, hostile),
+    log(run, 20, long),
+    log(run, 30, 'tab\there, 10%\r100%\r\n'),
+    {
+      type: 'vertex.error',
+      vertex: run,
+      at: 40,
+      error: { code: 'TB_INTERNAL', message: `exit code: 1 ${ESC}[2J` },
+    },
+    { type: 'warning', message: `careful ${BEL}`, at: 50 },
+  ];
+
+  it('plain shows controls, keeps \\r and tabs, and quotes a long line cut, once', () => {
+    const { out, text } = capture();
+    const display = new PlainDisplay(out, () => 0);
+    for (const event of failing) display.sink(event);
+    display.finish();
+    const printed = text();
+    expect(rawControls(printed, '\n\t\r')).toEqual([]);
+    expect(printed).toContain('#1 RUN evil ^[[31m');
+    expect(printed).toContain('#1 0.010 ^[]0;pwned^G^[[2J\n');
+    expect(printed).toContain('#1 0.030 tab\there, 10%\r100%\n');
+    expect(printed).toContain('#1 ERROR: exit code: 1 ^[[2J');
+    expect(printed).toContain('WARNING: careful ^G');
+    // The live log quotes 4 KB of it; the failure block a shorter reminder.
+    expect(printed.match(/x{4096}… \(\d+ more bytes\)/g)).toHaveLength(1);
+    expect(printed.match(/more bytes\)/g)).toHaveLength(2);
+    expect(printed).toMatch(/\n0\.020 x{1024}… \(\d+ more bytes\)\n/);
+    expect(printed.length).toBeLessThan(16 * 1024);
+  });
+
+  it('tty rows show controls, the last state of a redrawn line, and stay one row each', () => {
+    const state = new ProgressState(0);
+    for (const event of failing.slice(0, 4)) state.apply(event);
+    const frame = renderTty(state, 100, { finished: false, columns: 60, rows: 40 });
+    expect(rawControls(frame.join('\n'), '\n')).toEqual([]);
+    expect(frame[1]).toMatch(/^ => RUN evil \^\[\[31m +0\.1s$/);
+    expect(frame[2]).toBe(' => => # ^[]0;pwned^G^[[2J');
+    expect(frame[3]).toMatch(/^ => => # x+\.\.\.$/);
+    expect(frame[4]).toBe(' => => # 100%');
+    expect(frame.every((line) => line.length <= 60)).toBe(true);
+  });
+
+  it('rawjson passes the bytes through exactly (JSON escapes them)', () => {
+    const { out, text } = capture();
+    const display = new RawJsonDisplay(out);
+    for (const event of failing) display.sink(event);
+    const lines = text().trim().split('\n');
+    expect(rawControls(text(), '\n')).toEqual([]);
+    const parsed = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(parsed[0]).toMatchObject({ vertexes: [{ name: `RUN evil ${ESC}[31m` }] });
+    expect(parsed[1]).toMatchObject({
+      logs: [{ data: Buffer.from(hostile).toString('base64') }],
+    });
+    expect(parsed[2]).toMatchObject({ logs: [{ data: Buffer.from(long).toString('base64') }] });
+    expect(parsed[4]).toMatchObject({ vertexes: [{ error: `exit code: 1 ${ESC}[2J` }] });
+  });
+});

@@ -1,4 +1,4 @@
-import type { ProgressEvent } from '../../core/index.js';
+import { showControls, terminalText, type ProgressEvent } from '../../core/index.js';
 import type { ProgressDisplay, TextOutput } from './output.js';
 import { formatSeconds, ProgressState, type VertexView } from './state.js';
 
@@ -53,7 +53,8 @@ export class TtyDisplay implements ProgressDisplay {
   finish(): void {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.repaint(true);
-    for (const warning of this.#state.warnings) this.#out.write(`WARNING: ${warning}\n`);
+    for (const warning of this.#state.warnings)
+      this.#out.write(`WARNING: ${terminalText(warning)}\n`);
   }
 }
 
@@ -70,11 +71,16 @@ export function renderTty(
   const rows: string[] = [];
   for (const vertex of vertices) {
     rows.push(
-      fit(` => ${rowLabel(vertex)}`, formatSeconds(duration(vertex, now)), options.columns),
+      fit(
+        ` => ${rowText(rowLabel(vertex), options.columns)}`,
+        formatSeconds(duration(vertex, now)),
+        options.columns,
+      ),
     );
     if (vertex.completed === undefined || vertex.error !== undefined) {
       for (const line of vertex.lines.slice(-TAIL_LINES)) {
-        rows.push(truncate(` => => # ${line.text}`, options.columns));
+        const shown = rowText(afterLastCarriageReturn(line.text), options.columns);
+        rows.push(truncate(` => => # ${shown}`, options.columns));
       }
     }
   }
@@ -104,6 +110,21 @@ function fit(left: string, right: string, columns: number): string {
 
 function truncate(text: string, width: number): string {
   return text.length <= width ? text : `${text.slice(0, Math.max(0, width - 3))}...`;
+}
+
+/**
+ * Text for one row of the repainted block: tabs and newlines as spaces (either
+ * would break the row count the repaint relies on), controls shown, not sent.
+ * Only the first `columns` characters are kept, so a 5 MB line costs nothing at
+ * each repaint; one more than fits, so the caller still adds the `...`.
+ */
+function rowText(text: string, columns: number): string {
+  return showControls(text.slice(0, columns + 1).replace(/[\t\n]/g, ' '));
+}
+
+/** What a terminal shows of a line with `\r` in it: a progress bar redrawn in place. */
+function afterLastCarriageReturn(line: string): string {
+  return line.slice(line.lastIndexOf('\r') + 1);
 }
 
 function positiveOr(value: number | undefined, fallback: number): number {
