@@ -30,13 +30,17 @@ const MODULE_RULES = {
     types: ['frontend'],
     why: 'the worker is below the CLI and the service, and takes only types from the frontend',
   },
-  cli: {
+  builder: {
     may: ['core', 'frontend', 'solver', 'worker'],
-    why: 'the CLI drives builds through worker, frontend and solver',
+    why: 'a build is lowered, solved and exported; the surfaces (CLI, service) call it',
+  },
+  cli: {
+    may: ['core', 'frontend', 'solver', 'worker', 'builder'],
+    why: 'the CLI is a thin adapter over builder/',
   },
   daemon: {
-    may: ['core', 'frontend', 'solver', 'cache', 'runtime', 'registry-client', 'worker', 'cli'],
-    why: 'the service composes every module but the tests',
+    may: ['core', 'frontend', 'solver', 'cache', 'runtime', 'registry-client', 'worker', 'builder'],
+    why: 'the service composes every module but the CLI and the tests (shared code lives in builder/)',
   },
 };
 

@@ -1,4 +1,4 @@
-import { usage } from './flags.js';
+import { TbuildError } from '../core/index.js';
 
 /**
  * Splits buildx's comma-separated `key=value` option strings (`-o`, `--secret`,
@@ -34,7 +34,8 @@ function splitCsv(text: string, flag: string): string[] {
       current = '';
     } else current += char;
   }
-  if (quoted) throw usage(`invalid value for ${flag}: unterminated quote in "${text}"`);
+  if (quoted)
+    throw new TbuildError('TB_USAGE', `invalid value for ${flag}: unterminated quote in "${text}"`);
   fields.push(current);
   return fields;
 }

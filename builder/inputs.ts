@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TbuildError } from '../../core/index.js';
-import { chooseDockerignore, parseDockerignore } from '../../frontend/index.js';
+import { TbuildError } from '../core/index.js';
+import { chooseDockerignore, parseDockerignore } from '../frontend/index.js';
 
 /** The Dockerfile and .dockerignore of a build, read from disk (or stdin) once. */
 export interface BuildInputs {
@@ -53,10 +53,4 @@ export async function readText(file: string, what: string): Promise<string> {
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
     throw new TbuildError('TB_FILE_READ', `cannot read ${what} ${file}: ${code}`, { cause: error });
   }
-}
-
-export async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }

@@ -4,7 +4,7 @@ import { mkdir, readdir } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import type { Writable } from 'node:stream';
-import { TbuildError, type Descriptor } from '../../core/index.js';
+import { TbuildError, type Descriptor } from '../core/index.js';
 import {
   DeterministicTar,
   DirectorySink,
@@ -17,15 +17,15 @@ import {
   type ImageBundle,
   type PushResult,
   type WorkerRef,
-} from '../../worker/index.js';
-import type { OutputSpec } from '../build-options.js';
+} from '../worker/index.js';
+import type { OutputSpec } from './options.js';
 
 const run = promisify(execFile);
 
 /**
  * Writes one `-o` output. Image outputs (image, oci, docker) take the bundle
  * already stored; filesystem outputs (local, tar) take the result's files.
- * `stdout` is where `dest=-` goes.
+ * `stdout` is where `dest=-` goes; without one, `dest=-` is refused.
  */
 export async function writeOutput(options: {
   readonly output: OutputSpec;
@@ -33,7 +33,7 @@ export async function writeOutput(options: {
   readonly result: WorkerRef;
   readonly bundle: ImageBundle;
   readonly names: readonly string[];
-  readonly stdout: Writable;
+  readonly stdout?: Writable;
   readonly signal: AbortSignal;
 }): Promise<void> {
   const { output, engine, bundle, signal } = options;
@@ -57,7 +57,10 @@ export async function writeOutput(options: {
         return;
       }
       const tar = await DeterministicTar.create();
-      const done = pipeline(tar.stream, dest === '-' ? options.stdout : createWriteStream(dest));
+      const done = pipeline(
+        tar.stream,
+        dest === '-' ? standardOutput(options.stdout) : createWriteStream(dest),
+      );
       await write(bundle, tar, { names });
       tar.finalize();
       await done;
@@ -85,7 +88,10 @@ export async function writeOutput(options: {
             stdio: ['ignore', 'pipe', 'inherit'],
           },
         );
-        await pipeline(child.stdout, dest === '-' ? options.stdout : createWriteStream(dest));
+        await pipeline(
+          child.stdout,
+          dest === '-' ? standardOutput(options.stdout) : createWriteStream(dest),
+        );
       });
       return;
     }
@@ -120,4 +126,12 @@ function requireDest(output: OutputSpec): string {
   if (output.dest === undefined)
     throw new TbuildError('TB_USAGE', `--output type=${output.type} needs dest=PATH`);
   return output.dest;
+}
+
+function standardOutput(stdout: Writable | undefined): Writable {
+  if (stdout === undefined)
+    throw new TbuildError('TB_USAGE', 'dest=- (standard output) is not available for this build', {
+      hint: 'give the output a file or directory as dest',
+    });
+  return stdout;
 }

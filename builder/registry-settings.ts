@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { TbuildError } from '../../core/index.js';
-import type { RegistrySettings } from '../../worker/index.js';
+import { TbuildError } from '../core/index.js';
+import type { RegistrySettings } from '../worker/index.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 

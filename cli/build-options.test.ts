@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isTbuildError } from '../core/index.js';
-import { parseBuildRequest, parseOutput, type BuildRequest } from './build-options.js';
+import { parseOutput } from '../builder/index.js';
+import { parseBuildRequest, type BuildRequest } from './build-options.js';
 
 function parse(argv: string[], env: Record<string, string> = {}): BuildRequest {
   const request = parseBuildRequest(argv, env);

@@ -1,65 +1,22 @@
-import { isIP } from 'node:net';
-import { ENTITLEMENTS, type Entitlement } from '../frontend/index.js';
-import { parseCsvOptions } from './csv-options.js';
+import {
+  parseBuildOptions,
+  parseOptionalPositiveInteger,
+  type BuildOptions,
+} from '../builder/index.js';
 import { HELP_FLAG, parseFlags, ROOT_FLAG, usage, type FlagSpec } from './flags.js';
 import { PROGRESS_MODES, type ProgressMode } from './progress/index.js';
 
 /** Everything `tbuild build` was asked to do, parsed and checked, before anything runs. */
-export interface BuildRequest {
+export interface BuildRequest extends BuildOptions {
   readonly contextPath: string;
   /** A path, or `-` for standard input; absent means `<context>/Dockerfile`. */
   readonly dockerfile?: string;
-  readonly tags: readonly string[];
-  readonly buildArgs: ReadonlyMap<string, string>;
-  readonly target?: string;
-  readonly noCache: boolean;
-  readonly pull: boolean;
   readonly progress: ProgressMode;
   readonly quiet: boolean;
-  readonly outputs: readonly OutputSpec[];
   readonly iidfile?: string;
   readonly metadataFile?: string;
-  readonly labels: ReadonlyMap<string, string>;
-  readonly secrets: readonly SecretSpec[];
-  readonly ssh: readonly SshSpec[];
-  readonly network: 'default' | 'none' | 'host';
-  /** `--allow`: entitlements beyond the sandbox a RUN may ask for. */
-  readonly allow: readonly Entitlement[];
-  readonly addHosts: readonly { readonly host: string; readonly ip: string }[];
-  readonly platform: { readonly os: 'linux'; readonly architecture: 'amd64' };
   readonly maxParallelism?: number;
   readonly root?: string;
-}
-
-export type OutputType = 'docker' | 'oci' | 'local' | 'tar' | 'image';
-const OUTPUT_TYPES: readonly OutputType[] = ['docker', 'oci', 'local', 'tar', 'image'];
-export type Compression = 'gzip' | 'zstd' | 'uncompressed';
-const COMPRESSIONS: readonly Compression[] = ['gzip', 'zstd', 'uncompressed'];
-
-export interface OutputSpec {
-  readonly type: OutputType;
-  /** A path, or `-` for standard output. */
-  readonly dest?: string;
-  readonly names: readonly string[];
-  readonly push: boolean;
-  readonly compression: Compression;
-  readonly compressionLevel?: number;
-  /** oci/docker only: false writes an OCI layout directory instead of a tar. */
-  readonly tar: boolean;
-  readonly ociMediaTypes?: boolean;
-}
-
-export interface SecretSpec {
-  readonly id: string;
-  readonly source:
-    | { readonly type: 'file'; readonly path: string }
-    | { readonly type: 'env'; readonly name: string };
-}
-
-export interface SshSpec {
-  readonly id: string;
-  /** Agent socket or key files; empty means $SSH_AUTH_SOCK. */
-  readonly paths: readonly string[];
 }
 
 export const BUILD_FLAGS: readonly FlagSpec[] = [
@@ -191,235 +148,43 @@ export function parseBuildRequest(
     throw usage(
       `"tbuild build" requires exactly 1 argument, got ${String(flags.positionals.length)}: ${flags.positionals.join(' ')}`,
     );
-
-  const list = (name: string): readonly string[] => flags.lists.get(name) ?? [];
   const string = (name: string): string | undefined => flags.strings.get(name);
-  const outputs = list('output').map(parseOutput);
-  if (flags.booleans.get('push') === true)
-    outputs.push(defaultOutput({ type: 'image', push: true }));
-  const tags = list('tag');
-  for (const tag of tags) checkTag(tag);
-
+  const options = parseBuildOptions(
+    {
+      list: (name) => flags.lists.get(name) ?? [],
+      string,
+      boolean: (name) => flags.booleans.get(name),
+    },
+    env,
+  );
   const progress = string('progress') ?? 'auto';
   if (!(PROGRESS_MODES as readonly string[]).includes(progress)) {
     throw usage(`invalid --progress "${progress}": use one of ${PROGRESS_MODES.join(', ')}`);
-  }
-  const network = string('network') ?? 'default';
-  if (network !== 'default' && network !== 'none' && network !== 'host') {
-    throw usage(`invalid --network "${network}": use default, none or host`);
   }
   const maxParallelism = parseOptionalPositiveInteger(
     string('max-parallelism'),
     '--max-parallelism',
   );
   const dockerfile = string('file');
-  const target = string('target');
   const iidfile = string('iidfile');
   const metadataFile = string('metadata-file');
   const root = string('root');
-
+  // buildx passes SOURCE_DATE_EPOCH from the environment as a build arg.
+  const epoch = env['SOURCE_DATE_EPOCH'];
+  const buildArgs =
+    epoch === undefined || epoch === '' || options.buildArgs.has('SOURCE_DATE_EPOCH')
+      ? options.buildArgs
+      : new Map([...options.buildArgs, ['SOURCE_DATE_EPOCH', epoch]]);
   return {
+    ...options,
+    buildArgs,
     contextPath,
-    tags,
-    buildArgs: parseKeyValues(list('build-arg'), '--build-arg', env),
-    noCache: flags.booleans.get('no-cache') ?? false,
-    pull: flags.booleans.get('pull') ?? false,
     progress: progress as ProgressMode,
     quiet: flags.booleans.get('quiet') ?? false,
-    outputs,
-    labels: parseKeyValues(list('label'), '--label', {}),
-    secrets: list('secret').map((spec) => parseSecret(spec)),
-    ssh: list('ssh').map(parseSsh),
-    network,
-    allow: parseAllow(list('allow')),
-    addHosts: list('add-host').map(parseAddHost),
-    platform: parsePlatform(string('platform')),
     ...(dockerfile === undefined ? {} : { dockerfile }),
-    ...(target === undefined ? {} : { target }),
     ...(iidfile === undefined ? {} : { iidfile }),
     ...(metadataFile === undefined ? {} : { metadataFile }),
     ...(maxParallelism === undefined ? {} : { maxParallelism }),
     ...(root === undefined ? {} : { root }),
   };
-}
-
-/** `--allow a,b --allow c`, as buildx: each value an entitlement BuildKit knows. */
-function parseAllow(values: readonly string[]): Entitlement[] {
-  const allowed = new Set<Entitlement>();
-  for (const value of values.flatMap((entry) => entry.split(','))) {
-    const name = value.trim();
-    if (!(ENTITLEMENTS as readonly string[]).includes(name)) {
-      throw usage(`invalid --allow "${name}": use ${ENTITLEMENTS.join(' or ')}`);
-    }
-    allowed.add(name as Entitlement);
-  }
-  return [...allowed];
-}
-
-function parseKeyValues(
-  values: readonly string[],
-  flag: string,
-  env: Readonly<Record<string, string | undefined>>,
-): Map<string, string> {
-  const result = new Map<string, string>();
-  for (const value of values) {
-    const equals = value.indexOf('=');
-    if (equals === 0) throw usage(`invalid ${flag} "${value}": the name is empty`);
-    if (equals > 0) {
-      result.set(value.slice(0, equals), value.slice(equals + 1));
-      continue;
-    }
-    // docker: `--build-arg NAME` takes the value from the environment, or is ignored.
-    const fromEnv = env[value];
-    if (fromEnv !== undefined) result.set(value, fromEnv);
-  }
-  return result;
-}
-
-function defaultOutput(partial: Partial<OutputSpec> & { type: OutputType }): OutputSpec {
-  return { names: [], push: false, compression: 'gzip', tar: true, ...partial };
-}
-
-/** `-o dir` is a local export, `-o -` a tar on stdout, otherwise CSV options. */
-export function parseOutput(text: string): OutputSpec {
-  if (text === '-') return defaultOutput({ type: 'tar', dest: '-' });
-  if (!text.includes('=')) return defaultOutput({ type: 'local', dest: text });
-  const options = parseCsvOptions(text, '--output');
-  const type = options.get('type');
-  if (type === undefined)
-    throw usage(`invalid --output "${text}": type is required (type=${OUTPUT_TYPES.join('|')})`);
-  const normalisedType = type === 'registry' ? 'image' : type;
-  if (!(OUTPUT_TYPES as readonly string[]).includes(normalisedType)) {
-    throw usage(`invalid --output type "${type}": use one of ${OUTPUT_TYPES.join(', ')}`);
-  }
-  const known = new Set([
-    'type',
-    'dest',
-    'name',
-    'push',
-    'compression',
-    'compression-level',
-    'tar',
-    'oci-mediatypes',
-  ]);
-  for (const key of options.keys()) {
-    if (!known.has(key)) throw usage(`invalid --output option "${key}" in "${text}"`);
-  }
-  const compression = options.get('compression') ?? 'gzip';
-  if (!(COMPRESSIONS as readonly string[]).includes(compression)) {
-    throw usage(`invalid --output compression "${compression}": use gzip, zstd or uncompressed`);
-  }
-  const level = parseOptionalInteger(options.get('compression-level'), 'compression-level');
-  if (level !== undefined && (level < 0 || level > (compression === 'zstd' ? 22 : 9))) {
-    throw usage(`invalid --output compression-level ${String(level)} for ${compression}`);
-  }
-  const dest = options.get('dest');
-  const names = (options.get('name') ?? '').split(',').filter((name) => name !== '');
-  for (const name of names) checkTag(name);
-  const ociMediaTypes = options.get('oci-mediatypes');
-  const spec = defaultOutput({
-    type: normalisedType as OutputType,
-    names,
-    push: parseBooleanOption(options.get('push'), 'push') ?? type === 'registry',
-    compression: compression as Compression,
-    tar: parseBooleanOption(options.get('tar'), 'tar') ?? true,
-    ...(dest === undefined ? {} : { dest }),
-    ...(level === undefined ? {} : { compressionLevel: level }),
-    ...(ociMediaTypes === undefined
-      ? {}
-      : { ociMediaTypes: parseBooleanOption(ociMediaTypes, 'oci-mediatypes') ?? true }),
-  });
-  if ((spec.type === 'local' || spec.type === 'tar') && spec.dest === undefined) {
-    throw usage(`--output type=${spec.type} needs dest=PATH`);
-  }
-  if (spec.push && spec.type !== 'image')
-    throw usage(`--output push=true needs type=image, got type=${spec.type}`);
-  return spec;
-}
-
-function parseSecret(text: string): SecretSpec {
-  const options = parseCsvOptions(text, '--secret');
-  const id = options.get('id');
-  if (id === undefined || id === '') throw usage(`invalid --secret "${text}": id is required`);
-  for (const key of options.keys()) {
-    if (!['id', 'src', 'source', 'env', 'type'].includes(key))
-      throw usage(`invalid --secret option "${key}" in "${text}"`);
-  }
-  const path = options.get('src') ?? options.get('source');
-  const envName = options.get('env');
-  const type = options.get('type');
-  if (type === 'env' || (envName !== undefined && path === undefined)) {
-    return { id, source: { type: 'env', name: envName ?? path ?? id } };
-  }
-  // buildx: without a source, the secret's id names an environment variable or a file.
-  return { id, source: path === undefined ? { type: 'env', name: id } : { type: 'file', path } };
-}
-
-function parseSsh(text: string): SshSpec {
-  const equals = text.indexOf('=');
-  const id = equals < 0 ? text : text.slice(0, equals);
-  if (id === '') throw usage(`invalid --ssh "${text}": the id is empty`);
-  const paths =
-    equals < 0
-      ? []
-      : text
-          .slice(equals + 1)
-          .split(',')
-          .filter((path) => path !== '');
-  return { id, paths };
-}
-
-function parseAddHost(text: string): { host: string; ip: string } {
-  // docker accepts host:ip and host=ip; an IPv6 address contains colons, so split at the first separator.
-  const match = /^([^:=]+)[:=](.+)$/.exec(text);
-  const host = match?.[1];
-  const ip = match?.[2]?.replace(/^\[(.*)\]$/, '$1');
-  if (host === undefined || ip === undefined || isIP(ip) === 0) {
-    throw usage(`invalid --add-host "${text}": expected host:ip with a valid IP address`);
-  }
-  return { host, ip };
-}
-
-function parsePlatform(text: string | undefined): BuildRequest['platform'] {
-  if (text !== undefined) {
-    const platforms = text.split(',').map((platform) => platform.trim().toLowerCase());
-    for (const platform of platforms) {
-      if (platform !== 'linux/amd64' && platform !== 'linux/x86_64' && platform !== 'local') {
-        throw usage(
-          `unsupported --platform "${platform}": tbuild builds linux/amd64 only`,
-          'emulated cross-platform builds are not supported yet',
-        );
-      }
-    }
-  }
-  return { os: 'linux', architecture: 'amd64' };
-}
-
-function checkTag(tag: string): void {
-  // The registry client validates references fully; catch obvious mistakes at the flag.
-  if (tag === '' || /\s/.test(tag)) throw usage(`invalid tag "${tag}"`);
-  const name = tag.replace(/@sha256:[0-9a-f]{64}$/, '').replace(/:\w[\w.-]{0,127}$/, '');
-  if (name !== name.toLowerCase()) {
-    throw usage(`invalid tag "${tag}": repository name must be lowercase`);
-  }
-}
-
-function parseOptionalInteger(text: string | undefined, what: string): number | undefined {
-  if (text === undefined || text === '') return undefined;
-  if (!/^-?\d+$/.test(text)) throw usage(`invalid ${what} "${text}": expected an integer`);
-  return Number(text);
-}
-
-function parseOptionalPositiveInteger(text: string | undefined, what: string): number | undefined {
-  const value = parseOptionalInteger(text, what);
-  if (value !== undefined && value < 1)
-    throw usage(`invalid ${what} ${String(value)}: must be at least 1`);
-  return value;
-}
-
-function parseBooleanOption(text: string | undefined, what: string): boolean | undefined {
-  if (text === undefined) return undefined;
-  if (text === '' || text === 'true' || text === '1') return true;
-  if (text === 'false' || text === '0') return false;
-  throw usage(`invalid ${what}="${text}": expected true or false`);
 }

@@ -1,6 +1,6 @@
 import { closestMatch, formatError, toTbuildError, TbuildError } from '../core/index.js';
 import { existsSync } from 'node:fs';
-import { runBuild } from './commands/build.js';
+import { runBuildCommand } from './commands/build.js';
 import { runDu } from './commands/du.js';
 import { runGraph } from './commands/graph.js';
 import { runImages } from './commands/images.js';
@@ -21,7 +21,10 @@ interface CommandEntry {
 }
 
 const commands: Readonly<Record<string, CommandEntry>> = {
-  build: { run: runBuild, summary: 'Build an image from a Dockerfile (the default command)' },
+  build: {
+    run: runBuildCommand,
+    summary: 'Build an image from a Dockerfile (the default command)',
+  },
   graph: { run: (argv) => runGraph(argv), summary: 'Show the build graph a Dockerfile lowers to' },
   du: { run: runDu, summary: 'Show the disk usage of the build cache' },
   images: { run: runImages, summary: 'List the images of the local image store' },
@@ -59,7 +62,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const entry =
     commands[name] ??
     (name.startsWith('-') || existsSync(name)
-      ? { run: () => runBuild(argv), summary: '' }
+      ? { run: () => runBuildCommand(argv), summary: '' }
       : undefined);
   try {
     if (entry === undefined) {

@@ -1,6 +1,6 @@
 import { digestHex } from '../../core/index.js';
 import { openMaintenance } from '../../worker/index.js';
-import { resolveRoot } from '../builder/root.js';
+import { resolveRoot } from '../../builder/index.js';
 import {
   formatFlagHelp,
   HELP_FLAG,

@@ -1,6 +1,6 @@
 import { toTbuildError } from '../../core/index.js';
 import { openMaintenance, readLocalImage, type LocalImage } from '../../worker/index.js';
-import { resolveRoot } from '../builder/root.js';
+import { resolveRoot } from '../../builder/index.js';
 import {
   formatFlagHelp,
   HELP_FLAG,

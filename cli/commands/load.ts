@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { loadImageArchive, openEngine, unpackImage } from '../../worker/index.js';
-import { resolveRoot } from '../builder/root.js';
+import { resolveRoot } from '../../builder/index.js';
 import {
   formatFlagHelp,
   HELP_FLAG,
@@ -41,7 +41,6 @@ export async function runLoad(argv: readonly string[]): Promise<number> {
     throw usage('"tbuild load" requires exactly 1 archive file', "run 'tbuild load --help'");
   const engine = await openEngine({
     root: resolveRoot(flags.strings.get('root'), process.env),
-    locals: new Map(),
     excluder: () => () => false,
   });
   try {

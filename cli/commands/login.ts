@@ -1,7 +1,7 @@
 import { neverAborted, noopLogger } from '../../core/index.js';
 import { registryLogin } from '../../worker/index.js';
-import { readStdin } from '../builder/inputs.js';
-import { registrySettings } from '../builder/registry-settings.js';
+import { readStdin } from '../stdin.js';
+import { registrySettings } from '../../builder/index.js';
 import { formatFlagHelp, HELP_FLAG, parseFlags, usage, type FlagSpec } from '../flags.js';
 import { createPrompter, isInteractive, type PromptIO } from '../prompt.js';
 

@@ -1,5 +1,5 @@
 import { registryLogout } from '../../worker/index.js';
-import { registrySettings } from '../builder/registry-settings.js';
+import { registrySettings } from '../../builder/index.js';
 import { HELP_FLAG, parseFlags, type FlagSpec } from '../flags.js';
 import { oneServer } from './login.js';
 

@@ -1,7 +1,6 @@
 import { TbuildError } from '../../core/index.js';
 import { openEngine, unpackImage, type Engine } from '../../worker/index.js';
-import { registrySettings } from '../builder/registry-settings.js';
-import { resolveRoot } from '../builder/root.js';
+import { registrySettings, resolveRoot } from '../../builder/index.js';
 import {
   formatFlagHelp,
   HELP_FLAG,
@@ -37,7 +36,6 @@ export async function withRegistryEngine<T>(
   process.once('SIGTERM', interrupt);
   const engine = await openEngine({
     root: resolveRoot(root, process.env),
-    locals: new Map(),
     excluder: () => () => false,
     registry: registrySettings(process.env),
   });

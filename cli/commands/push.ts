@@ -1,6 +1,6 @@
 import { TbuildError } from '../../core/index.js';
 import { normalizeImageName } from '../../worker/index.js';
-import { pushImages } from '../builder/outputs.js';
+import { pushImages } from '../../builder/index.js';
 import { formatFlagHelp, parseFlags, usage } from '../flags.js';
 import { REGISTRY_COMMAND_FLAGS, short, withRegistryEngine } from './pull.js';
 

@@ -23,6 +23,8 @@ export interface LowerContext {
   /** Proxy build args as `KEY=value`, given to every RUN outside its cache key. */
   readonly proxyEnv: readonly string[];
   readonly warnings: string[];
+  /** The build session (LowerOptions.session), for RUN steps with secret or ssh mounts. */
+  readonly session?: string;
 }
 
 export function stateLookup(state: StageState): (name: string) => string | undefined {

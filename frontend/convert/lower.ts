@@ -91,6 +91,7 @@ export async function lowerDockerfile(
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([key, value]) => `${key}=${value}`),
     warnings: [],
+    ...(options.session === undefined ? {} : { session: options.session }),
   };
   // Images named by --from come first: they read nothing, and stages read them.
   const order = [...table.states.filter((s) => s.fileIndex === undefined), ...table.fileStages];
@@ -115,6 +116,7 @@ export async function lowerDockerfile(
     {
       type: 'local',
       name: options.contextName ?? 'context',
+      ...(options.session === undefined ? {} : { session: options.session }),
       excludePatterns: [...(options.dockerignore ?? [])],
       followPaths: contextPaths[0] === '.' ? [] : contextPaths,
     },

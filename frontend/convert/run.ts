@@ -97,10 +97,16 @@ export function dispatchRun(
     extraHosts: ctx.extraHosts,
     mounts,
     ...(ctx.proxyEnv.length === 0 ? {} : { proxyEnv: ctx.proxyEnv }),
+    ...(ctx.session !== undefined && mounts.some(isSessionMount) ? { session: ctx.session } : {}),
   };
   const name = stepName(state, instruction.original + nameSuffix, command.onbuild);
   state.fs = planNode(op, inputs.refs, vertexMeta(ctx, name, instruction.range));
   commitHistory(ctx, state, `RUN ${runHistoryText(state, args)}`, true, true);
+}
+
+/** Secret and ssh mounts are served by the build's session, not by the store. */
+function isSessionMount(mount: Mount): boolean {
+  return mount.type === 'secret' || mount.type === 'ssh';
 }
 
 /**

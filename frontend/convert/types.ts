@@ -38,6 +38,11 @@ export interface LowerOptions {
   readonly dockerignore?: readonly string[];
   /** Name of the local source for the build context; default `context`. */
   readonly contextName?: string;
+  /**
+   * The build session serving the context, secrets and ssh agents (see
+   * LocalSource.session). Absent in lowerings that are never solved (`graph`).
+   */
+  readonly session?: string;
   /** Seconds since the epoch; file timestamps and history times. */
   readonly sourceDateEpoch?: number;
   readonly noCache?: boolean;

@@ -41,6 +41,12 @@ export interface ImageSource {
 export interface LocalSource {
   readonly type: 'local';
   readonly name: string;
+  /**
+   * The build session whose directory this is (BuildKit's local.session). Part
+   * of the vertex digest, so concurrent builds with different contexts never
+   * share a step that read one of them; never part of a cache key.
+   */
+  readonly session?: string;
   readonly excludePatterns: readonly string[];
   readonly followPaths: readonly string[];
 }
@@ -88,6 +94,12 @@ export interface ExecOp {
    * volatile: cache keys leave them out, so a proxy change never invalidates a step.
    */
   readonly proxyEnv?: readonly string[];
+  /**
+   * The build session that serves this step's secret and ssh mounts; set only
+   * when it has some. Volatile like proxyEnv: in the vertex digest (a step is
+   * never shared with a build that holds other secrets), never in a cache key.
+   */
+  readonly session?: string;
   /** The root mount is `{ type: 'bind', target: '/', input: 0, output: true }`. */
   readonly mounts: readonly Mount[];
 }

@@ -19,6 +19,7 @@ import type { OpContext } from './ops/context.js';
 import type { WorkerRef } from './refs.js';
 import type { BuildStore } from './store.js';
 import { resolveOp, snapshotResultCache } from './worker.js';
+import { SessionRegistry, type BuildSession } from './sessions.js';
 
 export interface EngineOptions {
   /** The tbuild root (resolved by the CLI or service from --root / TBUILD_ROOT). */
@@ -26,38 +27,53 @@ export interface EngineOptions {
   readonly logger?: Logger;
   /** How many steps use the CPU at once (idle RUN steps lend their slot); default: the number of CPUs. */
   readonly maxParallelism?: number;
-  /** Local sources by name; the build context is `context`. */
-  readonly locals: ReadonlyMap<string, string>;
-  readonly secrets?: ReadonlyMap<string, () => Promise<Uint8Array>>;
-  readonly sshSockets?: ReadonlyMap<string, string>;
   /** .dockerignore matching, from the frontend (the worker does not own those rules). */
   readonly excluder: (patterns: readonly string[]) => (path: string) => boolean;
   /** Replaces the sandbox (tests inject a fake executor). */
   readonly executor?: Executor;
   /** How to reach registries; without it only images of the local store can be used. */
   readonly registry?: RegistrySettings;
-  /** `--pull`: ask the registry what each base image's tag names now, even when stored locally. */
-  readonly pull?: boolean;
 }
 
-/** Everything one build needs, opened on a root: the store, the solver bound to the worker's ops, threads. */
+/**
+ * The layers of one build's image, made while its steps run (LayerPrefetcher);
+ * close it when the build ends.
+ */
+export interface LayersAhead {
+  /** Settles when a layer made ahead is done; export passes it as `madeAhead`. */
+  ready(snapshot: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * What builds run on, opened on a root: the store, the solver bound to the
+ * worker's ops, threads. Builds share it (and the work they have in common);
+ * what belongs to one build travels in its session (`attachSession`).
+ */
 export interface Engine {
   readonly store: BuildStore;
   readonly pool: ThreadPool;
   readonly solver: Solver<WorkerRef>;
-  /** A base image's normalised name and config from the local store, for the frontend's FROM. */
-  resolveImage(ref: string, signal: AbortSignal): Promise<{ ref: string; config?: ImageConfig }>;
+  /**
+   * A base image's normalised name and config, for the frontend's FROM: from the
+   * local store, else the registry; `pull` (`--pull`) asks the registry what the
+   * tag names now even when the image is stored.
+   */
+  resolveImage(
+    ref: string,
+    options: { readonly pull: boolean; readonly signal: AbortSignal },
+  ): Promise<{ ref: string; config?: ImageConfig }>;
+  /** Serves a build's local sources, secrets and ssh agents to its steps until the returned function is called. */
+  attachSession(session: BuildSession): () => void;
   /** Pulls images from and pushes them to registries; undefined without registry settings. */
   readonly puller: ImagePuller | undefined;
   /** The registry client of this engine (made on first use); undefined without registry settings. */
   registryClient(): RegistryClient | undefined;
   /**
    * Makes the layers of `root`'s image with `settings` while the build runs
-   * (see LayerPrefetcher); exportImage then waits for them through `madeAhead`.
+   * (see LayerPrefetcher); exportImage then waits for them through `ready`.
    */
-  makeLayersAhead(root: Vertex, settings: LayerSettings): void;
-  /** Settles when a layer made ahead is done; export passes it as `madeAhead`. */
-  madeAhead(snapshot: string): Promise<void>;
+  makeLayersAhead(root: Vertex, settings: LayerSettings): LayersAhead;
   /** Saves what is worth keeping (the context stat cache) and stops the threads. */
   close(): Promise<void>;
 }
@@ -89,7 +105,9 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
     registry === undefined ? undefined : clientFor(registry);
   const puller =
     registry === undefined ? undefined : new ImagePuller(store, () => clientFor(registry), logger);
-  let prefetcher: LayerPrefetcher | undefined;
+  // One per running build that exports an image; every step's events reach each.
+  const prefetchers = new Set<LayerPrefetcher>();
+  const sessions = new SessionRegistry();
   const context: OpContext = {
     store,
     executor: options.executor ?? new SandboxExecutor({ stateDir, logger }),
@@ -97,21 +115,19 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
     statCache,
     listings: new ListingMemo(),
     logger,
-    locals: options.locals,
-    secrets: options.secrets ?? new Map(),
-    sshSockets: options.sshSockets ?? new Map(),
+    sessions,
     stateDir,
     cacheMountDir,
     excluder: options.excluder,
     ...(puller === undefined ? {} : { puller }),
     starting: (vertex) => {
-      prefetcher?.starting(vertex);
+      for (const prefetcher of prefetchers) prefetcher.starting(vertex);
     },
     idle: () => {
-      prefetcher?.idle();
+      for (const prefetcher of prefetchers) prefetcher.idle();
     },
     committed: (vertex, snapshot) => {
-      prefetcher?.committed(vertex, snapshot);
+      for (const prefetcher of prefetchers) prefetcher.committed(vertex, snapshot);
     },
   };
   const solver = new Solver<WorkerRef>({
@@ -126,23 +142,30 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
     solver,
     puller,
     registryClient,
-    async resolveImage(ref, signal) {
-      const local = options.pull === true ? undefined : await readLocalImage(store, ref, signal);
+    async resolveImage(ref, { pull, signal }) {
+      const local = pull ? undefined : await readLocalImage(store, ref, signal);
       const image = local ?? (await puller?.resolve(ref, signal));
       if (image === undefined) return { ref: normalizeImageName(ref) };
       return { ref: image.name, config: image.config };
     },
-    makeLayersAhead(root, settings) {
-      void prefetcher?.close();
-      prefetcher = new LayerPrefetcher({ store, pool, settings, root, logger });
+    attachSession(session) {
+      return sessions.attach(session);
     },
-    async madeAhead(snapshot) {
-      await prefetcher?.ready(snapshot);
+    makeLayersAhead(root, settings) {
+      const prefetcher = new LayerPrefetcher({ store, pool, settings, root, logger });
+      prefetchers.add(prefetcher);
+      return {
+        ready: (snapshot) => prefetcher.ready(snapshot),
+        close: async () => {
+          prefetchers.delete(prefetcher);
+          await prefetcher.close();
+        },
+      };
     },
     async close() {
       client?.close();
       try {
-        await prefetcher?.close();
+        await Promise.all([...prefetchers].map((prefetcher) => prefetcher.close()));
         await statCache.save();
         await pool.close();
       } finally {

@@ -1,5 +1,6 @@
 /** worker/engine: the worker proper: IR ops bound to the store, the sandbox and threads; image export. */
-export { openEngine, type Engine, type EngineOptions } from './engine.js';
+export { openEngine, type Engine, type EngineOptions, type LayersAhead } from './engine.js';
+export { SessionRegistry, type BuildSession } from './sessions.js';
 export {
   exportImage,
   type ImageExportOptions,

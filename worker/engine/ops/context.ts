@@ -5,6 +5,7 @@ import type { StatCache } from '../../contenthash/index.js';
 import type { BuildStore } from '../store.js';
 import type { ImagePuller } from '../pull.js';
 import type { ListingMemo } from '../listing-memo.js';
+import type { SessionRegistry } from '../sessions.js';
 
 /** What every op implementation of one build shares. */
 export interface OpContext {
@@ -15,12 +16,8 @@ export interface OpContext {
   /** Context listings the checksum of a COPY's sources made, for the copy (ListingMemo). */
   readonly listings: ListingMemo;
   readonly logger: Logger;
-  /** Local sources by name (the build context is `context`). */
-  readonly locals: ReadonlyMap<string, string>;
-  /** Secret values by id, read when a step mounts them; never stored or logged. */
-  readonly secrets: ReadonlyMap<string, () => Promise<Uint8Array>>;
-  /** SSH agent sockets by id (`default` first). */
-  readonly sshSockets: ReadonlyMap<string, string>;
+  /** The running builds' local sources, secrets and ssh agents, by session id. */
+  readonly sessions: SessionRegistry;
   /** Directory for per-run state (hosts, resolv.conf, mount points). */
   readonly stateDir: string;
   /** Persistent cache-mount directories live here, by id. */

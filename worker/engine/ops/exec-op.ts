@@ -28,11 +28,12 @@ export function execOp(vertex: Vertex, op: ExecOp, context: OpContext): SolverOp
   return {
     cacheMap: () =>
       Promise.resolve({
-        // Proxy settings reach the step but never its key (BuildKit's ProxyEnv).
+        // Proxy settings (BuildKit's ProxyEnv) and the session serving secrets reach the
+        // step but never its key.
         digest: canonicalDigest({
           encoding: 'tbuild.op.v1',
           kind: 'exec',
-          op: { ...op, proxyEnv: undefined },
+          op: { ...op, proxyEnv: undefined, session: undefined },
         }),
         inputs: vertex.inputs.map((input, index): InputKeySpec<WorkerRef> => {
           if (!isLocalInput(input)) return {};
@@ -79,7 +80,13 @@ export function execOp(vertex: Vertex, op: ExecOp, context: OpContext): SolverOp
             const throwaway = new ThrowawayViews(context.store);
             let stopLending: (() => void) | undefined;
             try {
-              const { mounts, env } = await sandboxMounts(others, viewOf, context, throwaway);
+              const { mounts, env } = await sandboxMounts(
+                others,
+                viewOf,
+                context,
+                throwaway,
+                op.session,
+              );
               return await context.executor.run(
                 {
                   rootfs: {
@@ -153,7 +160,9 @@ async function sandboxMounts(
   viewOf: ReadonlyMap<number, string>,
   context: OpContext,
   throwaway: ThrowawayViews,
+  sessionId: string | undefined,
 ): Promise<{ mounts: SandboxMount[]; env: string[] }> {
+  const session = context.sessions.get(sessionId);
   const result: SandboxMount[] = [];
   const env: string[] = [];
   for (const mount of mounts) {
@@ -191,7 +200,7 @@ async function sandboxMounts(
         });
         break;
       case 'secret': {
-        const read = context.secrets.get(mount.id);
+        const read = session.secrets.get(mount.id);
         if (read === undefined) {
           if (mount.required) {
             throw new TbuildError('TB_SECRET_NOT_FOUND', `secret ${mount.id} not found`, {
@@ -215,7 +224,7 @@ async function sandboxMounts(
         break;
       }
       case 'ssh': {
-        const socket = context.sshSockets.get(mount.id);
+        const socket = session.sshSockets.get(mount.id);
         if (socket === undefined) {
           if (mount.required) {
             throw new TbuildError(

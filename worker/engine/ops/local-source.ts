@@ -25,7 +25,7 @@ export function localSourceOp(
         cacheable: false,
       }),
     exec: () => {
-      const dir = context.locals.get(source.name);
+      const dir = context.sessions.get(source.session).locals.get(source.name);
       if (dir === undefined) {
         return Promise.reject(
           new TbuildError('TB_INTERNAL', `no directory given for local source "${source.name}"`),

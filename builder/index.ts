@@ -1,0 +1,26 @@
+/**
+ * builder: one build end to end (read inputs, lower, solve, export), the
+ * single entry every surface calls: the CLI, the HTTP service and the Docker
+ * API, each with a request, a progress sink and an AbortSignal.
+ */
+export { dockerignoreExcluder, runBuild, type BuildJob, type BuildResult } from './build.js';
+export { parseCsvOptions } from './csv-options.js';
+export { readBuildInputs, readText, type BuildInputs } from './inputs.js';
+export {
+  parseBuildOptions,
+  parseOptionalInteger,
+  parseOptionalPositiveInteger,
+  parseOutput,
+  parseSecret,
+  parseSsh,
+  type BuildOptions,
+  type Compression,
+  type OptionValues,
+  type OutputSpec,
+  type OutputType,
+  type SecretSpec,
+  type SshSpec,
+} from './options.js';
+export { pushImages, tagImages, writeOutput } from './outputs.js';
+export { registrySettings } from './registry-settings.js';
+export { resolveRoot } from './root.js';
