@@ -27,6 +27,10 @@ export interface StepCgroup {
   oomKilled(): boolean;
   /** Cumulative CPU time of its processes in nanoseconds; undefined if it cannot be read. */
   cpuTimeNs(): number | undefined;
+  /** Its threads right now (RunningStep.threads); undefined without a v2 hierarchy. */
+  threads(): StepThreads | undefined;
+  /** Freezes or thaws its processes (RunningStep.freeze); false without a v2 hierarchy. */
+  freeze(frozen: boolean): boolean;
   /** Removes the directories (after the step's processes are gone). */
   remove(): void;
 }
@@ -126,6 +130,50 @@ function v2CpuTimeNs(dir: string): number | undefined {
   return usec === undefined ? undefined : usec * 1000;
 }
 
+/** How many threads a step has and how many of them want a CPU (state R: running or runnable). */
+export interface StepThreads {
+  readonly total: number;
+  readonly runnable: number;
+}
+
+/**
+ * The threads of a v2 cgroup and their scheduler states, from cgroup.threads and
+ * /proc/<tid>/stat. A thread that exits between the two reads is not counted.
+ */
+function v2Threads(dir: string): StepThreads | undefined {
+  let tids: string[];
+  try {
+    tids = readFileSync(join(dir, 'cgroup.threads'), 'utf8').split('\n');
+  } catch {
+    return undefined;
+  }
+  let total = 0;
+  let runnable = 0;
+  for (const tid of tids) {
+    if (tid === '') continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${tid}/stat`, 'latin1');
+    } catch {
+      continue;
+    }
+    total += 1;
+    // The state follows the command name, which is in parentheses and may hold any byte.
+    if (stat.charAt(stat.lastIndexOf(')') + 2) === 'R') runnable += 1;
+  }
+  return { total, runnable };
+}
+
+/** cgroup v2's freezer (cgroup.freeze, no controller needed; Linux 5.2+). */
+function v2Freeze(dir: string, frozen: boolean): boolean {
+  try {
+    writeFileSync(join(dir, 'cgroup.freeze'), frozen ? '1' : '0');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function removeV2Dir(dir: string): void {
   // Stragglers (a daemon the step left behind) die with the cgroup.
   if (existsSync(join(dir, 'cgroup.kill'))) writeFileSync(join(dir, 'cgroup.kill'), '1');
@@ -161,6 +209,8 @@ function createV2(id: string, limits: ResourceLimits): StepCgroup {
     cloneInto: dir,
     oomKilled: () => counter(join(dir, 'memory.events'), 'oom_kill') > 0,
     cpuTimeNs: () => v2CpuTimeNs(dir),
+    threads: () => v2Threads(dir),
+    freeze: (frozen) => v2Freeze(dir, frozen),
     remove: () => {
       removeV2Dir(dir);
     },
@@ -211,6 +261,8 @@ function createV1(id: string, limits: ResourceLimits): StepCgroup {
       oomKilled: () =>
         memory !== undefined && counter(join(memory, 'memory.oom_control'), 'oom_kill') > 0,
       cpuTimeNs,
+      threads: () => (unified === undefined ? undefined : v2Threads(unified)),
+      freeze: (frozen) => unified !== undefined && v2Freeze(unified, frozen),
       remove: removeAll,
     };
   } catch (error) {

@@ -108,6 +108,19 @@ export interface RunningStep {
    * measured (no cgroups: not root, read-only cgroupfs) and once the run settles.
    */
   cpuTimeNs(): number | undefined;
+  /**
+   * The step's threads right now: how many, and how many are running or waiting
+   * for a CPU (state R). Undefined when they cannot be listed (no cgroup v2
+   * hierarchy, hybrid hosts included) and once the run settles.
+   */
+  threads(): { readonly total: number; readonly runnable: number } | undefined;
+  /**
+   * Stops every process of the step where it is (true) or lets them go on
+   * (false), with the cgroup v2 freezer; a stopped process uses no CPU and
+   * still dies of SIGKILL. False when the step cannot be frozen (no cgroup v2
+   * hierarchy, Linux before 5.2) and once the run settles.
+   */
+  freeze(frozen: boolean): boolean;
 }
 
 export interface RunTiming {
