@@ -181,6 +181,8 @@ export class SandboxExecutor implements Executor {
         cpuTimeNs: () => (settled ? undefined : stepCgroup?.cpuTimeNs()),
         threads: () => (settled ? undefined : stepCgroup?.threads()),
         freeze: (frozen) => !settled && stepCgroup?.freeze(frozen) === true,
+        threads: () => (settled ? undefined : stepCgroup?.threads()),
+        freeze: (frozen) => !settled && stepCgroup?.freeze(frozen) === true,
       });
 
       const startedAt = new Date();
