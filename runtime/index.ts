@@ -13,6 +13,13 @@ export {
   type ScanOptions,
 } from './native-fs.js';
 export { ScannedDirectory, ScannedEntry } from './scanned-directory.js';
+export {
+  MAX_OVERLAY_OPTIONS,
+  OVERLAY_FEATURES,
+  relativeOverlay,
+  type OverlayLayers,
+  type RelativeOverlay,
+} from './overlay-options.js';
 export { nativeBuildPath } from './native/addon.js';
 export { Sha256Stream } from './sha256-stream.js';
 export type {

@@ -49,6 +49,19 @@ export interface NativeFs {
   lremovexattr(path: string, name: string): void;
   /** mount(2). `fstype` and `data` may be empty (e.g. for binds and remounts). */
   mount(source: string, target: string, fstype: string, flags: number, data?: string): void;
+  /**
+   * mount(2) with relative paths in `data` (an overlay's lowerdirs) resolved against `cwd`,
+   * without changing the process's cwd: the call runs on a short-lived thread with a
+   * cwd of its own (unshare(CLONE_FS)). Errors name `cwd` when it cannot be entered.
+   */
+  mountFromDir(
+    cwd: string,
+    source: string,
+    target: string,
+    fstype: string,
+    flags: number,
+    data: string,
+  ): void;
   umount2(target: string, flags?: number): void;
   /**
    * Opens `path` as if `root` were "/": "..", absolute and relative symlinks never
@@ -120,6 +133,9 @@ export const nativeFs: NativeFs = {
   },
   mount: (source, target, fstype, flags, data = '') => {
     loadAddon().mount(source, target, fstype, flags, data);
+  },
+  mountFromDir: (cwd, source, target, fstype, flags, data) => {
+    loadAddon().mountFromDir(cwd, source, target, fstype, flags, data);
   },
   umount2: (target, flags = 0) => {
     loadAddon().umount2(target, flags);

@@ -26,6 +26,8 @@ export const ConfigTag = {
   cgroupProcs: 32,
   cgroupNs: 33,
   cgroupClone: 34,
+  /** The directory the lower, upper and work paths are relative to; the helper mounts from there. */
+  layerDir: 35,
 } as const;
 
 export interface HelperMount {

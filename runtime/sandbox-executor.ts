@@ -15,6 +15,8 @@ import { CacheLocks } from './cache-locks.js';
 import { createStepCgroup, type StepCgroup } from './cgroups.js';
 import { hostsFile, resolvConf } from './etc-files.js';
 import { nativeBuildPath } from './native/addon.js';
+import { argumentsTooLong, E2BIG } from './exec-limits.js';
+import { relativeOverlay } from './overlay-options.js';
 import { readMergedFile } from './rootfs-files.js';
 import { ConfigTag, ConfigWriter } from './sandbox-config.js';
 import { compileSeccomp, DOCKER_DEFAULT_PROFILE, encodeBpf } from './seccomp/index.js';
@@ -49,7 +51,7 @@ interface HelperStatus {
   result?: { kind: 'exit' | 'signal'; value: number };
   initExit?: { kind: 'exit' | 'signal'; value: number };
   error?: string;
-  execFailure?: string;
+  execFailure?: { errno: number; message: string };
   stubs: MountStub[];
 }
 
@@ -70,8 +72,8 @@ function parseStatus(text: string): HelperStatus {
       });
     } else if (line.startsWith('error ')) {
       status.error ??= line.slice('error '.length);
-    } else if (line.startsWith('execfail ')) {
-      status.execFailure = line.slice('execfail '.length).replace(/^\d+ /, '');
+    } else if ((match = /^execfail (\d+) (.*)$/.exec(line)) !== null) {
+      status.execFailure = { errno: Number(match[1]), message: match[2] ?? '' };
     }
   }
   return status;
@@ -133,18 +135,21 @@ export class SandboxExecutor implements Executor {
       const hosts = this.#sharedFile(hostsFile(hostname, spec.extraHosts));
       const resolv = this.#sharedFile(resolvConf(hostResolv, network));
 
+      const overlay = relativeOverlay(rootfs);
       const config = new ConfigWriter();
-      for (const lower of rootfs.lowerDirs) config.add(ConfigTag.lower, lower);
+      for (const lower of overlay.lowerDirs) config.add(ConfigTag.lower, lower);
       config
-        .add(ConfigTag.upper, rootfs.upperDir)
-        .add(ConfigTag.work, rootfs.workDir)
+        .add(ConfigTag.layerDir, overlay.cwd)
+        .add(ConfigTag.upper, overlay.upperDir ?? rootfs.upperDir)
+        .add(ConfigTag.work, overlay.workDir ?? rootfs.workDir)
         .add(ConfigTag.rootfs, this.#mountPoint());
       const mounts = [...(spec.mounts ?? [])].sort((a, b) => depth(a.target) - depth(b.target));
       for (const mount of mounts) {
         await this.#addMount(config, mount, options.signal, releases);
       }
       for (const arg of spec.process.args) config.add(ConfigTag.arg, arg);
-      for (const entry of buildEnv(spec.process.env, user.home)) config.add(ConfigTag.env, entry);
+      const env = buildEnv(spec.process.env, user.home);
+      for (const entry of env) config.add(ConfigTag.env, entry);
       config
         .add(ConfigTag.cwd, spec.process.cwd ?? '/')
         .add(ConfigTag.uid, String(user.uid))
@@ -190,10 +195,13 @@ export class SandboxExecutor implements Executor {
           hint: 'tbuild runs RUN steps as root with overlayfs and namespaces',
         });
       }
+      if (status.execFailure?.errno === E2BIG) {
+        throw argumentsTooLong(spec.process.args, env);
+      }
       if (status.execFailure !== undefined) {
         throw new TbuildError(
           'TB_RUNTIME_EXEC',
-          `cannot run ${spec.process.args[0] ?? ''}: ${status.execFailure}`,
+          `cannot run ${spec.process.args[0] ?? ''}: ${status.execFailure.message}`,
           {
             details: { args: spec.process.args },
           },

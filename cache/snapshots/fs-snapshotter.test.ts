@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isTbuildError, neverAborted as signal } from '../../core/index.js';
 import { openStore, type TbuildStore } from '../store.js';
+import { MAX_CHAIN_DEPTH } from './types.js';
 
 let root: string;
 let store: TbuildStore;
@@ -80,6 +81,22 @@ describe('FsSnapshotter', () => {
     await store.snapshots.abort(active.id);
     expect(await store.snapshots.get(active.id)).toBeUndefined();
   });
+
+  it('stacks MAX_CHAIN_DEPTH layers and refuses the next with TB_SNAPSHOT_STATE before writing', async () => {
+    let top: string | undefined;
+    for (let depth = 1; depth <= MAX_CHAIN_DEPTH; depth++) top = await layer(top, {});
+    expect((await store.snapshots.get(top ?? ''))?.depth).toBe(MAX_CHAIN_DEPTH);
+    const refused = await store.snapshots.prepare({ parent: top ?? '', signal }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(isTbuildError(refused, 'TB_SNAPSHOT_STATE') && refused.details).toEqual({
+      parent: top,
+      depth: MAX_CHAIN_DEPTH + 1,
+      limit: MAX_CHAIN_DEPTH,
+    });
+    expect(await readdir(store.layout.snapshotActive)).toEqual([]);
+  }, 60_000);
 
   it('never exposes an active or half-committed snapshot as committed', async () => {
     const active = await store.snapshots.prepare({ signal });

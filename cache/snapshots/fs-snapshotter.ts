@@ -131,10 +131,19 @@ export class FsSnapshotter {
     throwIfAborted(options.signal);
     const chain = options.parent === undefined ? [] : await this.chain(options.parent);
     if (chain.length >= MAX_CHAIN_DEPTH) {
+      // Refused here, before anything is written: a step on this parent would make a
+      // layer no overlay can mount (the solver names the step, the CLI its line).
       throw new TbuildError(
         'TB_SNAPSHOT_STATE',
-        `snapshot ${options.parent ?? ''} already stacks ${String(chain.length)} layers; overlayfs allows ${String(MAX_CHAIN_DEPTH)}`,
-        { hint: 'squash the image or merge layers before adding more' },
+        `too many layers: this step would make layer ${String(chain.length + 1)}, and overlayfs stacks at most ${String(MAX_CHAIN_DEPTH)}`,
+        {
+          hint: 'combine RUN steps (cmd1 && cmd2), or start a stage from a squashed image',
+          details: {
+            parent: options.parent ?? '',
+            depth: chain.length + 1,
+            limit: MAX_CHAIN_DEPTH,
+          },
+        },
       );
     }
     const record = {

@@ -39,6 +39,14 @@ export interface RawAddon {
   llistxattr(path: string): string[];
   lremovexattr(path: string, name: string): void;
   mount(source: string, target: string, fstype: string, flags: number, data: string): void;
+  mountFromDir(
+    cwd: string,
+    source: string,
+    target: string,
+    fstype: string,
+    flags: number,
+    data: string,
+  ): void;
   umount2(target: string, flags: number): void;
   openInRoot(root: string, path: string, flags: number): number;
   resolveInRoot(root: string, path: string, flags: number): string;

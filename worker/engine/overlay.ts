@@ -1,24 +1,13 @@
 import { mkdir, readdir, rmdir } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { TbuildError } from '../../core/index.js';
-import { MountFlags, nativeFs, UmountFlags } from '../../runtime/index.js';
-
-/**
- * Options every tbuild overlay uses: the upper directory alone must be a
- * complete diff (no redirects, no metacopy), and inode index files are not
- * wanted in snapshots.
- */
-const OVERLAY_FEATURES = 'index=off,redirect_dir=off,metacopy=off';
-/** mount(2) data is limited to one page. */
-const MAX_MOUNT_DATA = 4095;
-
-export interface OverlayLayers {
-  /** Lower directories, top first. */
-  readonly lowerDirs: readonly string[];
-  readonly upperDir?: string;
-  readonly workDir?: string;
-}
+import {
+  MountFlags,
+  nativeFs,
+  relativeOverlay,
+  UmountFlags,
+  type OverlayLayers,
+} from '../../runtime/index.js';
 
 /**
  * Makes an empty mount point under `parent`, named `m<pid>x<random>` so the
@@ -33,26 +22,15 @@ export async function makeMountPoint(parent: string): Promise<string> {
 /**
  * Mounts an overlay at `target`. With an upper dir it is writable and its
  * changes land there; without one it is a read-only union of the lowers (at
- * least two). The caller unmounts with {@link unmount}.
+ * least two). The layers are given relative to their common directory (the
+ * snapshot directory for a chain), so the one page of mount options holds
+ * overlayfs' 500 layers whatever the root's path is (runtime/overlay-options.ts);
+ * TB_RUNTIME_SPEC when it cannot. The caller unmounts with {@link unmount}.
  */
 export function mountOverlay(target: string, layers: OverlayLayers): void {
-  const parts = [`lowerdir=${layers.lowerDirs.join(':')}`];
-  if (layers.upperDir !== undefined && layers.workDir !== undefined) {
-    parts.push(`upperdir=${layers.upperDir}`, `workdir=${layers.workDir}`);
-  }
-  parts.push(OVERLAY_FEATURES);
-  const data = parts.join(',');
-  if (data.length > MAX_MOUNT_DATA) {
-    throw new TbuildError(
-      'TB_FILEOP',
-      `overlay of ${String(layers.lowerDirs.length)} layers does not fit in one mount call`,
-      {
-        hint: 'use a shorter --root path, or squash the image: each layer costs its path length in the mount options',
-      },
-    );
-  }
+  const { cwd, options } = relativeOverlay(layers);
   const flags = layers.upperDir === undefined ? MountFlags.MS_RDONLY : 0;
-  nativeFs.mount('overlay', target, 'overlay', flags | MountFlags.MS_NODEV, data);
+  nativeFs.mountFromDir(cwd, 'overlay', target, 'overlay', flags | MountFlags.MS_NODEV, options);
 }
 
 /** Binds a directory at `target`, read-only when asked. */

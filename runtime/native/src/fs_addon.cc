@@ -8,6 +8,8 @@
 #include <limits.h>
 #include <stdio.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -173,6 +175,53 @@ Napi::Value Mount(const Napi::CallbackInfo& info) {
   if (mount(source.c_str(), target.c_str(), fstype.empty() ? nullptr : fstype.c_str(), flags,
             data.empty() ? nullptr : data.c_str()) != 0)
     return ThrowErrno(info.Env(), errno, "mount", target);
+  return info.Env().Undefined();
+}
+
+struct MountFromDir {
+  std::string cwd, source, target, fstype, data;
+  unsigned long flags;
+  int err = 0;
+  const char* syscall = "mount";
+};
+
+void* MountFromDirThread(void* arg) {
+  auto* job = static_cast<MountFromDir*>(arg);
+  // This thread's cwd becomes its own (the rest of the process keeps sharing one),
+  // so the chdir cannot move a relative path another thread is resolving.
+  if (unshare(CLONE_FS) != 0) {
+    job->err = errno, job->syscall = "unshare";
+  } else if (chdir(job->cwd.c_str()) != 0) {
+    job->err = errno, job->syscall = "chdir";
+  } else if (mount(job->source.c_str(), job->target.c_str(),
+                   job->fstype.empty() ? nullptr : job->fstype.c_str(), job->flags,
+                   job->data.empty() ? nullptr : job->data.c_str()) != 0) {
+    job->err = errno;
+  }
+  return nullptr;
+}
+
+// mountFromDir(cwd, source, target, fstype, flags, data): mount(2) with relative paths in
+// `data` resolved against `cwd` (an overlay's short lowerdirs, runtime/overlay-options.ts).
+// process.chdir would move every libuv thread's relative lookups too, so the mount runs on
+// a short-lived thread of its own with unshare(CLONE_FS): a private cwd on any kernel, where
+// fsconfig's "lowerdir+" (one layer per call, no page limit) needs Linux 6.8. The caller
+// waits for the thread, as for any synchronous call here (~0.1 ms).
+Napi::Value MountFromDirectory(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, "ssssns")) return info.Env().Undefined();
+  MountFromDir job;
+  job.cwd = Str(info, 0);
+  job.source = Str(info, 1);
+  job.target = Str(info, 2);
+  job.fstype = Str(info, 3);
+  job.flags = static_cast<unsigned long>(Num(info, 4));
+  job.data = Str(info, 5);
+  pthread_t thread;
+  int err = pthread_create(&thread, nullptr, MountFromDirThread, &job);
+  if (err != 0) return ThrowErrno(info.Env(), err, "pthread_create", job.target);
+  pthread_join(thread, nullptr);
+  if (job.err != 0)
+    return ThrowErrno(info.Env(), job.err, job.syscall, job.syscall[0] == 'c' ? job.cwd : job.target);
   return info.Env().Undefined();
 }
 
@@ -353,6 +402,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("llistxattr", Napi::Function::New(env, Llistxattr));
   exports.Set("lremovexattr", Napi::Function::New(env, Lremovexattr));
   exports.Set("mount", Napi::Function::New(env, Mount));
+  exports.Set("mountFromDir", Napi::Function::New(env, MountFromDirectory));
   exports.Set("umount2", Napi::Function::New(env, Umount2));
   exports.Set("openInRoot", Napi::Function::New(env, OpenInRoot));
   return exports;

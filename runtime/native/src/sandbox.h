@@ -17,7 +17,6 @@
 
 #define STATUS_FD 4
 #define CONFIG_FD 3
-#define MAX_ITEMS 256
 
 struct sandbox_mount {
   const char *kind;   /* "bind" | "tmpfs" | "secret" */
@@ -36,29 +35,37 @@ struct sandbox_rlimit {
   unsigned long long soft, hard;
 };
 
+/*
+ * Every list is sized from the records the config carries (parse_config counts
+ * them first): no fixed cap may drop an argument, a variable, a layer or a group.
+ * Where the kernel has a limit of its own (execve's ARG_MAX, NGROUPS_MAX,
+ * overlayfs' 500 layers), the call fails and the failure is reported.
+ */
 struct sandbox_config {
-  const char *lower[MAX_ITEMS];
+  const char **lower; /* relative to layer_dir when it is set */
   int nlower;
   const char *upper, *work, *rootfs; /* rootfs: host dir the overlay is mounted on */
-  struct sandbox_mount mounts[MAX_ITEMS];
+  /* The helper chdirs here to mount the overlay, so lower paths stay short (§7). */
+  const char *layer_dir;
+  struct sandbox_mount *mounts;
   int nmounts;
-  char *argv[MAX_ITEMS + 1];
+  char **argv; /* NULL-terminated */
   int nargv;
-  char *env[MAX_ITEMS * 4 + 1];
+  char **env; /* NULL-terminated */
   int nenv;
   const char *cwd;
   uid_t uid;
   gid_t gid;
-  gid_t groups[MAX_ITEMS];
+  gid_t *groups;
   int ngroups;
   const char *hostname;
   const char *network; /* "none" | "host" */
   const char *hosts_file, *resolv_file;
   const uint8_t *seccomp;
   size_t seccomp_len;
-  struct sandbox_rlimit rlimits[32];
+  struct sandbox_rlimit *rlimits;
   int nrlimits;
-  const char *cgroup_procs[32];
+  const char **cgroup_procs;
   int ncgroup_procs;
   int cgroup_ns;
   const char *cgroup_clone; /* a v2 cgroup dir PID 1 is cloned into (CLONE_INTO_CGROUP), or NULL */
