@@ -24,3 +24,14 @@ export {
 export { pushImages, tagImages, writeOutput } from './outputs.js';
 export { registrySettings } from './registry-settings.js';
 export { resolveRoot } from './root.js';
+export {
+  createProgressDisplay,
+  PlainDisplay,
+  PROGRESS_MODES,
+  RawJsonDisplay,
+  renderTty,
+  TtyDisplay,
+  type ProgressDisplay,
+  type ProgressMode,
+  type TextOutput,
+} from './progress/index.js';

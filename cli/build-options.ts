@@ -4,7 +4,7 @@ import {
   type BuildOptions,
 } from '../builder/index.js';
 import { HELP_FLAG, parseFlags, ROOT_FLAG, usage, type FlagSpec } from './flags.js';
-import { PROGRESS_MODES, type ProgressMode } from './progress/index.js';
+import { PROGRESS_MODES, type ProgressMode } from '../builder/index.js';
 
 /** Everything `tbuild build` was asked to do, parsed and checked, before anything runs. */
 export interface BuildRequest extends BuildOptions {

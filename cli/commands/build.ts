@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
 import { TbuildError } from '../../core/index.js';
 import {
+  createProgressDisplay,
   dockerignoreExcluder,
   readBuildInputs,
   registrySettings,
@@ -12,7 +13,7 @@ import {
 import { openEngine } from '../../worker/index.js';
 import { BUILD_FLAGS, parseBuildRequest, type BuildRequest } from '../build-options.js';
 import { formatFlagHelp } from '../flags.js';
-import { createProgressDisplay } from '../progress/index.js';
+
 import { readStdin } from '../stdin.js';
 
 const HELP = `Usage: tbuild build [OPTIONS] CONTEXT
