@@ -42,6 +42,14 @@ export {
 } from './snapshots/tree-digest.js';
 export { CacheKeyIndex, type CacheRecord, type StoredRecord } from './index/records.js';
 export { ImageStore, type ImageRecord } from './index/images.js';
-export { Lease, LeaseManager, type LeaseRecord, type LeaseResources } from './leases.js';
+export {
+  isLeaseLive,
+  Lease,
+  LeaseManager,
+  type LeaseRecord,
+  type LeaseResources,
+} from './leases.js';
+/** What killed processes leave (temps, active snapshots, leases); every command's open removes it. */
+export { removeDeadOwners, type DeadOwnerParts, type DeadOwnerReport } from './gc/dead-owners.js';
 export type { PruneOptions, PruneReport } from './gc/prune.js';
 export type { DiskUsage, RecordUsage } from './gc/usage.js';

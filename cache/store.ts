@@ -1,4 +1,4 @@
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { noopLogger, type Logger } from '../core/index.js';
 import { FsContentStore } from './content/fs-store.js';
@@ -6,7 +6,7 @@ import type { ContentStore } from './content/types.js';
 import { storeIoError } from './fs/atomic.js';
 import { FileLock } from './fs/lock.js';
 import { PruneFence } from './gc/prune-fence.js';
-import { isOwnerAlive, tempNamePid } from './fs/process-owner.js';
+import { removeDeadTemps } from './gc/dead-owners.js';
 import { prune, type PruneOptions, type PruneReport, type StoreParts } from './gc/prune.js';
 import { diskUsage, type DiskUsage } from './gc/usage.js';
 import { ImageStore } from './index/images.js';
@@ -62,6 +62,7 @@ export async function openStore(options: OpenStoreOptions): Promise<TbuildStore>
       throw storeIoError('create', dir, error);
     });
   }
+  // Temp files whose writer died (a kill -9 mid-write): cheap enough for every open.
   await removeDeadTemps(layout.tmp);
   const durable = options.durable ?? true;
   const lockTimeoutMs = options.lockTimeoutMs ?? 60_000;
@@ -94,14 +95,4 @@ export async function openStore(options: OpenStoreOptions): Promise<TbuildStore>
       ),
     diskUsage: (signal) => diskUsage(parts, signal),
   };
-}
-
-/** Temp files whose writer died (a kill -9 mid-write); cheap enough for every open. */
-async function removeDeadTemps(tmp: string): Promise<void> {
-  for (const name of await readdir(tmp)) {
-    const pid = tempNamePid(name);
-    if (pid !== undefined && !isOwnerAlive({ pid, start: 0 })) {
-      await rm(join(tmp, name), { recursive: true, force: true });
-    }
-  }
 }

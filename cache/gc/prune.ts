@@ -1,15 +1,15 @@
-import { rm, stat } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TbuildError, throwIfAborted, type Digest, type Logger } from '../../core/index.js';
 import type { ContentStore } from '../content/types.js';
 import { listDir } from '../fs/atomic.js';
-import { isOwnerAlive, tempNamePid } from '../fs/process-owner.js';
 import type { ImageStore } from '../index/images.js';
 import type { CacheKeyIndex, StoredRecord } from '../index/records.js';
 import type { StoreLayout } from '../layout.js';
 import { isLeaseLive, type LeaseManager } from '../leases.js';
 import type { FsSnapshotter } from '../snapshots/fs-snapshotter.js';
 import type { CommittedSnapshot } from '../snapshots/types.js';
+import { abortDeadActive, removeDeadLeases, removeDeadTemps } from './dead-owners.js';
 import { Marker, bytesOf, type Reachable, type StoreState } from './state.js';
 
 export interface PruneOptions {
@@ -165,9 +165,10 @@ export async function prune(parts: StoreParts, options: PruneOptions): Promise<P
 }
 
 /**
- * What crashes leave: snapshot directories without a commit record, active
- * snapshots of dead processes, trash, temp files of dead processes, leases of
- * dead processes. Returns the number of snapshot directories removed.
+ * What crashes leave: snapshot directories without a commit record, trash, and
+ * what dead processes owned (dead-owners.ts; every command that opens the root
+ * removes that too, prune also temp entries older than a day, for pid reuse).
+ * Returns the number of snapshot directories removed.
  */
 async function sweepDebris(
   parts: StoreParts,
@@ -183,28 +184,11 @@ async function sweepDebris(
     if ((await snapshots.get(id)) !== undefined) continue;
     if (await snapshots.remove(id, { force: true })) removed += 1;
   }
-  for (const active of await snapshots.listActive()) {
-    if (!snapshots.isActiveLive(active) && active.since < startedAt) {
-      await snapshots.abort(active.id);
-      removed += 1;
-    }
-  }
+  removed += await abortDeadActive(snapshots, { before: startedAt });
   for (const name of await listDir(layout.snapshotTrash)) {
     await rm(join(layout.snapshotTrash, name), { recursive: true, force: true });
   }
-  for (const name of await listDir(layout.tmp)) {
-    const pid = tempNamePid(name);
-    const path = join(layout.tmp, name);
-    const age = await stat(path).then(
-      (stats) => startedAt - stats.mtimeMs,
-      () => 0,
-    );
-    const dead = pid !== undefined && !isOwnerAlive({ pid, start: 0 });
-    if (dead || age > TEMP_MAX_AGE_MS) await rm(path, { recursive: true, force: true });
-  }
-  const now = Date.now();
-  for (const lease of await parts.leases.list()) {
-    if (!isLeaseLive(lease, now)) await parts.leases.remove(lease.id);
-  }
+  await removeDeadTemps(layout.tmp, { maxAgeMs: TEMP_MAX_AGE_MS, now: startedAt });
+  await removeDeadLeases(parts.leases);
   return removed;
 }
