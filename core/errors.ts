@@ -262,6 +262,42 @@ export const ERROR_CATALOG = {
     errorClass: 'Unimplemented',
     summary: 'The build uses a feature tbuild does not support yet.',
   },
+  TB_SERVICE_CONFIG: {
+    errorClass: 'InvalidArgument',
+    summary: 'The build service configuration (flags or config file) is invalid.',
+  },
+  TB_SERVICE_UNAUTHENTICATED: {
+    errorClass: 'PermissionDenied',
+    summary: 'A request to the build service has no valid token.',
+  },
+  TB_SERVICE_FORBIDDEN: {
+    errorClass: 'PermissionDenied',
+    summary: 'A request to the build service needs a scope its token does not have.',
+  },
+  TB_SERVICE_REQUEST: {
+    errorClass: 'InvalidArgument',
+    summary: 'A request to the build service is malformed.',
+  },
+  TB_SERVICE_LIMIT: {
+    errorClass: 'InvalidArgument',
+    summary: 'A request to the build service exceeds a configured limit.',
+  },
+  TB_SERVICE_CONTEXT: {
+    errorClass: 'InvalidArgument',
+    summary: 'A build context sent to the service is not a safe, valid tar.',
+  },
+  TB_SERVICE_NOT_FOUND: {
+    errorClass: 'NotFound',
+    summary: 'The build or route asked of the build service does not exist.',
+  },
+  TB_SERVICE_QUEUE_FULL: {
+    errorClass: 'Unavailable',
+    summary: "The build service's queue is full.",
+  },
+  TB_SERVICE_STOPPING: {
+    errorClass: 'Unavailable',
+    summary: 'The build service is shutting down or restarted during the build.',
+  },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

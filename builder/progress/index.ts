@@ -1,3 +1,4 @@
+import { terminalText } from '../../core/index.js';
 import type { ProgressDisplay, TextOutput } from './output.js';
 import { PlainDisplay } from './plain.js';
 import { RawJsonDisplay } from './rawjson.js';
@@ -21,7 +22,13 @@ export function createProgressDisplay(
     case 'rawjson':
       return new RawJsonDisplay(out);
     case 'quiet':
-      return { sink: () => undefined, finish: () => undefined };
+      // Steps stay silent; warnings (e.g. that nothing was exported) still reach the user.
+      return {
+        sink: (event) => {
+          if (event.type === 'warning') out.write(`WARNING: ${terminalText(event.message)}\n`);
+        },
+        finish: () => undefined,
+      };
   }
 }
 
