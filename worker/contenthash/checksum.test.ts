@@ -77,6 +77,30 @@ describe('checksumPath', () => {
     expect(await checksumPath('src', options)).not.toBe(before);
   });
 
+  // .dockerignore `src/lib` then `!src/lib/deep/x.c`: BuildKit's context sender (fsutil
+  // filter.go) walks the excluded directory and sends what the exception keeps.
+  it('counts what an exception keeps inside an excluded directory, and sees it appear', async () => {
+    await mkdir(join(root, 'src/lib/deep'));
+    const inLib = (path: string): boolean => path === 'src/lib' || path.startsWith('src/lib/');
+    const keepDeep: ChecksumOptions = {
+      ...options,
+      excludes: (path) => inLib(path) && path !== 'src/lib/deep/x.c',
+      mayKeepInside: (dir) => 'src/lib/deep/x.c'.startsWith(`${dir}/`),
+      excludesKey: 'keep-deep',
+    };
+    const withoutLib = await checksumPath('src', { ...options, excludes: inLib });
+    const nothingKept = await checksumPath('src', keepDeep);
+    expect(nothingKept).toBe(withoutLib);
+    // Only src/lib/deep's own listing changes: src's remembered checksum must not hide it.
+    await writeFile(join(root, 'src/lib/deep/x.c'), 'x');
+    const kept = await checksumPath('src', keepDeep);
+    expect(kept).not.toBe(nothingKept);
+    await writeFile(join(root, 'src/lib/deep/other.c'), 'excluded');
+    expect(await checksumPath('src', keepDeep)).toBe(kept);
+    await writeFile(join(root, 'src/lib/deep/x.c'), 'changed');
+    expect(await checksumPath('src', keepDeep)).not.toBe(kept);
+  });
+
   it('hashes large files on the pool and remembers them by stat identity', async () => {
     const big = Buffer.alloc(300_000, 7);
     await writeFile(join(root, 'big.bin'), big);

@@ -31,6 +31,12 @@ export interface ChecksumOptions {
   /** Paths (relative, slash-separated) left out, e.g. by .dockerignore. */
   readonly excludes?: (path: string) => boolean;
   /**
+   * Whether an excluded directory may still hold paths `excludes` keeps (a later
+   * `!` exception): such a directory is walked, and counts only for what is
+   * kept inside it, as BuildKit's context sender (fsutil) sends it.
+   */
+  readonly mayKeepInside?: (dir: string) => boolean;
+  /**
    * Names what `excludes` leaves out (e.g. the .dockerignore patterns), so directory
    * checksums remembered under the same excludes are used again. A walk with
    * excludes and no key remembers files only.
@@ -86,6 +92,8 @@ type Entry =
 interface DirEntry {
   readonly kind: 'dir';
   readonly header: string;
+  /** Excluded, walked for what an exception keeps: without it, the directory is not there. */
+  excluded?: boolean;
   /** Sorted by name; only the subdirectories when `tracked.reused` is set. */
   children: [string, Entry][];
   /** Where the directory is and what its listing was, when its checksum is remembered. */
@@ -143,6 +151,7 @@ async function walkTree(
         for (const stats of reused) {
           const child = dirRelative === '' ? stats.name : `${dirRelative}/${stats.name}`;
           const entry = visit(prefix + stats.name, stats, options, hashing) as DirEntry;
+          if (options.excludes?.(child) === true) entry.excluded = true;
           dir.children.push([stats.name, entry]);
           directories.push([child, prefix + stats.name, entry]);
         }
@@ -154,10 +163,12 @@ async function walkTree(
       if (hashing.full()) await hashing.room();
       const name = stats.name;
       const child = dirRelative === '' ? name : `${dirRelative}/${name}`;
-      if (options.excludes?.(child) === true) continue;
+      const excluded = options.excludes?.(child) === true;
+      if (excluded && !(stats.isDirectory() && options.mayKeepInside?.(child) === true)) continue;
       if (!stats.nameIsUtf8) throw notUtf8(child);
       const absolute = prefix + name;
       const entry = visit(absolute, stats, options, hashing);
+      if (excluded && entry.kind === 'dir') entry.excluded = true;
       dir.children.push([name, entry]);
       if (entry.kind === 'dir') directories.push([child, absolute, entry]);
     }
@@ -344,6 +355,13 @@ class PoolHashing implements FileHashing {
   }
 }
 
+/**
+ * The checksum of an excluded directory that keeps nothing: it is left out of
+ * its parent's checksum, yet remembered among the parent's subdirectories so
+ * a later walk looks into it again.
+ */
+const NOTHING_KEPT = '' as Digest;
+
 function entryDigest(entry: Entry, options: ChecksumOptions): Digest {
   switch (entry.kind) {
     case 'dir':
@@ -379,9 +397,13 @@ function directoryDigest(dir: DirEntry, options: ChecksumOptions): Digest {
     tracked !== undefined && reused !== undefined
       ? withFiles(tracked, children, options)
       : children;
+  const kept = all.filter(([, child]) => child !== NOTHING_KEPT);
   const hash = createHash('sha256').update(dir.header).update('\0');
-  for (const [name, digest] of all) hash.update(name).update('\0').update(digest).update('\n');
-  const digest = `sha256:${hash.digest('hex')}` as Digest;
+  for (const [name, digest] of kept) hash.update(name).update('\0').update(digest).update('\n');
+  const digest =
+    dir.excluded === true && kept.length === 0
+      ? NOTHING_KEPT
+      : (`sha256:${hash.digest('hex')}` as Digest);
   if (tracked !== undefined) {
     const subdirs = new Set(
       dir.children.filter(([, child]) => child.kind === 'dir').map(([name]) => name),
@@ -434,13 +456,14 @@ function withFiles(
   for (const stats of tracked.scan.sortedEntries()) {
     const name = stats.name;
     const child = tracked.relative === '' ? name : `${tracked.relative}/${name}`;
-    if (options.excludes?.(child) === true) continue;
-    if (!stats.nameIsUtf8) throw notUtf8(child);
+    // Before the excludes: an excluded subdirectory the walk looked into is one of them.
     const subdirectory = fresh.get(name);
     if (subdirectory !== undefined) {
       all.push([name, subdirectory]);
       continue;
     }
+    if (options.excludes?.(child) === true) continue;
+    if (!stats.nameIsUtf8) throw notUtf8(child);
     all.push([name, entryDigest(visit(prefix + name, stats, options, now), options)]);
   }
   return all;

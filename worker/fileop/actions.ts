@@ -9,10 +9,11 @@ import { resolveInRoot } from './in-root.js';
 import { resolveOwner, type ResolvedOwner } from './owners.js';
 import type { FileReuse } from './reuse.js';
 import { expandWildcard, hasWildcard } from './wildcard.js';
+import type { PathFilter } from './path-filter.js';
 
 export interface CopyFilters {
-  readonly excludes?: (path: string) => boolean;
-  readonly sourceExcludes?: (path: string) => boolean;
+  readonly excludes?: PathFilter;
+  readonly sourceExcludes?: PathFilter;
 }
 
 export interface FileOpContext {

@@ -23,6 +23,7 @@ import { exists } from './exists.js';
 import { resolveInRoot } from './in-root.js';
 import type { ResolvedOwner } from './owners.js';
 import { expandWildcard, hasWildcard } from './wildcard.js';
+import { keepsAnything, type PathFilter } from './path-filter.js';
 import { unpackIfArchive } from './unpack-copy.js';
 import type { FileReuse } from './reuse.js';
 import { BatchWriter, type CopiedFile } from './batch-writer.js';
@@ -44,9 +45,9 @@ export interface CopyContext {
   /** The resolved `--chown`, if any; otherwise source ownership is kept. */
   readonly owner?: ResolvedOwner;
   /** Paths relative to `sourceRoot` that are left out (the context's .dockerignore). */
-  readonly excludes?: (path: string) => boolean;
+  readonly excludes?: PathFilter;
   /** Paths relative to each copied source that are left out (`COPY --exclude`). */
-  readonly sourceExcludes?: (path: string) => boolean;
+  readonly sourceExcludes?: PathFilter;
   /** Earlier equal files to hard-link instead of copying (only when `destRoot` is a fresh layer directory). */
   readonly reuse?: FileReuse;
   /**
@@ -62,7 +63,12 @@ export interface CopyContext {
  * copied (not the directory), wildcards expand in the source, a destination
  * ending in `/` (or several sources, or an existing directory) is a directory,
  * parents of the destination are created, mtimes are kept, ownership is root's
- * or `--chown`'s, modes are the source's or `--chmod`'s.
+ * or `--chown`'s, modes are the source's or `--chmod`'s. The directory that
+ * receives a directory's contents is the destination's, not the source's: made
+ * 0755 (or the octal `--chmod`) and root's (or `--chown`'s) when missing, its
+ * mode and owner kept when it exists; only the source's times reach it
+ * (fsutil copy.Copy: prepareTargetDir's MkdirAll, then copyFileTimestamp;
+ * moby/buildkit#1941).
  */
 export async function applyCopy(action: CopyAction, context: CopyContext): Promise<void> {
   const sources = await matchSources(action, context.sourceRoot, context.excludes);
@@ -102,19 +108,32 @@ async function copySource(
   if (await unpackIfArchive(action, source, destHost, context)) return;
   const keptParents = action.parents ? parentsBelowPivot(relative) : '';
   const base = keptParents === '' ? destHost : `${destHost}/${keptParents}`;
+  // With --parents a directory is one of the kept paths, not a contents copy (BuildKit
+  // copies from the pivot with the path as an include pattern).
+  const contentsOnly = stats.isDirectory() && action.dirContents && !action.parents;
   let target: string;
-  if (stats.isDirectory() && action.dirContents) target = base;
-  else if (destIsDirectory || keptParents !== '') target = `${base}/${posix.basename(relative)}`;
+  if (contentsOnly) target = base;
+  else if (destIsDirectory || action.parents) target = `${base}/${posix.basename(relative)}`;
   else target = destHost;
+  if (action.parents && (action.createDestPath || destIsDirectory))
+    await copier.makeParents(destHost, context.destRoot);
+  const parentsMade =
+    keptParents === ''
+      ? []
+      : copier.makeKeptParents(destHost, keptParents, source.root, pivotDirectory(relative));
   if (action.createDestPath || destIsDirectory)
     await copier.makeParents(posix.dirname(target), context.destRoot);
   await copier.copy(host, target, fromNodeStats(stats), {
     root: relative === '.' ? '' : relative,
     source: '',
+    contentsOnly,
   });
+  copier.setAfterWrites(parentsMade);
 }
 
 interface MatchedSource {
+  /** The copy's source root (kept --parents directories are read from it). */
+  readonly root: string;
   readonly relative: string;
   readonly host: string;
   readonly stats: Stats;
@@ -123,18 +142,25 @@ interface MatchedSource {
 async function matchSources(
   action: CopyAction,
   root: string,
-  excludes: ((path: string) => boolean) | undefined,
+  excludes: PathFilter | undefined,
 ): Promise<MatchedSource[]> {
   const pattern = action.src.replace(/^\/+/, '');
   const wildcard = action.allowWildcard && hasWildcard(pattern);
   const candidates = wildcard ? await expandWildcard(root, pattern.replace('/./', '/')) : [pattern];
   const matches: MatchedSource[] = [];
   for (const relative of candidates) {
-    if (relative !== '' && excludes?.(relative.replace('/./', '/')) === true) continue;
-    const host = await resolveInRoot(root, relative.replace('/./', '/'), action.followSymlinks);
+    const path = relative.replace('/./', '/');
+    const host = await resolveInRoot(root, path, action.followSymlinks);
     const stats = await lstat(host).catch(() => undefined);
-    if (stats !== undefined)
-      matches.push({ relative: relative === '' ? '.' : relative, host, stats });
+    if (stats === undefined) continue;
+    // An excluded directory counts when an exception keeps something in it (PathFilter).
+    if (
+      relative !== '' &&
+      excludes?.excludes(path) === true &&
+      !(stats.isDirectory() && keepsAnything(host, path, excludes))
+    )
+      continue;
+    matches.push({ root, relative: relative === '' ? '.' : relative, host, stats });
   }
   if (matches.length === 0 && !(wildcard && action.allowEmptyWildcard)) {
     throw new TbuildError(
@@ -157,17 +183,47 @@ function parentsBelowPivot(relative: string): string {
   return parent === '.' ? '' : parent;
 }
 
+/** The source directory the kept parents are below: `a` for `a/./b/c`, the root without a pivot. */
+function pivotDirectory(relative: string): string {
+  const pivot = relative.indexOf('/./');
+  return pivot < 0 ? '' : relative.slice(0, pivot);
+}
+
 /** Unbatched copies of files above this size use the async API. */
 const SYNC_COPY_LIMIT = 4 * 1024 * 1024;
 
-/** A copied directory's own metadata, set once everything inside it is written. */
+/**
+ * A copied directory's own metadata, set once everything inside it is written.
+ * Without owner and mode only the times are set (a destination that receives a
+ * directory's contents keeps its own).
+ */
 interface DirectoryMetadata {
   readonly path: string;
-  readonly uid: number;
-  readonly gid: number;
-  readonly mode: number;
+  readonly owner?: { readonly uid: number; readonly gid: number; readonly mode: number };
   readonly atimeMs: number;
   readonly mtimeMs: number;
+}
+
+/**
+ * An excluded directory being walked for what an exception keeps (PathFilter):
+ * made at `target`, with its parents, only when a kept entry needs it.
+ */
+interface DeferredDirectory {
+  readonly target: string;
+  readonly parent: DeferredDirectory | undefined;
+  made: boolean;
+}
+
+/** Where an entry is: its paths below the source root and below the copied source. */
+interface CopyPosition {
+  readonly root: string;
+  readonly source: string;
+  /** The target's directory was just created by this copy, so nothing can be in the way. */
+  readonly fresh?: boolean;
+  /** The copied source is a directory whose contents go into `target` (CopyAction.dirContents). */
+  readonly contentsOnly?: boolean;
+  /** The nearest excluded directory above, not made yet. */
+  readonly deferred?: DeferredDirectory;
 }
 
 /**
@@ -209,15 +265,99 @@ class TreeCopier {
     this.#pendingDirectories = [];
     for (const [first, target] of links) linkSync(first, target);
     for (const directory of directories) {
-      lchownSync(directory.path, directory.uid, directory.gid);
-      chmodSync(directory.path, directory.mode);
+      if (directory.owner !== undefined) {
+        lchownSync(directory.path, directory.owner.uid, directory.owner.gid);
+        chmodSync(directory.path, directory.owner.mode);
+      }
       utimesSync(directory.path, directory.atimeMs / 1000, directory.mtimeMs / 1000);
     }
+  }
+
+  /** Directories whose metadata is set by `finish`, after what is written into them (deepest first). */
+  setAfterWrites(directories: readonly DirectoryMetadata[]): void {
+    this.#pendingDirectories.push(...directories);
+  }
+
+  /**
+   * `COPY --parents`: the directories kept between the destination and a source,
+   * made as copies of the source's own (mode, owner or `--chown`, times; `--chmod`
+   * applies), as fsutil's createParentDirs makes them. Existing ones are left as
+   * they are. Returns their metadata, deepest first, for `setAfterWrites`.
+   */
+  makeKeptParents(
+    destHost: string,
+    kept: string,
+    sourceRoot: string,
+    pivot: string,
+  ): DirectoryMetadata[] {
+    const made: DirectoryMetadata[] = [];
+    const parts = kept.split('/');
+    for (let depth = 1; depth <= parts.length; depth++) {
+      const path = parts.slice(0, depth).join('/');
+      const target = `${destHost}/${path}`;
+      if (lstatOrUndefined(target) !== undefined) continue;
+      const from = lstatOrUndefined(`${sourceRoot}/${pivot === '' ? path : `${pivot}/${path}`}`);
+      mkdirSync(target, { mode: 0o755 });
+      if (from?.isDirectory() !== true) {
+        chmodSync(target, 0o755);
+        continue;
+      }
+      made.unshift(this.#metadata(target, fromNodeStats(from)));
+    }
+    return made;
+  }
+
+  /** A directory copied from `stats`: its mode (or --chmod's), owner (or --chown's) and times. */
+  #metadata(path: string, stats: EntryStats): DirectoryMetadata {
+    return {
+      path,
+      owner: {
+        uid: this.context.owner?.uid ?? stats.uid,
+        gid: this.context.owner?.gid ?? stats.gid,
+        mode:
+          this.mode === undefined
+            ? stats.mode & 0o7777
+            : applyModeSpec(this.mode, stats.mode, true),
+      },
+      atimeMs: wholeMs(stats.atimeMs),
+      mtimeMs: wholeMs(stats.mtimeMs),
+    };
+  }
+
+  /** Makes an excluded directory (and the excluded ones above it) now that something in it is kept. */
+  #make(deferred: DeferredDirectory | undefined): void {
+    if (deferred === undefined || deferred.made) return;
+    this.#make(deferred.parent);
+    const existing = lstatOrUndefined(deferred.target);
+    if (existing !== undefined && !existing.isDirectory()) rmSync(deferred.target, { force: true });
+    if (existing?.isDirectory() !== true) mkdirSync(deferred.target);
+    deferred.made = true;
+  }
+
+  /** The excluded-by-filter test for an entry below the copied source. */
+  #excluded(at: CopyPosition): { excluded: boolean; walk: boolean } {
+    if (at.source === '') return { excluded: false, walk: true };
+    const { excludes: root, sourceExcludes: own } = this.context;
+    const byRoot = root !== undefined && root.excludes(at.root);
+    const byOwn = own !== undefined && own.excludes(at.source);
+    if (!byRoot && !byOwn) return { excluded: false, walk: true };
+    const walk =
+      (!byRoot || root.mayKeepInside(at.root)) && (!byOwn || own.mayKeepInside(at.source));
+    return { excluded: true, walk };
   }
 
   /** After a failure: lets writes in flight land, so nothing writes into the target once the copy has failed. */
   async abandon(): Promise<void> {
     await this.#writer.abandon();
+  }
+
+  /** The destination made for a directory's contents: 0755 or the octal --chmod, root's or --chown's. */
+  #newContentsDirectory(target: string): void {
+    // chown before chmod: chown clears setuid and setgid bits. Without --chown, root's
+    // (a setgid parent would give its group); only root may give it to root.
+    const owner = this.context.owner ?? (process.getuid?.() === 0 ? { uid: 0, gid: 0 } : undefined);
+    if (owner !== undefined) lchownSync(target, owner.uid, owner.gid);
+    chmodSync(target, this.mode?.kind === 'octal' ? this.mode.mode & 0o777 : 0o755);
   }
 
   async makeParents(directory: string, root: string): Promise<void> {
@@ -235,27 +375,14 @@ class TreeCopier {
     }
   }
 
-  /**
-   * `at.root` is the entry's path below the source root, `at.source` below the
-   * copied source. `at.fresh` says the target's directory was just created by
-   * this copy, so nothing can be in the way.
-   */
-  async copy(
-    source: string,
-    target: string,
-    stats: EntryStats,
-    at: { root: string; source: string; fresh?: boolean },
-  ): Promise<void> {
+  /** Copies one entry (a directory with everything in it) from `source` to `target`. */
+  async copy(source: string, target: string, stats: EntryStats, at: CopyPosition): Promise<void> {
     throwIfAborted(this.context.signal);
     if (this.#slicer.due()) await this.#slicer.pause();
     const relative = at.source;
-    if (
-      relative !== '' &&
-      (this.context.excludes?.(at.root) === true ||
-        this.context.sourceExcludes?.(relative) === true)
-    ) {
-      return;
-    }
+    const { excluded, walk } = this.#excluded(at);
+    if (excluded && !(walk && isDirectory(stats))) return;
+    if (!excluded) this.#make(at.deferred);
     const uid = this.context.owner?.uid ?? stats.uid;
     const gid = this.context.owner?.gid ?? stats.gid;
     const mode =
@@ -264,9 +391,15 @@ class TreeCopier {
         : applyModeSpec(this.mode, stats.mode, isDirectory(stats));
 
     if (isDirectory(stats)) {
-      const existing = at.fresh === true ? undefined : lstatOrUndefined(target);
+      const deferred: DeferredDirectory | undefined = excluded
+        ? { target, parent: at.deferred, made: false }
+        : undefined;
+      const existing = at.fresh === true || excluded ? undefined : lstatOrUndefined(target);
       if (existing !== undefined && !existing.isDirectory()) rmSync(target, { force: true });
-      if (existing?.isDirectory() !== true) mkdirSync(target);
+      if (!excluded && existing?.isDirectory() !== true) {
+        mkdirSync(target);
+        if (at.contentsOnly === true) this.#newContentsDirectory(target);
+      }
       const listing = this.context.listings?.(source) ?? nativeFs.scanDirectory(source);
       for (const entry of listing.sortedEntries()) {
         const name = entry.name;
@@ -279,17 +412,17 @@ class TreeCopier {
         await this.copy(`${source}/${name}`, `${target}/${name}`, fromScanned(entry), {
           root: at.root === '' ? name : `${at.root}/${name}`,
           source: relative === '' ? name : `${relative}/${name}`,
-          fresh: existing === undefined,
+          fresh: !excluded && existing === undefined,
+          ...(deferred === undefined ? {} : { deferred }),
         });
       }
-      this.#pendingDirectories.push({
-        path: target,
-        uid,
-        gid,
-        mode,
-        atimeMs: wholeMs(stats.atimeMs),
-        mtimeMs: wholeMs(stats.mtimeMs),
-      });
+      if (deferred?.made === false) return;
+      const times = { atimeMs: wholeMs(stats.atimeMs), mtimeMs: wholeMs(stats.mtimeMs) };
+      this.#pendingDirectories.push(
+        at.contentsOnly === true
+          ? { path: target, ...times }
+          : { path: target, owner: { uid, gid, mode }, ...times },
+      );
       return;
     }
 

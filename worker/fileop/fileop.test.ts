@@ -1,4 +1,5 @@
 import {
+  chmod,
   link,
   lstat,
   mkdir,
@@ -21,6 +22,11 @@ import type { CopyAction, FileOp } from '../../solver/index.js';
 import { applyFileOp, type CopyFilters } from './actions.js';
 import { applyModeSpec, parseModeSpec } from './chmod.js';
 import { matchComponent } from './wildcard.js';
+import { pathFilter } from './path-filter.js';
+
+/** A filter from patterns and the matching they mean (the frontend's matcher is not the worker's to import). */
+const filter = (patterns: readonly string[], excludes: (path: string) => boolean) =>
+  pathFilter(patterns, excludes);
 
 let work: string;
 let context: string;
@@ -177,15 +183,128 @@ describe('COPY semantics', () => {
   });
 
   it('leaves out paths excluded from the root (.dockerignore) and from the source (--exclude)', async () => {
-    await apply(copy('app', '/e'), { excludes: (path) => path === 'app/lib' });
-    await apply(copy('app', '/f'), { sourceExcludes: (path) => path === 'main.c' });
+    await apply(copy('app', '/e'), { excludes: filter(['app/lib'], (path) => path === 'app/lib') });
+    await apply(copy('app', '/f'), {
+      sourceExcludes: filter(['main.c'], (path) => path === 'main.c'),
+    });
     expect(await tree(dest)).toEqual(['e/', 'e/main.c', 'f/', 'f/lib/', 'f/lib/util.c']);
   });
 
   it('treats a source excluded by .dockerignore as missing', async () => {
     expect(
-      await failure(apply(copy('a.txt', '/x'), { excludes: (path) => path === 'a.txt' })),
+      await failure(
+        apply(copy('a.txt', '/x'), { excludes: filter(['a.txt'], (path) => path === 'a.txt') }),
+      ),
     ).toMatch(/^TB_COPY_SOURCE_NOT_FOUND/);
+  });
+
+  // .dockerignore `app` then `!app/lib/util.c`: Docker walks into the excluded directory
+  // and sends what the exception names, with its parent directories as they are
+  // (tonistiigi/fsutil filter.go; the Dockerfile reference's .dockerignore section).
+  const appExceptUtil = filter(
+    ['app', '!app/lib/util.c'],
+    (path) => (path === 'app' || path.startsWith('app/')) && path !== 'app/lib/util.c',
+  );
+
+  it('keeps what a later exception names inside an excluded directory, with its parents', async () => {
+    await chmod(join(context, 'app'), 0o750);
+    await apply(copy('.', '/all/'), { excludes: appExceptUtil });
+    await apply(copy('app', '/named/'), { excludes: appExceptUtil });
+    expect(await tree(dest)).toEqual([
+      'all/',
+      'all/a.txt',
+      'all/app/',
+      'all/app/lib/',
+      'all/app/lib/util.c',
+      'all/b.txt',
+      'all/run.sh',
+      'named/',
+      'named/lib/',
+      'named/lib/util.c',
+    ]);
+    expect((await stat(join(dest, 'all/app'))).mode & 0o7777).toBe(0o750);
+    expect(await failure(apply(copy('app/main.c', '/m'), { excludes: appExceptUtil }))).toMatch(
+      /^TB_COPY_SOURCE_NOT_FOUND/,
+    );
+  });
+
+  it('leaves out an excluded directory when its exception keeps nothing in it', async () => {
+    const nothingKept = filter(
+      ['app', '!app/none.c'],
+      (path) => (path === 'app' || path.startsWith('app/')) && path !== 'app/none.c',
+    );
+    await apply(copy('.', '/all/'), { excludes: nothingKept });
+    expect(await tree(join(dest, 'all'))).toEqual(['a.txt', 'b.txt', 'run.sh']);
+    expect(await failure(apply(copy('app', '/x/'), { excludes: nothingKept }))).toMatch(
+      /^TB_COPY_SOURCE_NOT_FOUND/,
+    );
+  });
+
+  it('keeps what a COPY --exclude exception names inside an excluded directory', async () => {
+    const libExceptUtil = filter(
+      ['lib', '!lib/util.c'],
+      (path) => (path === 'lib' || path.startsWith('lib/')) && path !== 'lib/util.c',
+    );
+    await writeFile(join(context, 'app/lib/other.c'), 'other\n');
+    await apply(copy('app', '/srv'), { sourceExcludes: libExceptUtil });
+    expect(await tree(dest)).toEqual(['srv/', 'srv/lib/', 'srv/lib/util.c', 'srv/main.c']);
+  });
+
+  // moby/buildkit#1941, fsutil copy.Copy: a directory's contents go into a destination
+  // made 0755 when missing (its mode and owner kept when it exists); only the source
+  // directory's times reach it.
+  it('makes the directory receiving a directory’s contents 0755, keeping an existing one’s mode', async () => {
+    const past = new Date('2018-08-08T08:08:08Z');
+    await chmod(join(context, 'app'), 0o700);
+    await utimes(join(context, 'app'), past, past);
+    await mkdir(join(dest, 'existing'));
+    await chmod(join(dest, 'existing'), 0o1777);
+    await apply(copy('app', '/new'));
+    await apply(copy('app/', '/existing/'));
+    await apply(copy('app', '/octal', { mode: '0750' }));
+    await apply(copy('app', '/symbolic', { mode: 'g+w' }));
+    const modeOf = async (name: string) => (await stat(join(dest, name))).mode & 0o7777;
+    const mtimeOf = async (name: string) => (await stat(join(dest, name))).mtime.getTime();
+    expect(await modeOf('new')).toBe(0o755);
+    expect(await mtimeOf('new')).toBe(past.getTime());
+    expect(await modeOf('existing')).toBe(0o1777);
+    expect(await mtimeOf('existing')).toBe(past.getTime());
+    expect(await modeOf('octal')).toBe(0o750);
+    expect(await modeOf('symbolic')).toBe(0o755);
+    // Below the top, directories are copies of the source's, --chmod applied.
+    expect((await stat(join(dest, 'new/lib'))).mode & 0o7777).toBe(0o755);
+    expect((await stat(join(dest, 'symbolic/lib'))).mode & 0o7777).toBe(0o775);
+  });
+
+  it('does the same for a source that is a symlink to a directory', async () => {
+    await chmod(join(context, 'app'), 0o700);
+    await symlink('app', join(context, 'app-link'));
+    await apply(copy('app-link', '/via/'));
+    expect((await stat(join(dest, 'via'))).mode & 0o7777).toBe(0o755);
+    expect(await tree(join(dest, 'via'))).toEqual(['lib/', 'lib/util.c', 'main.c']);
+  });
+
+  // BuildKit's COPY --parents copies from the pivot with the path as an include
+  // pattern (dockerfile2llb convert_copy.go): a directory keeps its own name, and
+  // the kept parents are copies of the source's (fsutil createParentDirs).
+  it('keeps a directory itself and its parents’ modes with --parents', async () => {
+    await chmod(join(context, 'app'), 0o750);
+    await chmod(join(context, 'app/lib'), 0o700);
+    await apply(copy('app/lib', '/p/', { parents: true }));
+    await apply(copy('app/./lib', '/q/', { parents: true }));
+    expect(await tree(dest)).toEqual([
+      'p/',
+      'p/app/',
+      'p/app/lib/',
+      'p/app/lib/util.c',
+      'q/',
+      'q/lib/',
+      'q/lib/util.c',
+    ]);
+    expect((await stat(join(dest, 'p'))).mode & 0o7777).toBe(0o755);
+    expect((await stat(join(dest, 'p/app'))).mode & 0o7777).toBe(0o750);
+    expect((await stat(join(dest, 'p/app/lib'))).mode & 0o7777).toBe(0o700);
+    expect((await stat(join(dest, 'q/lib'))).mode & 0o7777).toBe(0o700);
   });
 
   it('follows symlinks in the destination inside the root only', async () => {

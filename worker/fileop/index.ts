@@ -7,3 +7,4 @@ export { resolveOwner, type ResolvedOwner } from './owners.js';
 export { expandWildcard, hasWildcard, matchComponent } from './wildcard.js';
 export { copyUpDirectories, planLayerCopy, type LayerCopyPlan } from './layer-copy.js';
 export { FileReuse } from './reuse.js';
+export { keepsAnything, pathFilter, type PathFilter } from './path-filter.js';

@@ -4,6 +4,7 @@ import {
   applyFileOp,
   copyUpDirectories,
   FileReuse,
+  pathFilter,
   planLayerCopy,
   type CopyFilters,
 } from '../../fileop/index.js';
@@ -23,7 +24,10 @@ export function fileOp(vertex: Vertex, op: FileOp, context: OpContext): SolverOp
   return {
     cacheMap: () =>
       Promise.resolve({
-        digest: canonicalDigest({ encoding: 'tbuild.op.v1', kind: 'file', op }),
+        // `copy: 2`: what a copy writes changed (an excluded directory's exceptions kept, the
+        // directory receiving a directory's contents made 0755, --parents keeping directories),
+        // so results stored by the earlier copy are not found again.
+        digest: canonicalDigest({ encoding: 'tbuild.op.v1', kind: 'file', copy: 2, op }),
         inputs: vertex.inputs.map((input, index): InputKeySpec<WorkerRef> => {
           if (!isLocalInput(input)) return {};
           const paths = op.actions.flatMap((action) =>
@@ -44,10 +48,12 @@ export function fileOp(vertex: Vertex, op: FileOp, context: OpContext): SolverOp
         const input = index === undefined ? undefined : inputs[index];
         const ignore =
           input?.kind === 'local' && input.excludePatterns.length > 0
-            ? context.excluder(input.excludePatterns)
+            ? pathFilter(input.excludePatterns, context.excluder(input.excludePatterns))
             : undefined;
         const own =
-          action.excludePatterns.length > 0 ? context.excluder(action.excludePatterns) : undefined;
+          action.excludePatterns.length > 0
+            ? pathFilter(action.excludePatterns, context.excluder(action.excludePatterns))
+            : undefined;
         return {
           ...(ignore === undefined ? {} : { excludes: ignore }),
           ...(own === undefined ? {} : { sourceExcludes: own }),

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Digest } from '../../../core/index.js';
 import type { InputKeySpec, Vertex } from '../../../solver/index.js';
 import { checksumPath, cleanRelative } from '../../contenthash/index.js';
-import { expandWildcard, hasWildcard } from '../../fileop/index.js';
+import { expandWildcard, hasWildcard, pathFilter } from '../../fileop/index.js';
 import type { WorkerRef } from '../refs.js';
 import type { OpContext } from './context.js';
 
@@ -22,15 +22,22 @@ export function contentKey(paths: readonly string[], context: OpContext): InputK
   return {
     contentChecksum: async (input, job) => {
       if (input.kind !== 'local') return keyOfUnexpected(input);
-      const excludes = context.excluder(input.excludePatterns);
+      const filter = pathFilter(input.excludePatterns, context.excluder(input.excludePatterns));
       const hash = createHash('sha256');
       for (const pattern of paths) {
         const cleaned = cleanRelative(pattern.replace('/./', '/'));
         const matches = hasWildcard(cleaned) ? await expandWildcard(input.dir, cleaned) : [cleaned];
         hash.update(`${pattern}\0`);
         for (const match of matches) {
-          if (match !== '' && excludes(match)) continue;
-          if ((await lstat(join(input.dir, match)).catch(() => undefined)) === undefined) {
+          const stats = await lstat(join(input.dir, match)).catch(() => undefined);
+          // An excluded directory still counts for what an exception keeps in it (PathFilter).
+          if (
+            match !== '' &&
+            filter.excludes(match) &&
+            !(stats?.isDirectory() === true && filter.mayKeepInside(match))
+          )
+            continue;
+          if (stats === undefined) {
             hash.update(`${match}\0missing\n`);
             continue;
           }
@@ -39,7 +46,8 @@ export function contentKey(paths: readonly string[], context: OpContext): InputK
             statCache: context.statCache,
             pool: context.pool,
             includeOwnership: false,
-            excludes,
+            excludes: filter.excludes,
+            mayKeepInside: (dir) => filter.mayKeepInside(dir),
             excludesKey: JSON.stringify(input.excludePatterns),
             onListed: (path, listing) => {
               context.listings.keep(path, listing);
