@@ -44,10 +44,11 @@ export async function runDu(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (flags.positionals.length > 0) throw usage('"tbuild du" accepts no arguments');
+  const signal = AbortSignal.timeout(10 * 60_000);
   const maintenance = await openMaintenance({
     root: resolveRoot(flags.strings.get('root'), process.env),
+    signal,
   });
-  const signal = AbortSignal.timeout(10 * 60_000);
   const usageReport = await maintenance.store.diskUsage(signal);
   const mounts = await maintenance.cacheMounts(signal);
   const rows: UsageRow[] = [

@@ -52,10 +52,11 @@ export async function runImages(argv: readonly string[]): Promise<number> {
   const format = flags.strings.get('format') ?? 'table';
   if (format !== 'table' && format !== 'json')
     throw usage(`unsupported --format "${format}"`, 'use table or json');
+  const signal = AbortSignal.timeout(5 * 60_000);
   const { store } = await openMaintenance({
     root: resolveRoot(flags.strings.get('root'), process.env),
+    signal,
   });
-  const signal = AbortSignal.timeout(5 * 60_000);
   const rows: Row[] = [];
   for (const record of await store.images.list()) {
     let image: LocalImage | undefined;

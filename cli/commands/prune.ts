@@ -68,12 +68,15 @@ export async function runPrune(argv: readonly string[]): Promise<number> {
   const keepText = flags.strings.get('keep-storage');
   const keepStorage = keepText === undefined ? undefined : parseSize(keepText, '--keep-storage');
   const all = flags.booleans.get('all') === true;
-  if (flags.booleans.get('force') !== true && !(await confirm(all))) return 0;
-
+  const controller = new AbortController();
+  // Opening cleans what dead processes left (their mounts too): only debris, so it is
+  // done even when the user then declines to remove cache.
   const maintenance = await openMaintenance({
     root: resolveRoot(flags.strings.get('root'), process.env),
+    signal: controller.signal,
   });
-  const controller = new AbortController();
+  if (flags.booleans.get('force') !== true && !(await confirm(all))) return 0;
+
   const stop = (): void => {
     controller.abort();
   };

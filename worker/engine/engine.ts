@@ -14,7 +14,7 @@ import { normalizeImageName, readLocalImage } from './local-images.js';
 import { ImagePuller } from './pull.js';
 import { createRegistryClient, type RegistrySettings } from './registry-access.js';
 import { leasedStore } from './leased-store.js';
-import { removeDeadMountPoints } from './overlay.js';
+import { recoverRoot } from './recover-root.js';
 import type { OpContext } from './ops/context.js';
 import type { WorkerRef } from './refs.js';
 import type { BuildStore } from './store.js';
@@ -86,13 +86,13 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
     // One native call per directory when a commit or a check walks a snapshot.
     listDirectory: (path) => nativeFs.scanDirectory(path).entries(),
   });
+  await recoverRoot(opened, { signal: neverAborted, logger });
   // Everything this engine touches is leased until close(), so a concurrent prune keeps it.
   const lease = await opened.leases.create({ signal: neverAborted });
   const store = leasedStore(opened, lease, { logger });
   const stateDir = join(store.layout.root, 'v1', 'run');
   const cacheMountDir = join(store.layout.root, 'v1', 'cache-mounts');
   await mkdir(stateDir, { recursive: true });
-  await removeDeadMountPoints(join(store.layout.tmp, 'mnt'));
   await mkdir(cacheMountDir, { recursive: true });
   const statCache = await StatCache.open(join(store.layout.root, 'v1', 'contenthash'));
   const pool = createThreadPool();

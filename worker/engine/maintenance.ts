@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { lstat, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { noopLogger, throwIfAborted, type Logger } from '../../core/index.js';
-import { openStore, type LeaseRecord, type TbuildStore } from '../../cache/index.js';
+import { isLeaseLive, openStore, type TbuildStore } from '../../cache/index.js';
+import { recoverRoot } from './recover-root.js';
 
 /** A RUN --mount=type=cache directory under `<root>/v1/cache-mounts/`. */
 export interface CacheMountUsage {
@@ -12,7 +12,10 @@ export interface CacheMountUsage {
   readonly lastUsedAt: number;
 }
 
-/** The store for `tbuild images`, `du` and `prune`: no threads, no sandbox, no lease. */
+/**
+ * The store for `tbuild images`, `du` and `prune`: no threads, no sandbox, no
+ * lease; what dead processes left on the root is cleaned first (recoverRoot).
+ */
 export interface StoreMaintenance {
   readonly store: TbuildStore;
   cacheMounts(signal: AbortSignal): Promise<CacheMountUsage[]>;
@@ -30,8 +33,11 @@ export interface StoreMaintenance {
 export async function openMaintenance(options: {
   readonly root: string;
   readonly logger?: Logger;
+  readonly signal: AbortSignal;
 }): Promise<StoreMaintenance> {
-  const store = await openStore({ root: options.root, logger: options.logger ?? noopLogger });
+  const logger = options.logger ?? noopLogger;
+  const store = await openStore({ root: options.root, logger });
+  await recoverRoot(store, { signal: options.signal, logger });
   const dir = join(store.layout.root, 'v1', 'cache-mounts');
   const list = async (signal: AbortSignal): Promise<CacheMountUsage[]> => {
     const names = await readdir(dir).catch(() => [] as string[]);
@@ -53,7 +59,7 @@ export async function openMaintenance(options: {
     cacheMounts: list,
     async pruneCacheMounts({ until, signal }) {
       const now = Date.now();
-      if ((await store.leases.list()).some((lease) => isLive(lease, now))) {
+      if ((await store.leases.list()).some((lease) => isLeaseLive(lease, now))) {
         return { removed: 0, bytes: 0, busy: true };
       }
       let removed = 0;
@@ -82,16 +88,4 @@ async function treeBytes(path: string, signal: AbortSignal): Promise<number> {
     total += await treeBytes(join(path, name), signal);
   }
   return total;
-}
-
-/** As the cache module judges a lease: not expired and its process (pid + start time) runs. */
-function isLive(lease: LeaseRecord, now: number): boolean {
-  if (lease.expiresAt !== undefined && lease.expiresAt <= now) return false;
-  try {
-    const text = readFileSync(`/proc/${String(lease.owner.pid)}/stat`, 'utf8');
-    const start = Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[19]);
-    return lease.owner.start === 0 || start === lease.owner.start;
-  } catch {
-    return false;
-  }
 }

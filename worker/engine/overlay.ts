@@ -1,4 +1,4 @@
-import { mkdir, readdir, rmdir } from 'node:fs/promises';
+import { mkdir, rmdir } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
@@ -11,7 +11,8 @@ import {
 
 /**
  * Makes an empty mount point under `parent`, named `m<pid>x<random>` so the
- * next engine on the root can detach what a killed process left mounted.
+ * next command on the root (recoverRoot) can detach what a killed process left
+ * mounted.
  */
 export async function makeMountPoint(parent: string): Promise<string> {
   const dir = join(parent, `m${String(process.pid)}x${randomBytes(5).toString('hex')}`);
@@ -54,31 +55,4 @@ export async function unmount(target: string): Promise<void> {
     nativeFs.umount2(target, UmountFlags.MNT_DETACH);
   }
   await rmdir(target).catch(() => undefined);
-}
-
-/**
- * Detaches and removes mount points under `parent` whose process is gone (a
- * kill -9 skips every finally). Lazy detach: nothing of ours still uses them.
- */
-export async function removeDeadMountPoints(parent: string): Promise<void> {
-  for (const name of await readdir(parent).catch(() => [] as string[])) {
-    const pid = /^m(\d+)x/.exec(name)?.[1];
-    if (pid === undefined || isAlive(Number(pid))) continue;
-    const target = join(parent, name);
-    try {
-      nativeFs.umount2(target, UmountFlags.MNT_DETACH);
-    } catch {
-      // Not mounted: the process died before or after its mount.
-    }
-    await rmdir(target).catch(() => undefined);
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
