@@ -117,29 +117,75 @@ describe('Semaphore', () => {
     const permit = await semaphore.acquire(never());
     permit.lend();
     expect(semaphore.available).toBe(1);
-    permit.reclaim();
+    await permit.reclaim(never());
     expect(semaphore.available).toBe(0);
     permit.release();
     expect(semaphore.available).toBe(1);
   });
 
-  it('reclaiming a slot someone else took goes into debt and blocks new steps until it is paid', async () => {
+  it('reclaiming a slot someone else took waits for a free one, ahead of steps not started', async () => {
     const semaphore = new Semaphore(1);
     const first = await semaphore.acquire(never());
     first.lend();
     const second = await semaphore.acquire(never());
-    first.reclaim();
-    expect(semaphore.available).toBe(-1);
-    const third = pending(semaphore);
-    second.release();
+    const starter = pending(semaphore, never(), -1000);
+    let reclaimed = false;
+    const reclaim = first.reclaim(never()).then(() => {
+      reclaimed = true;
+    });
     await settle();
-    // The released slot paid the debt; the limit of one is back in force.
+    expect(reclaimed).toBe(false);
     expect(semaphore.available).toBe(0);
-    expect(third.state.permit).toBeUndefined();
+    expect(semaphore.waiting).toBe(2);
+    second.release();
+    await reclaim;
+    expect(starter.state.permit).toBeUndefined();
     first.release();
     await settle();
-    expect(third.state.permit).toBeDefined();
-    third.state.permit?.release();
+    expect(starter.state.permit).toBeDefined();
+  });
+
+  it('shares one wait between concurrent reclaims of one permit', async () => {
+    const semaphore = new Semaphore(1);
+    const first = await semaphore.acquire(never());
+    first.lend();
+    const second = await semaphore.acquire(never());
+    const both = Promise.all([first.reclaim(never()), first.reclaim(never())]);
+    await settle();
+    expect(semaphore.waiting).toBe(1);
+    second.release();
+    await both;
+    expect(semaphore.available).toBe(0);
+    first.release();
+    expect(semaphore.available).toBe(1);
+  });
+
+  it('an aborted reclaim leaves the slot lent, and a later one can still take it back', async () => {
+    const semaphore = new Semaphore(1);
+    const first = await semaphore.acquire(never());
+    first.lend();
+    const second = await semaphore.acquire(never());
+    const controller = new AbortController();
+    const aborted = first.reclaim(controller.signal);
+    controller.abort();
+    await expect(aborted).rejects.toMatchObject({ code: 'TB_CANCELED' });
+    expect(semaphore.waiting).toBe(0);
+    second.release();
+    expect(semaphore.available).toBe(1);
+    await first.reclaim(never());
+    expect(semaphore.available).toBe(0);
+  });
+
+  it('a release while a reclaim waits ends the wait and takes no slot', async () => {
+    const semaphore = new Semaphore(1);
+    const first = await semaphore.acquire(never());
+    first.lend();
+    const second = await semaphore.acquire(never());
+    const reclaim = first.reclaim(never());
+    first.release();
+    await expect(reclaim).resolves.toBeUndefined();
+    expect(semaphore.waiting).toBe(0);
+    second.release();
     expect(semaphore.available).toBe(1);
   });
 
@@ -150,7 +196,7 @@ describe('Semaphore', () => {
     expect(semaphore.available).toBe(2);
     permit.release();
     expect(semaphore.available).toBe(2);
-    permit.reclaim();
+    await permit.reclaim(never());
     permit.lend();
     expect(semaphore.available).toBe(2);
   });
@@ -173,30 +219,77 @@ describe('Semaphore', () => {
   it('lends and reclaims only from the matching state', async () => {
     const semaphore = new Semaphore(1);
     const permit = await semaphore.acquire(never());
-    permit.reclaim(); // held: nothing to take back
+    await permit.reclaim(never()); // held: nothing to take back
     expect(semaphore.available).toBe(0);
     permit.lend();
     permit.lend(); // already lent
     expect(semaphore.available).toBe(1);
-    permit.reclaim();
-    permit.reclaim(); // already held
+    await permit.reclaim(never());
+    await permit.reclaim(never()); // already held
     expect(semaphore.available).toBe(0);
   });
 
-  it('a waiter aborted while slots are lent leaves the count intact', async () => {
-    const semaphore = new Semaphore(1);
-    const first = await semaphore.acquire(never());
-    first.lend();
-    const second = await semaphore.acquire(never());
-    first.reclaim();
-    const controller = new AbortController();
-    const aborted = pending(semaphore, controller.signal);
-    controller.abort();
-    await aborted.promise;
-    expect((aborted.state.error as TbuildError).code).toBe('TB_CANCELED');
-    first.release();
-    second.release();
-    expect(semaphore.available).toBe(1);
-    expect(semaphore.waiting).toBe(0);
+  it('never has more permits held than its size, whatever is lent, reclaimed, released or aborted', async () => {
+    // A seeded walk through random operations; after each, every permit the
+    // semaphore gave out is either held by its step or back in the pool.
+    let seed = 7;
+    // mulberry32: every bit varies, unlike a plain LCG's low bits.
+    const random = (below: number): number => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) % below;
+    };
+    for (const size of [1, 2, 3]) {
+      const semaphore = new Semaphore(size);
+      const held = new Set<Permit>();
+      const lent = new Set<Permit>();
+      const aborts: AbortController[] = [];
+      const pick = <T>(set: Set<T>): T | undefined => [...set][random(Math.max(1, set.size))];
+      for (let step = 0; step < 400; step++) {
+        const op = random(6);
+        if (op === 0) {
+          const controller = new AbortController();
+          aborts.push(controller);
+          semaphore.acquire(controller.signal, random(3)).then(
+            (permit) => held.add(permit),
+            () => undefined,
+          );
+        } else if (op === 1) {
+          const permit = pick(held);
+          permit?.release();
+          if (permit !== undefined) held.delete(permit);
+        } else if (op === 2) {
+          const permit = pick(held);
+          permit?.lend();
+          if (permit !== undefined) {
+            held.delete(permit);
+            lent.add(permit);
+          }
+        } else if (op === 3) {
+          const permit = pick(lent);
+          if (permit !== undefined) {
+            const controller = new AbortController();
+            aborts.push(controller);
+            permit.reclaim(controller.signal).then(
+              () => {
+                if (lent.delete(permit)) held.add(permit);
+              },
+              () => undefined,
+            );
+          }
+        } else if (op === 4) {
+          aborts.splice(random(Math.max(1, aborts.length)), 1)[0]?.abort();
+        } else {
+          const permit = pick(lent);
+          permit?.release();
+          if (permit !== undefined) lent.delete(permit);
+        }
+        await settle();
+        expect(held.size).toBeLessThanOrEqual(size);
+        expect(held.size + semaphore.available).toBe(size);
+        if (semaphore.available > 0) expect(semaphore.waiting).toBe(0);
+      }
+    }
   });
 });

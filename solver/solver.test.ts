@@ -280,7 +280,7 @@ describe('Solver', () => {
     expect(h.execs.size).toBe(7);
   });
 
-  it('starts the next op while a running one lends its slot, and not after it reclaims it', async () => {
+  it('starts the next op while a running one lends its slot, and gives it back before starting more', async () => {
     const h = new Harness();
     const finish = new Map<string, () => void>();
     const started: string[] = [];
@@ -305,9 +305,15 @@ describe('Solver', () => {
     idleJob?.slot.lend();
     await tick();
     expect(started).toEqual(['idle', 'b1']);
-    // In debt now: b1's slot pays it back instead of starting b2.
-    idleJob?.slot.reclaim();
+    // b1 holds the only slot: the reclaim waits for it, ahead of b2.
+    let reclaimed = false;
+    const reclaim = idleJob?.slot.reclaim(new AbortController().signal).then(() => {
+      reclaimed = true;
+    });
+    await tick();
+    expect(reclaimed).toBe(false);
     finish.get('b1')?.();
+    await reclaim;
     await tick();
     expect(started).toEqual(['idle', 'b1']);
     finish.get('idle')?.();

@@ -28,10 +28,11 @@ export interface SolverOptions<R> {
   readonly resolveOp: OpResolver<R>;
   readonly cache: ResultCache<R>;
   /**
-   * How many ops use the CPU at once; defaults to the number of CPUs. An op
+   * How many steps hold a slot at once; defaults to the number of CPUs. An op
    * that goes idle (a RUN sleeping or waiting on I/O) lends its slot to the
-   * next step and reclaims it, going over the limit for a while, when busy
-   * again (ExecContext.slot), as Go's scheduler hands off a P around syscalls.
+   * next step and, before it uses the CPU again, waits to get one back, ahead
+   * of steps not started (ExecContext.slot). docs/config.md says what this
+   * promises of a RUN's processes.
    */
   readonly maxParallelism?: number;
   readonly logger?: Logger;
@@ -281,9 +282,7 @@ class Build<R> {
         lend: () => {
           permit.lend();
         },
-        reclaim: () => {
-          permit.reclaim();
-        },
+        reclaim: (reclaimSignal: AbortSignal) => permit.reclaim(reclaimSignal),
       };
       result = await this.#op(vertex).exec(inputs, { ...job, slot });
     } catch (error) {

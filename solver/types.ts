@@ -39,13 +39,15 @@ export interface InputKeySpec<R> {
 /**
  * The running op's slot of the solver's parallelism bound. An op that stops
  * using the CPU (a RUN whose processes sleep or wait on I/O) lends it so
- * another step can start, and reclaims it when busy again; reclaiming never
- * waits (the pool may go over the limit until a slot comes back). Both are
- * no-ops in the wrong state and after the op ends.
+ * another step can start, and reclaims it before it uses the CPU again:
+ * reclaiming waits for a free slot, ahead of steps not yet started, so no more
+ * than the limit ever hold one. Both do nothing in the wrong state and after
+ * the op ends.
  */
 export interface ParallelismSlot {
   lend(): void;
-  reclaim(): void;
+  /** Resolves once the slot is held again; rejects with TB_CANCELED if `signal` aborts first. */
+  reclaim(signal: AbortSignal): Promise<void>;
 }
 
 /** What exec receives: a JobContext plus the op's parallelism slot. */

@@ -78,7 +78,7 @@ export function execOp(vertex: Vertex, op: ExecOp, context: OpContext): SolverOp
               boundInputs.map((index, position) => [index, views[position] ?? '']),
             );
             const throwaway = new ThrowawayViews(context.store);
-            let stopLending: (() => void) | undefined;
+            let stopLending: (() => Promise<void>) | undefined;
             try {
               const { mounts, env } = await sandboxMounts(
                 others,
@@ -114,17 +114,19 @@ export function execOp(vertex: Vertex, op: ExecOp, context: OpContext): SolverOp
                         job.slot.lend();
                         context.idle?.();
                       },
-                      reclaim: () => {
-                        job.slot.reclaim();
-                      },
+                      reclaim: (signal: AbortSignal) => job.slot.reclaim(signal),
                     };
-                    stopLending = lendSlotWhileIdle(slot, step, job.logger);
+                    stopLending = lendSlotWhileIdle(slot, step, job.signal, job.logger);
                   },
                 },
               );
             } finally {
-              stopLending?.();
-              await throwaway.release();
+              try {
+                // Holds the slot again (waiting for one if it was lent) before the commit.
+                await stopLending?.();
+              } finally {
+                await throwaway.release();
+              }
             }
           },
         );

@@ -3,60 +3,91 @@ import type { RunningStep } from '../../../runtime/index.js';
 import type { ParallelismSlot } from '../../../solver/index.js';
 
 /**
- * `--max-parallelism` bounds the steps *using the CPU*, not the steps alive: a
- * RUN whose processes sleep or wait on the network or disk lends its slot so
- * another step starts, and takes it back when it gets busy (solver's Permit).
- * Idleness is read from the step's cgroup CPU time, sampled on a timer.
+ * What `--max-parallelism N` promises of a RUN (docs/config.md): its processes
+ * use the CPU only while the step holds one of the N slots. A RUN whose
+ * processes want no CPU (they sleep, wait on the network or on disk) lends its
+ * slot so another step starts; once they want the CPU again they are frozen
+ * (cgroup freezer) until a slot is free, which they get before any step that
+ * has not started. Frozen steps only wait for slot holders, and a holder that
+ * idles lends its slot, so steps that wait on each other while idle all go on.
+ *
+ * The decision is read from samples of the step's cgroup: its CPU time, and
+ * its threads' scheduler states. A thread in state R is running or waiting for
+ * a CPU, so a busy step is never taken for idle however loaded the machine is;
+ * CPU time alone cannot tell a step that sleeps from one that waits its turn.
  */
 
-/** How often the step's CPU time is sampled; a file read per running step each time. */
+/** How often a running step is sampled. */
 export const SAMPLE_INTERVAL_MS = 5;
 /**
- * A sample under this share of one CPU counts as idle. Not zero: a sleeping
- * shell, a download or a process blocked on disk still costs a little.
+ * Over this share of one CPU a sample is not idle, even if no thread was
+ * runnable at that instant: the step ran between the two readings.
  */
 export const IDLE_CPU_SHARE = 0.05;
 /**
  * How long a step must stay idle before it lends: longer than the gaps of a
- * busy script (fork, exec, a quick read), short enough that a one-second wait
- * hands over most of its second. A lend during a longer pause costs little:
- * the step takes its slot back as soon as it is busy, and no new step starts
- * while the pool is in debt.
+ * busy script (fork, exec, a quick read). A lend costs little either way: the
+ * lent step is frozen as soon as it is busy, until a slot is free.
  */
 export const IDLE_BEFORE_LEND_MS = 10;
 /**
- * Over this share of one CPU in the last sample a lent slot is reclaimed. Far
- * above IDLE_CPU_SHARE on purpose: a step in between keeps what it has, so one
- * hovering near a threshold does not flap between lent and held.
+ * A lent step that used over this share of one CPU in a sample is busy. Not
+ * the only sign: on a loaded machine a busy step gets less than this, so a
+ * runnable thread in two samples in a row counts too.
  */
 export const BUSY_CPU_SHARE = 0.5;
 
+/** A step's threads at one instant (RunningStep.threads). */
+export interface ThreadCount {
+  readonly total: number;
+  readonly runnable: number;
+}
+
+/** What the lender does to the step and its slot; RunningStep and ParallelismSlot behind it. */
+export interface LenderTarget {
+  readonly slot: ParallelismSlot;
+  /** Freezes or thaws the step's processes. */
+  freeze(frozen: boolean): void;
+  readonly signal: AbortSignal;
+  readonly logger?: Logger;
+}
+
+type LenderState = 'held' | 'lent' | 'waiting' | 'stopped';
+
 /**
- * The decision, fed with samples (cumulative CPU ns and a time in ms), kept
- * apart from the timer so it can be tested sample by sample.
+ * The decision, fed with samples (cumulative CPU ns, the step's threads read
+ * on demand, a time in ms), kept apart from the timer so it can be tested
+ * sample by sample.
  */
 export class SlotLender {
-  readonly #slot: ParallelismSlot;
+  readonly #target: LenderTarget;
   readonly #logger: Logger;
+  #state: LenderState = 'held';
   #last: { cpuNs: number; atMs: number } | undefined;
   #idleMs = 0;
-  #lent = false;
-  #stopped = false;
+  #runnableBefore = false;
+  #reclaim: Promise<void> | undefined;
 
-  constructor(slot: ParallelismSlot, logger: Logger = noopLogger) {
-    this.#slot = slot;
-    this.#logger = logger;
+  constructor(target: LenderTarget) {
+    this.#target = target;
+    this.#logger = target.logger ?? noopLogger;
   }
 
-  get lent(): boolean {
-    return this.#lent;
+  /** 'held': the step has its slot; 'lent': it runs without; 'waiting': frozen until it has one. */
+  get state(): LenderState {
+    return this.#state;
   }
 
-  /** One sample; undefined CPU time (the cgroup is gone or unreadable) stops the lender. */
-  sample(cpuNs: number | undefined, atMs: number): void {
-    if (this.#stopped) return;
+  /**
+   * One sample; undefined CPU time (the cgroup is gone or unreadable) stops
+   * lending. `threads` is read only when the CPU time leaves the answer open.
+   */
+  sample(cpuNs: number | undefined, threads: () => ThreadCount | undefined, atMs: number): void {
+    if (this.#state !== 'held' && this.#state !== 'lent') return;
     if (cpuNs === undefined) {
-      this.stop();
+      // The run is settling: a lent slot is taken back now, for what follows it.
+      if (this.#state === 'lent') this.#wait();
+      else this.#state = 'stopped';
       return;
     }
     const last = this.#last;
@@ -64,54 +95,107 @@ export class SlotLender {
     if (last === undefined || atMs <= last.atMs) return;
     const elapsedMs = atMs - last.atMs;
     const share = (cpuNs - last.cpuNs) / (elapsedMs * 1e6);
-    this.#idleMs = share <= IDLE_CPU_SHARE ? this.#idleMs + elapsedMs : 0;
-    if (!this.#lent && this.#idleMs >= IDLE_BEFORE_LEND_MS) {
-      this.#lent = true;
-      this.#logger.debug('step idle: lending its parallelism slot', { idleMs: this.#idleMs });
-      this.#slot.lend();
-    } else if (this.#lent && share > BUSY_CPU_SHARE) {
-      this.#reclaim(share);
+    if (this.#state === 'held') this.#whileHeld(share, threads, elapsedMs);
+    else this.#whileLent(share, threads);
+  }
+
+  #whileHeld(share: number, threads: () => ThreadCount | undefined, elapsedMs: number): void {
+    let idle = share <= IDLE_CPU_SHARE;
+    if (idle) {
+      const now = threads();
+      // No threads yet: the sandbox is still being set up, which is work for this step.
+      idle = now !== undefined && now.total > 0 && now.runnable === 0;
     }
+    this.#idleMs = idle ? this.#idleMs + elapsedMs : 0;
+    if (this.#idleMs < IDLE_BEFORE_LEND_MS) return;
+    this.#state = 'lent';
+    this.#runnableBefore = false;
+    this.#logger.debug('step idle: lending its parallelism slot', { idleMs: this.#idleMs });
+    this.#target.slot.lend();
   }
 
-  /** Takes a lent slot back: what follows the step's processes (commit) counts again. */
-  stop(): void {
-    this.#stopped = true;
-    if (this.#lent) this.#reclaim(undefined);
-  }
-
-  #reclaim(share: number | undefined): void {
-    this.#lent = false;
-    this.#idleMs = 0;
-    this.#logger.debug('step busy: reclaiming its parallelism slot', {
-      ...(share === undefined ? {} : { cpuShare: Math.round(share * 100) / 100 }),
+  #whileLent(share: number, threads: () => ThreadCount | undefined): void {
+    const runnable = (threads()?.runnable ?? 0) > 0;
+    const busy = share > BUSY_CPU_SHARE || (runnable && this.#runnableBefore);
+    this.#runnableBefore = runnable;
+    if (!busy) return;
+    this.#logger.debug('step busy without a slot: frozen until it has one', {
+      cpuShare: Math.round(share * 100) / 100,
     });
-    this.#slot.reclaim();
+    this.#wait();
+  }
+
+  /** Freezes the step and waits for a slot, then lets the step go on. */
+  #wait(): void {
+    this.#target.freeze(true);
+    this.#state = 'waiting';
+    this.#reclaim = this.#target.slot.reclaim(this.#target.signal).then(
+      () => {
+        this.#reclaim = undefined;
+        this.#target.freeze(false);
+        if (this.#state !== 'stopped') this.#state = 'held';
+        this.#idleMs = 0;
+        // The frozen time is nobody's idleness: start measuring afresh.
+        this.#last = undefined;
+      },
+      (error: unknown) => {
+        this.#reclaim = undefined;
+        // Cancelled: the step is being killed, which a frozen process would delay.
+        this.#target.freeze(false);
+        this.#state = 'stopped';
+        throw error;
+      },
+    );
+    // Whoever waits on it sees the rejection; the sampler does not.
+    this.#reclaim.catch(() => undefined);
+  }
+
+  /**
+   * Stops sampling once the step's processes are gone, and holds the slot
+   * again for what follows them (the commit): resolves when it is held.
+   */
+  async stop(): Promise<void> {
+    if (this.#state === 'lent') this.#wait();
+    const pending = this.#reclaim;
+    this.#state = 'stopped';
+    await pending;
   }
 }
 
 /**
  * Samples a running step every SAMPLE_INTERVAL_MS and lends its slot while it
- * idles. Returns the function that stops sampling (and reclaims), to call when
- * the step's processes are gone. Does nothing when the step's CPU time cannot
- * be measured: such a step simply never lends.
+ * idles. Returns the function to call when the step's processes are gone: it
+ * stops sampling and resolves once the slot is held again. A step whose CPU
+ * time or threads cannot be read, or that cannot be frozen, never lends.
  */
 export function lendSlotWhileIdle(
   slot: ParallelismSlot,
   step: RunningStep,
+  signal: AbortSignal,
   logger?: Logger,
-): () => void {
-  const lender = new SlotLender(slot, logger);
+): () => Promise<void> {
   const first = step.cpuTimeNs();
-  if (first === undefined) return () => undefined;
-  lender.sample(first, performance.now());
+  // Thawing a step that is not frozen changes nothing and says whether freezing works.
+  if (first === undefined || step.threads() === undefined || !step.freeze(false)) {
+    return () => Promise.resolve();
+  }
+  const lender = new SlotLender({
+    slot,
+    signal,
+    freeze: (frozen) => {
+      step.freeze(frozen);
+    },
+    ...(logger === undefined ? {} : { logger }),
+  });
+  const threads = (): ThreadCount | undefined => step.threads();
+  lender.sample(first, threads, performance.now());
   const timer = setInterval(() => {
-    lender.sample(step.cpuTimeNs(), performance.now());
+    lender.sample(step.cpuTimeNs(), threads, performance.now());
   }, SAMPLE_INTERVAL_MS);
   // The step's own promise keeps the process alive; the sampler must not.
   timer.unref();
   return () => {
     clearInterval(timer);
-    lender.stop();
+    return lender.stop();
   };
 }
