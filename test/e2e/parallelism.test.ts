@@ -4,9 +4,13 @@ import { describe, expect, it } from 'vitest';
 import { requires, runTbuild, useBuildRoot } from '../harness/index.js';
 
 /**
- * `--max-parallelism` bounds the steps using the CPU: an idle RUN lends its slot
- * (worker/engine/ops/slot-lender.ts), a busy one keeps it. Two stages of one
- * build talk through a shared cache mount; no assertion is on time.
+ * What `--max-parallelism N` promises (docs/config.md), under a limit of one:
+ * a RUN's processes use the CPU only while their step holds the slot; a RUN
+ * whose processes sleep lends it, and when they get busy again they are
+ * frozen until the slot is free. Two stages of one build talk through a shared
+ * cache mount. Nothing here depends on timing or on how loaded the machine
+ * is: the busy work is counted in each shell's own CPU time, and a busy
+ * thread is runnable, which the lender sees, whether it gets a CPU or not.
  */
 let root = '';
 let work = '';
@@ -15,14 +19,15 @@ useBuildRoot('tbuild-parallelism-', (dirs) => {
   ({ root, work } = dirs);
 });
 
+const needs = ['root', 'overlay', 'busybox', 'cgroup2'] as const;
+
 /** Two independent stages `a` and `b` running `script(self, other)`, and a final stage needing both. */
 async function twoStages(
   name: string,
-  cacheId: string,
   script: (self: string, other: string) => string,
 ): Promise<string> {
   const context = join(work, name);
-  const mount = `--mount=type=cache,id=${cacheId},sharing=shared,target=/c`;
+  const mount = `--mount=type=cache,id=${name},sharing=shared,target=/c`;
   const stage = (self: string, other: string): string =>
     `FROM busybox AS ${self}\nRUN ${mount} ${script(self, other)} && echo done > /${self}\n`;
   await mkdir(context);
@@ -40,8 +45,8 @@ async function twoStages(
   return context;
 }
 
-function build(context: string, out: string) {
-  return runTbuild(
+async function buildBoth(context: string, out: string): Promise<void> {
+  const result = runTbuild(
     [
       'build',
       '--progress=plain',
@@ -53,49 +58,69 @@ function build(context: string, out: string) {
     ],
     { root },
   );
+  expect(result.code, result.stderr).toBe(0);
+  expect(await readFile(join(out, 'a'), 'utf8')).toBe('done\n');
+  expect(await readFile(join(out, 'b'), 'utf8')).toBe('done\n');
 }
+
+/**
+ * Spins until the shell itself has used `ticks` hundredths of a second of CPU
+ * (utime + stime, fields 14 and 15 of /proc/self/stat). `read` is a builtin:
+ * the loop never forks or sleeps, so its thread is always runnable.
+ */
+const burnCpu = (ticks: number): string =>
+  'while read -r _ _ _ _ _ _ _ _ _ _ _ _ _ utime stime _ < /proc/self/stat && ' +
+  `[ $((utime + stime)) -lt ${String(ticks)} ]; do :; done`;
+
+/** Sleeps in steps of 0.1 s until `path` exists, failing after 20 s. */
+const awaitFile = (path: string, what: string): string =>
+  `i=0; while [ ! -e ${path} ]; do i=$((i+1)); ` +
+  `if [ $i -gt 200 ]; then echo "${what} never came" >&2; exit 1; fi; sleep 0.1; done`;
 
 describe('--max-parallelism with idle and busy steps', () => {
   it('runs two waiting steps at once under a limit of one: the idle one lends its slot', async (ctx) => {
-    requires(ctx, 'root', 'overlay', 'busybox');
-    // Each leaves a marker, then waits (up to 20 s) for the other's: only steps
-    // running at the same time can both succeed.
+    requires(ctx, ...needs);
+    // Each leaves a marker, then waits for the other's: only steps running at
+    // the same time can both succeed.
     const context = await twoStages(
       'rendezvous',
-      'rendezvous',
-      (self, other) =>
-        `touch /c/${self} && i=0 && while [ ! -e /c/${other} ]; do ` +
-        `i=$((i+1)); if [ $i -gt 200 ]; then echo "${other} never came" >&2; exit 1; fi; ` +
-        `sleep 0.1; done`,
+      (self, other) => `: > /c/${self} && ${awaitFile(`/c/${other}`, other)}`,
     );
-    const out = join(work, 'rendezvous-out');
-    const result = build(context, out);
-    expect(result.code, result.stderr).toBe(0);
-    expect(await readFile(join(out, 'a'), 'utf8')).toBe('done\n');
-    expect(await readFile(join(out, 'b'), 'utf8')).toBe('done\n');
+    await buildBoth(context, join(work, 'rendezvous-out'));
   });
 
-  it('never overlaps two CPU-busy steps under a limit of one', async (ctx) => {
-    requires(ctx, 'root', 'overlay', 'busybox');
-    // Busy for 1.5 s of wall time (reading /proc/uptime is a shell builtin: no
-    // sleeping, no forks). A step that finds the other started but not ended,
-    // when it starts or when it ends, fails.
+  it('freezes a step that gets busy without its slot until the step holding it ends', async (ctx) => {
+    requires(ctx, ...needs);
+    // Whichever step runs first (mkdir is atomic) sleeps until the other has
+    // started, which needs its slot lent, then does 1 s of CPU work. The
+    // other holds the slot meanwhile and does 3 s of CPU work; had the first
+    // run on without the slot, it would have finished by then, on any load,
+    // since both get the CPU alike.
+    const context = await twoStages(
+      'frozen',
+      (self) =>
+        `if mkdir /c/first 2>/dev/null; then ` +
+        `${awaitFile('/c/second.start', 'the second step')}; ${burnCpu(100)}; : > /c/first.done; ` +
+        `else : > /c/second.start; ${burnCpu(300)}; ` +
+        `if [ -e /c/first.done ]; then echo "${self}: the step without the slot ran on" >&2; exit 1; fi; fi`,
+    );
+    await buildBoth(context, join(work, 'frozen-out'));
+  });
+
+  it('never starts a second busy step while the first is busy under a limit of one', async (ctx) => {
+    requires(ctx, ...needs);
+    // Busy for 1 s of its own CPU time: a step that never idles keeps its
+    // slot, so the other step starts only after it ends. A step that finds
+    // the other started but not ended, when it starts or ends, fails.
     const overlapCheck = (other: string): string =>
       `if [ -e /c/${other}.start ] && [ ! -e /c/${other}.end ]; then ` +
       `echo "overlaps with ${other}" >&2; exit 1; fi`;
     const context = await twoStages(
       'busy',
-      'busy',
       (self, other) =>
-        `${overlapCheck(other)}; touch /c/${self}.start && ` +
-        'read up rest < /proc/uptime && end=$(( ${up%.*}${up#*.} + 150 )) && ' +
-        'while read up rest < /proc/uptime && [ "${up%.*}${up#*.}" -lt "$end" ]; do :; done && ' +
-        `${overlapCheck(other)}; touch /c/${self}.end`,
+        `${overlapCheck(other)}; : > /c/${self}.start; ${burnCpu(100)}; ` +
+        `${overlapCheck(other)}; : > /c/${self}.end`,
     );
-    const out = join(work, 'busy-out');
-    const result = build(context, out);
-    expect(result.code, result.stderr).toBe(0);
-    expect(await readFile(join(out, 'a'), 'utf8')).toBe('done\n');
-    expect(await readFile(join(out, 'b'), 'utf8')).toBe('done\n');
+    await buildBoth(context, join(work, 'busy-out'));
   });
 });

@@ -15,7 +15,8 @@ export type Requirement =
   | 'umoci'
   | 'busybox'
   | 'git'
-  | 'ssh-agent';
+  | 'ssh-agent'
+  | 'cgroup2';
 
 const probes: Record<Requirement, () => string | undefined> = {
   root: () => (process.getuid?.() === 0 ? undefined : 'needs root'),
@@ -27,6 +28,11 @@ const probes: Record<Requirement, () => string | undefined> = {
   umoci: () => onPath('umoci'),
   git: () => onPath('git'),
   'ssh-agent': () => onPath('ssh-agent') ?? onPath('ssh-add') ?? onPath('ssh-keygen'),
+  // The freezer and thread listing a RUN needs to lend its parallelism slot (slot-lender.ts).
+  cgroup2: () =>
+    ['/sys/fs/cgroup', '/sys/fs/cgroup/unified'].some((dir) => existsSync(`${dir}/cgroup.threads`))
+      ? undefined
+      : 'needs a cgroup v2 hierarchy (alone or beside v1 at /sys/fs/cgroup/unified)',
   busybox: () =>
     existsSync('/bin/busybox') ? undefined : 'needs /bin/busybox (Debian package busybox-static)',
 };

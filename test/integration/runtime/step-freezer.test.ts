@@ -16,7 +16,7 @@ afterAll(() => {
   sandbox.close();
 });
 
-const needs = ['root', 'overlay', 'busybox'] as const;
+const needs = ['root', 'overlay', 'busybox', 'cgroup2'] as const;
 
 /** Starts `script`; hands the running step to `whileRunning` and returns the run's result. */
 async function withStep(
