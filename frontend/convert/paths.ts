@@ -25,6 +25,12 @@ export function cleanPath(p: string): string {
   return joined.length > 1 && joined.endsWith('/') ? joined.slice(0, -1) : joined;
 }
 
+/** Go's `path.Clean`: like cleanPath, but a relative path stays relative (`cache/` → `cache`). */
+export function goPathClean(p: string): string {
+  const normalized = path.normalize(p);
+  return normalized.length > 1 && normalized.endsWith('/') ? normalized.slice(0, -1) : normalized;
+}
+
 export function containsWildcards(name: string): boolean {
   for (let i = 0; i < name.length; i++) {
     const char = name[i];

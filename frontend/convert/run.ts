@@ -4,7 +4,7 @@ import type { Heredoc, RunInstruction, RunMountFlag } from '../dockerfile/index.
 import { withShell } from './config-instructions.js';
 import { commitHistory, expandIn, stepName, vertexMeta, type LowerContext } from './context.js';
 import { lowerError } from './errors.js';
-import { cleanPath } from './paths.js';
+import { cleanPath, goPathClean } from './paths.js';
 import { CONTEXT, InputList, planNode } from './plan.js';
 import type { Entitlement } from './types.js';
 import { envGet, type StageCommand, type StageState } from './state.js';
@@ -215,11 +215,17 @@ function lowerMount(
           'use shared, private or locked',
         );
       }
-      const input = fromInput();
+      // With `from` and a `source`, the cache starts as that directory of the stage. With
+      // `from` alone and uid, gid or mode, BuildKit starts it from a directory it makes
+      // with them instead (convert_runmount.go, setCacheUIDGID): an empty one, as without
+      // `from`.
+      const ownerOrMode = ['uid', 'gid', 'mode'].some((key) => mount.options[key] !== undefined);
+      const input = selector === '/' && ownerOrMode ? undefined : fromInput();
       return {
         type: 'cache',
         target,
-        id: option('id') ?? rawTarget,
+        // BuildKit's default id is path.Clean(target): `/c/` and `/c` share one cache.
+        id: option('id') ?? goPathClean(rawTarget),
         sharing,
         ...(input === undefined ? {} : { input }),
         selector,
@@ -266,6 +272,16 @@ function lowerMount(
       };
     }
     case 'ssh': {
+      // BuildKit serves the agent on a socket of its own made with these; tbuild binds the
+      // agent's socket itself, whose owner and mode are the host's: refused, not ignored.
+      const ownerOrMode = ['uid', 'gid', 'mode'].find((key) => mount.options[key] !== undefined);
+      if (ownerOrMode !== undefined) {
+        throw lowerError(
+          'TB_UNSUPPORTED',
+          `--mount type=ssh option ${ownerOrMode} is not supported yet: the step sees the agent socket with its owner and mode on the host`,
+          `remove ${ownerOrMode}= (root in the step can use the socket), or build this step with BuildKit`,
+        );
+      }
       const rawTarget = option('target');
       const target =
         rawTarget === undefined
