@@ -1,6 +1,3 @@
-import { createHash } from 'node:crypto';
-import { chmod, chown, mkdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { canonicalDigest, TbuildError, type ProgressSink } from '../../../core/index.js';
 import type { SandboxMount } from '../../../runtime/index.js';
@@ -11,6 +8,7 @@ import { ThrowawayViews } from '../throwaway-views.js';
 import { withReadViews } from '../views.js';
 import type { OpContext } from './context.js';
 import { contentKey, isLocalInput } from './input-checksums.js';
+import { cacheMountDirectory, type CacheSeed } from './cache-mount.js';
 import { lendSlotWhileIdle } from './slot-lender.js';
 
 /**
@@ -66,8 +64,11 @@ export function execOp(vertex: Vertex, op: ExecOp, context: OpContext): SolverOp
       });
       try {
         const others = op.mounts.filter((mount) => mount !== rootMount);
+        // Bind mounts read their input; a cache mount with `from` is seeded from its own.
         const boundInputs = others.flatMap((mount) =>
-          mount.type === 'bind' && mount.input !== undefined ? [mount.input] : [],
+          (mount.type === 'bind' || mount.type === 'cache') && mount.input !== undefined
+            ? [mount.input]
+            : [],
         );
         const result = await withReadViews(
           context.store,
@@ -86,6 +87,7 @@ export function execOp(vertex: Vertex, op: ExecOp, context: OpContext): SolverOp
                 context,
                 throwaway,
                 op.session,
+                { inputs, signal: job.signal },
               );
               return await context.executor.run(
                 {
@@ -163,6 +165,7 @@ async function sandboxMounts(
   context: OpContext,
   throwaway: ThrowawayViews,
   sessionId: string | undefined,
+  { inputs, signal }: { inputs: readonly (WorkerRef | undefined)[]; signal: AbortSignal },
 ): Promise<{ mounts: SandboxMount[]; env: string[] }> {
   const session = context.sessions.get(sessionId);
   const result: SandboxMount[] = [];
@@ -188,7 +191,12 @@ async function sandboxMounts(
       case 'cache':
         result.push({
           type: 'cache',
-          source: await cacheDirectory(mount.id, mount, context),
+          source: await cacheMountDirectory(
+            mount,
+            mount.input === undefined ? undefined : cacheSeed(mount.input, viewOf, inputs),
+            context.cacheMountDir,
+            signal,
+          ),
           target: mount.target,
           sharing: mount.sharing,
           readonly: mount.readonly,
@@ -249,22 +257,17 @@ async function sandboxMounts(
   return { mounts: result, env };
 }
 
-/** A cache mount's persistent directory, created with the mount's owner and mode on first use. */
-async function cacheDirectory(
-  id: string,
-  mount: Extract<Mount, { type: 'cache' }>,
-  context: OpContext,
-): Promise<string> {
-  const dir = join(
-    context.cacheMountDir,
-    createHash('sha256').update(id).digest('hex').slice(0, 32),
-  );
-  if ((await stat(dir).catch(() => undefined)) === undefined) {
-    await mkdir(dir, { recursive: true });
-    await chown(dir, mount.uid, mount.gid);
-    await chmod(dir, mount.mode);
-  }
-  return dir;
+/** The read view and snapshot a cache mount's `from` input gives it to start from. */
+function cacheSeed(
+  input: number,
+  viewOf: ReadonlyMap<number, string>,
+  inputs: readonly (WorkerRef | undefined)[],
+): CacheSeed {
+  const view = viewOf.get(input);
+  const ref = inputs[input];
+  if (view === undefined || ref?.kind !== 'snapshot')
+    throw new TbuildError('TB_INTERNAL', `cache mount input ${String(input)} has no snapshot view`);
+  return { view, snapshot: ref.snapshot };
 }
 
 function parseExtraHost(entry: string): { host: string; ip: string } {
