@@ -37,6 +37,17 @@ describe('nativeFs xattrs', () => {
   });
 });
 
+describe('nativeFs.mountFromDir', () => {
+  it('names a directory it cannot enter, and leaves the process cwd alone', () => {
+    const cwd = process.cwd();
+    const missing = join(root, 'missing');
+    expect(() => {
+      nativeFs.mountFromDir(missing, 'overlay', join(root, 'target'), 'overlay', 0, 'lowerdir=a:b');
+    }).toThrow(expect.objectContaining({ code: 'ENOENT', syscall: 'chdir', path: missing }));
+    expect(process.cwd()).toBe(cwd);
+  });
+});
+
 describe('nativeFs.mknod', () => {
   it('makes a fifo', () => {
     const path = join(root, 'fifo');
