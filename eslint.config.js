@@ -35,8 +35,8 @@ const MODULE_RULES = {
     why: 'a build is lowered, solved and exported; the surfaces (CLI, service) call it',
   },
   cli: {
-    may: ['core', 'frontend', 'solver', 'worker', 'builder'],
-    why: 'the CLI is a thin adapter over builder/',
+    may: ['core', 'frontend', 'solver', 'worker', 'builder', 'daemon'],
+    why: 'the CLI is a thin adapter over builder/ (and starts the service of daemon/)',
   },
   daemon: {
     may: ['core', 'frontend', 'solver', 'cache', 'runtime', 'registry-client', 'worker', 'builder'],

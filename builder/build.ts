@@ -22,6 +22,7 @@ import {
   type ImageBundle,
   type LayerSettings,
   type LayersAhead,
+  type PushResult,
   type WorkerRef,
 } from '../worker/index.js';
 import type { BuildInputs } from './inputs.js';
@@ -49,6 +50,8 @@ export interface BuildResult {
   readonly image: ImageBundle;
   /** Names given with -t, as the image store holds them. */
   readonly names: readonly string[];
+  /** What each push sent (one per pushed name). */
+  readonly pushed: readonly PushResult[];
 }
 
 /**
@@ -193,8 +196,9 @@ async function exportOutputs(
     return bundle;
   };
   const primary = await bundleFor(outputs[0]);
+  const pushed: PushResult[] = [];
   for (const output of outputs) {
-    await writeOutput({
+    const results = await writeOutput({
       output,
       engine,
       result,
@@ -203,6 +207,7 @@ async function exportOutputs(
       ...(job.stdout === undefined ? {} : { stdout: job.stdout }),
       signal,
     });
+    pushed.push(...results);
   }
   if (outputs.length === 0) {
     job.progress(
@@ -211,7 +216,7 @@ async function exportOutputs(
       ),
     );
   }
-  return { image: primary, names: options.tags };
+  return { image: primary, names: options.tags, pushed };
 }
 
 /** The outputs asked for; `-t` alone means the local image store. */

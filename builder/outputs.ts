@@ -35,7 +35,7 @@ export async function writeOutput(options: {
   readonly names: readonly string[];
   readonly stdout?: Writable;
   readonly signal: AbortSignal;
-}): Promise<void> {
+}): Promise<readonly PushResult[]> {
   const { output, engine, bundle, signal } = options;
   const names = [...options.names, ...output.names].map(normalizeImageName);
   switch (output.type) {
@@ -46,15 +46,14 @@ export async function writeOutput(options: {
         });
       }
       await tagImages(engine, names, bundle.manifest.descriptor);
-      if (output.push) await pushImages(engine, names, bundle.manifest.descriptor, signal);
-      return;
+      return output.push ? pushImages(engine, names, bundle.manifest.descriptor, signal) : [];
     case 'oci':
     case 'docker': {
       const write = output.type === 'oci' ? writeOciLayout : writeDockerArchive;
       const dest = requireDest(output);
       if (!output.tar) {
         await write(bundle, new DirectorySink(dest), { names });
-        return;
+        return [];
       }
       const tar = await DeterministicTar.create();
       const done = pipeline(
@@ -64,7 +63,7 @@ export async function writeOutput(options: {
       await write(bundle, tar, { names });
       tar.finalize();
       await done;
-      return;
+      return [];
     }
     case 'local': {
       const dest = requireDest(output);
@@ -72,7 +71,7 @@ export async function writeOutput(options: {
       await withReadView(engine.store, options.result, signal, async (dir) => {
         await run('cp', ['-a', '--', `${dir}/.`, `${dest}/`], { signal });
       });
-      return;
+      return [];
     }
     case 'tar': {
       const dest = requireDest(output);
@@ -93,7 +92,7 @@ export async function writeOutput(options: {
           dest === '-' ? standardOutput(options.stdout) : createWriteStream(dest),
         );
       });
-      return;
+      return [];
     }
   }
 }

@@ -8,6 +8,8 @@ export { openStore, type OpenStoreOptions, type TbuildStore } from './store.js';
 export { storeLayout, blobPath, type StoreLayout } from './layout.js';
 /** A name for a temp entry under the root's tmp/ that openStore removes once this process is gone. */
 export { tempNameFor } from './fs/process-owner.js';
+/** Writes a file so readers see the old one or the whole new one (temp file in tmp/, then rename). */
+export { writeFileAtomic } from './fs/atomic.js';
 export type {
   BlobInfo,
   ContentIngester,

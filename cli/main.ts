@@ -10,6 +10,7 @@ import { runLogout } from './commands/logout.js';
 import { runPull } from './commands/pull.js';
 import { runPush } from './commands/push.js';
 import { runPrune } from './commands/prune.js';
+import { runServe } from './commands/serve.js';
 import { runVersion } from './commands/version.js';
 
 /** A subcommand: takes its own arguments, returns the process exit code. */
@@ -34,6 +35,7 @@ const commands: Readonly<Record<string, CommandEntry>> = {
   prune: { run: runPrune, summary: 'Remove build cache' },
   pull: { run: runPull, summary: 'Pull an image from a registry' },
   push: { run: runPush, summary: 'Push an image to a registry' },
+  serve: { run: runServe, summary: 'Run the build service (HTTP API)' },
   version: { run: runVersion, summary: 'Show the tbuild version' },
 };
 

@@ -1,0 +1,175 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { TbuildError } from '../../core/index.js';
+import type { BuildManager } from '../builds/build-manager.js';
+import type { BuildRecord, BuildStatus } from '../builds/build-record.js';
+import type { RecordStore } from '../builds/record-store.js';
+import type { ServiceConfig } from '../config.js';
+import { extractContextTar } from '../context-tar.js';
+import { callerOf } from './caller.js';
+import { parseBuildQuery, type Query } from './build-query.js';
+
+/** How often an idle event stream sends a comment, so proxies keep it open. */
+const HEARTBEAT_MS = 15_000;
+
+export interface V1Dependencies {
+  readonly manager: BuildManager;
+  readonly records: RecordStore;
+  readonly config: ServiceConfig;
+}
+
+/** The native API: `/v1/builds` and what hangs off one build. */
+export function registerV1Routes(app: FastifyInstance, deps: V1Dependencies): void {
+  const { manager } = deps;
+
+  app.post('/v1/builds', { config: { scope: 'build' } }, async (request, reply) => {
+    const queried = parseBuildQuery(request.query as Query, deps.config);
+    const id = await submitContext(request, deps, queried, request.body as Readable);
+    const record = manager.get(id);
+    return reply.code(202).send(summary(record));
+  });
+
+  app.get('/v1/builds', { config: { scope: 'read' } }, (request) => {
+    const query = request.query as Query;
+    const limit = Number(single(query, 'limit') ?? '50');
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+      throw new TbuildError('TB_SERVICE_REQUEST', 'limit must be an integer from 1 to 1000');
+    const status = single(query, 'status');
+    const cursor = single(query, 'cursor');
+    const page = manager.list({
+      limit,
+      ...(status === undefined ? {} : { status: status as BuildStatus }),
+      ...(cursor === undefined ? {} : { cursor }),
+    });
+    return { builds: page.builds, ...(page.next === undefined ? {} : { next_cursor: page.next }) };
+  });
+
+  app.get('/v1/builds/:id', { config: { scope: 'read' } }, (request) => manager.get(idOf(request)));
+
+  app.post('/v1/builds/:id/cancel', { config: { scope: 'build' } }, async (request, reply) => {
+    const record = await manager.cancel(idOf(request));
+    return reply.code(202).send(summary(record));
+  });
+
+  app.get('/v1/builds/:id/logs', { config: { scope: 'read' } }, async (request, reply) => {
+    const path = manager.logPath(idOf(request));
+    const size = await stat(path).then(
+      (info) => info.size,
+      () => 0,
+    );
+    reply.type('text/plain; charset=utf-8');
+    // The log as written so far, whole: it is appended to, never rewritten.
+    return reply.send(size === 0 ? '' : createReadStream(path, { end: size - 1 }));
+  });
+
+  app.get('/v1/builds/:id/events', { config: { scope: 'read' } }, async (request, reply) => {
+    const id = idOf(request);
+    const events = await manager.events(id);
+    const lastHeader = request.headers['last-event-id'];
+    const after = Number(
+      typeof lastHeader === 'string' ? lastHeader : (single(request.query as Query, 'after') ?? 0),
+    );
+    streamEvents(reply, events, Number.isInteger(after) && after > 0 ? after : 0, () =>
+      manager.get(id),
+    );
+  });
+}
+
+/** Extracts the request's context and queues the build; returns its id. */
+export async function submitContext(
+  request: FastifyRequest,
+  deps: V1Dependencies,
+  queried: ReturnType<typeof parseBuildQuery>,
+  body: Readable | undefined,
+): Promise<string> {
+  if (body === undefined || typeof body.pipe !== 'function')
+    throw new TbuildError('TB_SERVICE_REQUEST', 'the body must be the build context as a tar', {
+      hint: 'send Content-Type: application/x-tar (gzip accepted)',
+    });
+  const id = deps.manager.newId();
+  const dir = await deps.records.contextDir(id);
+  const aborted = new AbortController();
+  request.raw.once('close', () => {
+    if (!request.raw.complete) aborted.abort();
+  });
+  try {
+    await extractContextTar(body, dir, deps.config.limits, aborted.signal);
+    await deps.manager.submit({
+      id,
+      owner: callerOf(request).name,
+      options: queried.options,
+      shownOptions: queried.shown,
+      contextDir: dir,
+      ...(queried.dockerfile === undefined ? {} : { dockerfile: queried.dockerfile }),
+      secrets: queried.secrets,
+    });
+  } catch (error) {
+    await deps.records.removeContext(id);
+    throw error;
+  }
+  return id;
+}
+
+function summary(record: BuildRecord) {
+  const self = `/v1/builds/${record.id}`;
+  return {
+    id: record.id,
+    status: record.status,
+    links: {
+      self,
+      events: `${self}/events`,
+      logs: `${self}/logs`,
+      cancel: `${self}/cancel`,
+    },
+  };
+}
+
+/**
+ * Server-sent events: every recorded status from `after` on (`id:` is its
+ * number, for Last-Event-ID), then live ones, then `event: end` with the
+ * build's final status.
+ */
+function streamEvents(
+  reply: FastifyReply,
+  events: Awaited<ReturnType<BuildManager['events']>>,
+  after: number,
+  record: () => BuildRecord,
+): void {
+  reply.hijack();
+  const out = reply.raw;
+  out.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  const heartbeat = setInterval(() => out.write(': keep-alive\n\n'), HEARTBEAT_MS);
+  let unsubscribe: () => void = () => undefined;
+  const close = (): void => {
+    clearInterval(heartbeat);
+    unsubscribe();
+  };
+  out.on('close', close);
+  unsubscribe = events.subscribe(after, {
+    event: (id, line) => out.write(`id: ${String(id)}\ndata: ${line}\n\n`),
+    end: () => {
+      const { status, error } = record();
+      out.end(
+        `event: end\ndata: ${JSON.stringify({ status, ...(error === undefined ? {} : { error }) })}\n\n`,
+      );
+      close();
+    },
+  });
+}
+
+function idOf(request: FastifyRequest): string {
+  return (request.params as { id: string }).id;
+}
+
+function single(query: Query, name: string): string | undefined {
+  const value = query[name];
+  if (value === undefined || typeof value === 'string') return value;
+  throw new TbuildError('TB_SERVICE_REQUEST', `query parameter "${name}" was given more than once`);
+}
