@@ -36,3 +36,8 @@ export {
   type CliResult,
 } from './tbuild-cli.js';
 export { useBuildRoot } from './build-root.js';
+export {
+  startTbuildService,
+  type ServiceStartOptions,
+  type TestService,
+} from './tbuild-service.js';
