@@ -75,6 +75,31 @@ describe('results as BuildKit gives them', () => {
     expect(readdirSync(join(out, 'named'))).toEqual(['important.txt']);
   });
 
+  it('hides what .dockerignore leaves out from a bind mount of the context', (ctx) => {
+    requires(ctx, 'root', 'overlay', 'busybox');
+    // BuildKit mounts the context as its client sent it, without the excluded files.
+    const out = build('bind-ignore', {
+      '.dockerignore': 'secret.env\ndrop\n!drop/important.txt\n',
+      'secret.env': 'TOKEN=1\n',
+      'drop/important.txt': 'kept\n',
+      'drop/other.txt': 'left out\n',
+      visible: 'v\n',
+      Dockerfile: [
+        'FROM busybox',
+        'RUN --mount=type=bind,target=/ctx find /ctx | sort > /seen',
+        'RUN --mount=type=bind,target=/ctx,rw rm /ctx/visible && find /ctx | sort > /seen-rw',
+        '',
+      ].join('\n'),
+    });
+    const seen = ['/ctx', '/ctx/.dockerignore', '/ctx/Dockerfile', '/ctx/drop'];
+    expect(readFileSync(join(out, 'seen'), 'utf8')).toBe(
+      [...seen, '/ctx/drop/important.txt', '/ctx/visible', ''].join('\n'),
+    );
+    expect(readFileSync(join(out, 'seen-rw'), 'utf8')).toBe(
+      [...seen, '/ctx/drop/important.txt', ''].join('\n'),
+    );
+  });
+
   it('copies a directory’s contents into a 0755 destination, keeping an existing one’s mode', (ctx) => {
     requires(ctx, 'root', 'overlay', 'busybox');
     // moby/buildkit#1941 and fsutil copy.Copy: the destination of a directory's contents is

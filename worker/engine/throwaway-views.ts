@@ -39,6 +39,14 @@ export class ThrowawayViews {
     return target;
   }
 
+  /** An empty directory of the store's, removed with the views (a filtered context copy). */
+  async scratch(): Promise<string> {
+    const scratch = join(this.#store.layout.tmp, tempNameFor());
+    await mkdir(scratch);
+    this.#cleanups.push(() => rm(scratch, { recursive: true, force: true }));
+    return scratch;
+  }
+
   /** Unmounts and removes every view, newest first. */
   async release(): Promise<void> {
     for (const cleanup of this.#cleanups.splice(0).reverse())

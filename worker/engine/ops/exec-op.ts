@@ -3,12 +3,13 @@ import { canonicalDigest, TbuildError, type ProgressSink } from '../../../core/i
 import type { SandboxMount } from '../../../runtime/index.js';
 import type { ExecOp, InputKeySpec, Mount, SolverOp, Vertex } from '../../../solver/index.js';
 import { snapshotRef, SCRATCH, type WorkerRef } from '../refs.js';
-import { resolveInRoot } from '../../fileop/index.js';
+import { pathFilter, resolveInRoot } from '../../fileop/index.js';
 import { ThrowawayViews } from '../throwaway-views.js';
 import { withReadViews } from '../views.js';
 import type { OpContext } from './context.js';
 import { contentKey, isLocalInput } from './input-checksums.js';
 import { cacheMountDirectory, type CacheSeed } from './cache-mount.js';
+import { contextBindSource } from './context-bind.js';
 import { lendSlotWhileIdle } from './slot-lender.js';
 
 /**
@@ -179,10 +180,24 @@ async function sandboxMounts(
         // Symlinks resolve inside the view, as BuildKit's: a context symlink to /etc binds
         // the context's own path, never the host's. A read view is never written: `rw`
         // gets a throwaway layer over it.
-        const source = await resolveInRoot(view, mount.selector, true);
+        const input = mount.input === undefined ? undefined : inputs[mount.input];
+        // The context less what .dockerignore leaves out, as BuildKit's client sends it.
+        const kept =
+          input?.kind === 'local' && input.excludePatterns.length > 0
+            ? await contextBindSource(
+                view,
+                mount.selector,
+                pathFilter(input.excludePatterns, context.excluder(input.excludePatterns)),
+                () => throwaway.scratch(),
+                signal,
+              )
+            : undefined;
+        const source = kept?.path ?? (await resolveInRoot(view, mount.selector, true));
         result.push({
           type: 'bind',
-          source: mount.readonly ? source : await throwaway.writable(source),
+          // A filtered copy is thrown away after the run: it may be written directly.
+          source:
+            mount.readonly || kept?.copied === true ? source : await throwaway.writable(source),
           target: mount.target,
           readonly: mount.readonly,
         });
