@@ -159,4 +159,34 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
   },
+  {
+    // The web view's page runs in a browser, not in Node.
+    files: ['daemon/web/static/**/*.js'],
+    languageOptions: {
+      // Browser files: no TypeScript project holds them, so no type-aware parsing.
+      parserOptions: { projectService: false, project: false },
+      globals: Object.fromEntries(
+        [
+          'window',
+          'document',
+          'location',
+          'history',
+          'sessionStorage',
+          'fetch',
+          'URLSearchParams',
+          'TextDecoder',
+          'TextDecoderStream',
+          'AbortController',
+          'Event',
+          'HTMLElement',
+          'Node',
+          'atob',
+          'setTimeout',
+          'clearTimeout',
+          'setInterval',
+          'clearInterval',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
 );
