@@ -11,7 +11,6 @@ import { openEngine, type Engine, type RegistrySettings } from '../worker/index.
 import { BuildManager } from './builds/build-manager.js';
 import { RecordStore } from './builds/record-store.js';
 import type { ServiceConfig } from './config.js';
-import { registerDockerApi } from './docker-api/index.js';
 import { createApp } from './http/app.js';
 import { formatListenAddress, type ListenAddress } from './listen-address.js';
 import { ServiceMetrics } from './metrics.js';
@@ -46,8 +45,6 @@ export interface ServiceParts {
   readonly engine: Engine;
   readonly manager: BuildManager;
   readonly records: RecordStore;
-  /** How the engine reaches registries (a push with the caller's credentials needs its hosts). */
-  readonly registry?: RegistrySettings;
 }
 
 /**
@@ -75,13 +72,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     maxConcurrentBuilds: config.maxConcurrentBuilds,
     maxQueue: config.maxQueue,
   });
-  const parts: ServiceParts = {
-    config,
-    engine,
-    manager,
-    records,
-    ...(options.registry === undefined ? {} : { registry: options.registry }),
-  };
+  const parts: ServiceParts = { config, engine, manager, records };
   const app = await createApp({
     config,
     manager,
