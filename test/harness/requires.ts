@@ -16,7 +16,8 @@ export type Requirement =
   | 'busybox'
   | 'git'
   | 'ssh-agent'
-  | 'cgroup2';
+  | 'cgroup2'
+  | 'chromium';
 
 const probes: Record<Requirement, () => string | undefined> = {
   root: () => (process.getuid?.() === 0 ? undefined : 'needs root'),
@@ -33,6 +34,11 @@ const probes: Record<Requirement, () => string | undefined> = {
     ['/sys/fs/cgroup', '/sys/fs/cgroup/unified'].some((dir) => existsSync(`${dir}/cgroup.threads`))
       ? undefined
       : 'needs a cgroup v2 hierarchy (alone or beside v1 at /sys/fs/cgroup/unified)',
+  // The web view's e2e test drives Debian's browser headless (playwright-core); it never downloads one.
+  chromium: () =>
+    existsSync('/usr/bin/chromium')
+      ? undefined
+      : 'needs /usr/bin/chromium (Debian package chromium)',
   busybox: () =>
     existsSync('/bin/busybox') ? undefined : 'needs /bin/busybox (Debian package busybox-static)',
 };
