@@ -12,6 +12,7 @@ import { Sha256Stream } from '../../runtime/index.js';
 import { buildManifest, type ImageBundle, type LayerBlob } from '../exporters/index.js';
 import { upperDirTarChunks } from '../layers/index.js';
 import { gzipParallel, type ThreadPool } from '../threads/index.js';
+import { stampHistory } from './history-times.js';
 import { zstdCompress } from './zstd.js';
 import { LAYER_LABELS } from './ops/image-source.js';
 import type { SnapshotRef } from './refs.js';
@@ -69,23 +70,17 @@ export async function exportImage(
     options.signal,
   );
 
-  const created =
-    options.sourceDateEpoch === undefined
-      ? new Date().toISOString()
-      : new Date(options.sourceDateEpoch * 1000).toISOString();
+  // Times from the layers' snapshots (or SOURCE_DATE_EPOCH): a cached rebuild gives the same digest.
+  const { history, created } = stampHistory(
+    config.history ?? [],
+    chain.map((snapshot) => snapshot.createdAt),
+    options.sourceDateEpoch,
+  );
   const imageConfig: ImageConfig = {
     ...config,
     created,
     rootfs: { type: 'layers', diff_ids: layers.map((layer) => layer.diffId) },
-    ...(config.history === undefined
-      ? {}
-      : {
-          history: config.history.map((entry) =>
-            options.sourceDateEpoch === undefined || entry.created === undefined
-              ? entry
-              : { ...entry, created },
-          ),
-        }),
+    ...(history.length === 0 ? {} : { history }),
   };
   const configBytes = Buffer.from(JSON.stringify(imageConfig));
   const { manifest, config: configBlob } = buildManifest({
