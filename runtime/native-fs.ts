@@ -79,6 +79,12 @@ export interface NativeFs {
   /** Closes an fd from openInRoot (node:fs warns when it closes fds it did not open). */
   closeFd(fd: number): void;
   /**
+   * flock(2) LOCK_EX | LOCK_NB on an open fd: true when the lock is now held, false when
+   * another open file description holds it (another process, or another open in this
+   * one). The kernel releases it when the fd is closed or the process dies.
+   */
+  tryLockExclusive(fd: number): boolean;
+  /**
    * Reads files of the directory open as `dirFd` on a libuv thread, never following a
    * final symlink: file i goes into the next `limits[i]` bytes of `buffer`, until its end
    * or its slot is full. Resolves to the byte counts; the buffer must stay untouched and
@@ -146,6 +152,7 @@ export const nativeFs: NativeFs = {
   closeFd: (fd) => {
     loadAddon().closeFd(fd);
   },
+  tryLockExclusive: (fd) => loadAddon().tryLockExclusive(fd),
   readFilesAt: (dirFd, names, limits, buffer) =>
     loadAddon().readFilesAt(dirFd, names, limits, buffer),
   scanDirectory: (path, options) =>

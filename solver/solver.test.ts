@@ -219,6 +219,66 @@ describe('Solver', () => {
     expect(Object.fromEntries(h.execs)).toEqual({ a: 1, b: 1, c: 1, d: 1 });
   });
 
+  it('runs a step once for solvers sharing a cache with exclusive keys (two processes)', async () => {
+    const h = new Harness();
+    const held = new Map<Digest, Promise<void>>();
+    let waited = 0;
+    const locked: ResultCache<string> = {
+      ...h.cache,
+      // An in-memory stand-in for the worker's per-key flock: one holder per key.
+      exclusive: async (key) => {
+        for (let busy = held.get(key); busy !== undefined; busy = held.get(key)) {
+          waited += 1;
+          await busy;
+        }
+        let release: () => void = () => undefined;
+        held.set(key, new Promise<void>((resolve) => (release = resolve)));
+        return () => {
+          held.delete(key);
+          release();
+          return Promise.resolve();
+        };
+      },
+    };
+    const solver = (): Solver<string> =>
+      new Solver<string>({ resolveOp: (vertex) => h.op(vertex), cache: locked });
+    const { d } = diamond();
+    const results = await Promise.all([h.solve(solver(), d), h.solve(solver(), d)]);
+    expect(results[0]).toBe(results[1]);
+    expect(Object.fromEntries(h.execs)).toEqual({ a: 1, b: 1, c: 1, d: 1 });
+    expect(waited).toBeGreaterThan(0);
+    expect(h.events.filter((e) => e.type === 'vertex.cached').length).toBe(4);
+    expect(held.size).toBe(0);
+  });
+
+  it('releases a key whose step failed, so the next holder runs it', async () => {
+    const h = new Harness();
+    const releases: Digest[] = [];
+    let fail = true;
+    h.behaviours.set('flaky', {
+      exec: () =>
+        fail ? Promise.reject(new TbuildError('TB_RUN_FAILED', 'exit 1')) : Promise.resolve('ok'),
+    });
+    const locked: ResultCache<string> = {
+      ...h.cache,
+      exclusive: (key) =>
+        Promise.resolve(() => {
+          releases.push(key);
+          return Promise.resolve();
+        }),
+    };
+    const solver = new Solver<string>({ resolveOp: (vertex) => h.op(vertex), cache: locked });
+    const flaky = leaf('flaky');
+    await expect(h.solve(solver, flaky)).rejects.toMatchObject({ code: 'TB_RUN_FAILED' });
+    expect(releases.length).toBe(1);
+    fail = false;
+    await expect(h.solve(solver, flaky)).resolves.toBe('ok');
+    expect(releases.length).toBe(2);
+    // A --no-cache build runs regardless, so it takes no lock.
+    await h.solve(solver, flaky, { noCache: true });
+    expect(releases.length).toBe(2);
+  });
+
   it('keeps shared work running while any build still waits on it', async () => {
     const h = new Harness();
     let sawAbort = false;

@@ -264,6 +264,38 @@ class Build<R> {
       }
     }
     const inputs = await Promise.all(vertex.inputs.map((input) => this.result(input)));
+    // The key's lock is taken only here, with every input's result in hand and no
+    // slot held: a build holding a key then waits only for a slot, and a slot's
+    // holder only for its own exec, never for a key. So no build, in this process
+    // or another, can wait in a circle (keys are never nested across steps).
+    const unlock =
+      useCache && key !== undefined
+        ? await this.solverOptions.cache.exclusive?.(key, job)
+        : undefined;
+    try {
+      if (unlock !== undefined && key !== undefined) {
+        // Another process may have run the step while this one waited for the lock.
+        const cached = await this.solverOptions.cache.load(key, job);
+        if (cached !== undefined) {
+          job.progress({ type: 'vertex.cached', vertex: vertex.digest, name, at: Date.now() });
+          return cached;
+        }
+      }
+      return await this.#execute(vertex, inputs, key, job, signal);
+    } finally {
+      await unlock?.();
+    }
+  }
+
+  /** Runs the op holding a parallelism slot, then saves its result under `key`. */
+  async #execute(
+    vertex: Vertex,
+    inputs: readonly R[],
+    key: Digest | undefined,
+    job: JobContext,
+    signal: AbortSignal,
+  ): Promise<R> {
+    const name = vertex.meta.name;
     const permit = await this.shared.semaphore.acquire(
       signal,
       this.shared.order.get(vertex.digest) ?? Number.MAX_SAFE_INTEGER,

@@ -71,6 +71,15 @@ export type OpResolver<R> = (vertex: Vertex) => SolverOp<R>;
 export interface ResultCache<R> {
   load(key: Digest, job: JobContext): Promise<R | undefined>;
   save(key: Digest, result: R, job: JobContext): Promise<void>;
+  /**
+   * Holds `key` exclusively, across every process sharing this cache, until the
+   * returned function is called (and released by the system if the holder dies).
+   * The solver takes it after a miss and loads again under it, so of several
+   * builds missing one key at once, one runs the step and the rest get its saved
+   * result. Rejects with TB_CANCELED when `job.signal` aborts while waiting.
+   * Absent where nothing else shares the cache (an in-memory cache).
+   */
+  exclusive?(key: Digest, job: JobContext): Promise<() => Promise<void>>;
 }
 
 export interface SolveOptions {

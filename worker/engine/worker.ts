@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { TbuildError, type Digest } from '../../core/index.js';
 import type { JobContext, ResultCache, SolverOp, Vertex } from '../../solver/index.js';
 import type { OpContext } from './ops/context.js';
@@ -9,6 +10,7 @@ import { imageSourceOp } from './ops/image-source.js';
 import { localSourceOp } from './ops/local-source.js';
 import { mergeOp } from './ops/merge-op.js';
 import { snapshotRef, type WorkerRef } from './refs.js';
+import { lockCacheKey } from './key-lock.js';
 
 /** Binds each IR op to its implementation: the solver's OpResolver. */
 export function resolveOp(context: OpContext): (vertex: Vertex) => SolverOp<WorkerRef> {
@@ -62,9 +64,16 @@ function unsupported(what: string): SolverOp<WorkerRef> {
 /**
  * Results by cache key, over the store's key index. A record whose snapshot is
  * gone or was never completely committed is a miss, so the step runs again.
+ * Keys are locked across every process on the root (key-lock.ts), so concurrent
+ * builds that miss one key run its step once.
  */
 export function snapshotResultCache(context: OpContext): ResultCache<WorkerRef> {
+  const lockDir = join(context.store.layout.locks, 'keys');
   return {
+    async exclusive(key: Digest, job: JobContext) {
+      const held = await lockCacheKey(lockDir, key, job.signal);
+      return () => held.release();
+    },
     async load(key: Digest, job: JobContext) {
       const record = await context.store.records.load(key, { signal: job.signal });
       if (record === undefined) return undefined;

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -274,6 +275,22 @@ Napi::Value CloseFd(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// tryLockExclusive(fd): flock(fd, LOCK_EX | LOCK_NB). True when the lock is now held,
+// false when another open file description holds it. Never blocks the event loop: a
+// waiter polls, so cancelling the wait is only ceasing to poll (a blocking flock on a
+// libuv thread could not be interrupted). The kernel drops the lock when the fd's last
+// reference is closed, including when the process dies.
+Napi::Value TryLockExclusive(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, "n")) return info.Env().Undefined();
+  int fd = static_cast<int>(Num(info, 0));
+  for (;;) {
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return Napi::Boolean::New(info.Env(), true);
+    if (errno == EINTR) continue;
+    if (errno == EWOULDBLOCK) return Napi::Boolean::New(info.Env(), false);
+    return ThrowErrno(info.Env(), errno, "flock", "");
+  }
+}
+
 // readFilesAt(dirFd, names, limits, buffer): a promise of the byte counts read, on a
 // libuv thread. File i is read (never following a final symlink) into the next
 // limits[i] bytes of buffer, until its end or its slot is full. Layer tars read their
@@ -397,6 +414,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("readFilesAt", Napi::Function::New(env, ReadFilesAt));
   exports.Set("resolveInRoot", Napi::Function::New(env, ResolveInRoot));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));
+  exports.Set("tryLockExclusive", Napi::Function::New(env, TryLockExclusive));
   exports.Set("mknod", Napi::Function::New(env, Mknod));
   exports.Set("lsetxattr", Napi::Function::New(env, Lsetxattr));
   exports.Set("lgetxattr", Napi::Function::New(env, Lgetxattr));
