@@ -1,3 +1,4 @@
+import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { TbuildError } from '../../core/index.js';
 import type { BuildManager } from '../builds/build-manager.js';
@@ -53,6 +54,15 @@ export async function createApp(deps: AppDependencies): Promise<FastifyInstance>
   });
   app.addContentTypeParser(CONTEXT_TYPES, (_request, payload, done) => {
     done(null, payload);
+  });
+  // A context with secrets comes as multipart (docs/service.md): parts are read as streams.
+  await app.register(multipart, {
+    limits: {
+      fileSize: deps.config.limits.bodyBytes,
+      files: 1000,
+      fields: 1000,
+      headerPairs: 100,
+    },
   });
 
   app.addHook('onRequest', (request, _reply, done) => {

@@ -9,7 +9,10 @@ import type { RecordStore } from '../builds/record-store.js';
 import type { ServiceConfig } from '../config.js';
 import { extractContextTar } from '../context-tar.js';
 import { callerOf } from './caller.js';
-import { parseBuildQuery, type Query } from './build-query.js';
+import { parseBuildQuery, type QueriedBuild, type Query } from './build-query.js';
+
+/** A secret sent as a multipart part may be this large (BuildKit's own limit is 500 KiB). */
+const MAX_SECRET_BYTES = 512 * 1024;
 
 /** How often an idle event stream sends a comment, so proxies keep it open. */
 const HEARTBEAT_MS = 15_000;
@@ -26,7 +29,9 @@ export function registerV1Routes(app: FastifyInstance, deps: V1Dependencies): vo
 
   app.post('/v1/builds', { config: { scope: 'build' } }, async (request, reply) => {
     const queried = parseBuildQuery(request.query as Query, deps.config);
-    const id = await submitContext(request, deps, queried, request.body as Readable);
+    const id = request.isMultipart()
+      ? await submitMultipart(request, deps, queried)
+      : await submitContext(request, deps, queried, request.body as Readable);
     const record = manager.get(id);
     return reply.code(202).send(summary(record));
   });
@@ -81,13 +86,69 @@ export function registerV1Routes(app: FastifyInstance, deps: V1Dependencies): vo
 export async function submitContext(
   request: FastifyRequest,
   deps: V1Dependencies,
-  queried: ReturnType<typeof parseBuildQuery>,
+  queried: QueriedBuild,
   body: Readable | undefined,
 ): Promise<string> {
   if (body === undefined || typeof body.pipe !== 'function')
     throw new TbuildError('TB_SERVICE_REQUEST', 'the body must be the build context as a tar', {
       hint: 'send Content-Type: application/x-tar (gzip accepted)',
     });
+  return submitWith(request, deps, queried, async (dir, signal) => {
+    await extractContextTar(body, dir, deps.config.limits, signal);
+    return queried.secrets;
+  });
+}
+
+/**
+ * A multipart body: a `context` file part (the tar) and any number of
+ * `secret:ID` parts, each a secret of that id for this build only. Secrets
+ * stay in memory for the build's duration; they are never written anywhere.
+ */
+async function submitMultipart(
+  request: FastifyRequest,
+  deps: V1Dependencies,
+  queried: QueriedBuild,
+): Promise<string> {
+  return submitWith(request, deps, queried, async (dir, signal) => {
+    const secrets = new Map(queried.secrets);
+    let context = false;
+    for await (const part of request.parts()) {
+      if (part.type === 'file' && part.fieldname === 'context') {
+        await extractContextTar(part.file, dir, deps.config.limits, signal);
+        context = true;
+        continue;
+      }
+      const secretId = /^secret:([\w.-]+)$/.exec(part.fieldname)?.[1];
+      if (secretId === undefined)
+        throw new TbuildError('TB_SERVICE_REQUEST', `unknown multipart part "${part.fieldname}"`, {
+          hint: 'send the context as a file part named context and secrets as parts named secret:ID',
+        });
+      const value = part.type === 'file' ? await part.toBuffer() : Buffer.from(String(part.value));
+      if (value.length > MAX_SECRET_BYTES)
+        throw new TbuildError(
+          'TB_SERVICE_LIMIT',
+          `secret ${secretId} is larger than ${String(MAX_SECRET_BYTES)} bytes`,
+        );
+      secrets.set(secretId, () => Promise.resolve(value));
+    }
+    if (!context)
+      throw new TbuildError('TB_SERVICE_REQUEST', 'the multipart body has no context part', {
+        hint: 'add the build context as a file part named context (a tar)',
+      });
+    return secrets;
+  });
+}
+
+/** Writes the context (and gathers the secrets) with `receive`, then queues the build. */
+async function submitWith(
+  request: FastifyRequest,
+  deps: V1Dependencies,
+  queried: QueriedBuild,
+  receive: (
+    dir: string,
+    signal: AbortSignal,
+  ) => Promise<ReadonlyMap<string, () => Promise<Uint8Array>>>,
+): Promise<string> {
   const id = deps.manager.newId();
   const dir = await deps.records.contextDir(id);
   const aborted = new AbortController();
@@ -95,7 +156,7 @@ export async function submitContext(
     if (!request.raw.complete) aborted.abort();
   });
   try {
-    await extractContextTar(body, dir, deps.config.limits, aborted.signal);
+    const secrets = await receive(dir, aborted.signal);
     await deps.manager.submit({
       id,
       owner: callerOf(request).name,
@@ -103,7 +164,7 @@ export async function submitContext(
       shownOptions: queried.shown,
       contextDir: dir,
       ...(queried.dockerfile === undefined ? {} : { dockerfile: queried.dockerfile }),
-      secrets: queried.secrets,
+      secrets,
     });
   } catch (error) {
     await deps.records.removeContext(id);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pack } from 'tar-stream';
@@ -308,6 +308,47 @@ describe('tbuild serve: the /v1 API', () => {
       expect((await fetch(`${service.url}/healthz`)).status).toBe(200);
       expect((await fetch(`${service.url}/metrics`)).status).toBe(401);
       expect(service.stderr()).not.toContain('ci-secret-token');
+    } finally {
+      await service.stop();
+    }
+  });
+
+  it('mounts a secret sent as a multipart part and keeps it out of records, events and logs', async (ctx) => {
+    requires(ctx, 'root', 'overlay', 'busybox');
+    const service = await startTbuildService({ root });
+    const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+    try {
+      const secret = 'multipart-s3cr3t-value';
+      const form = new FormData();
+      form.append(
+        'context',
+        new Blob([
+          await dockerfileContext(
+            'FROM busybox\nRUN --mount=type=secret,id=token ' +
+              `test "$(sha256sum < /run/secrets/token | cut -c1-64)" = ${sha256(secret)} && echo secret-ok\n`,
+          ),
+        ]),
+        'context.tar',
+      );
+      form.append('secret:token', secret);
+      const response = await fetch(`${service.url}/v1/builds?no-cache=true`, {
+        method: 'POST',
+        body: form,
+      });
+      expect(response.status).toBe(202);
+      const { id } = await json<Submitted>(response);
+      expect(await waitForStatus(service, id, ['succeeded', 'failed'])).toBe('succeeded');
+      const log = await (await fetch(`${service.url}/v1/builds/${id}/logs`)).text();
+      expect(log).toContain('secret-ok');
+      const kept = join(root, 'v1', 'service', 'builds', id);
+      for (const file of await readdir(kept)) {
+        expect(await readFile(join(kept, file), 'utf8')).not.toContain(secret);
+      }
+      const noContext = new FormData();
+      noContext.append('secret:token', secret);
+      const refused = await fetch(`${service.url}/v1/builds`, { method: 'POST', body: noContext });
+      expect(refused.status).toBe(400);
+      expect(await json(refused)).toMatchObject({ code: 'TB_SERVICE_REQUEST' });
     } finally {
       await service.stop();
     }
