@@ -72,6 +72,16 @@ const burnCpu = (ticks: number): string =>
   'while read -r _ _ _ _ _ _ _ _ _ _ _ _ _ utime stime _ < /proc/self/stat && ' +
   `[ $((utime + stime)) -lt ${String(ticks)} ]; do :; done`;
 
+/**
+ * A process that spins until the script exits: the step always has a
+ * runnable thread, so it never looks idle, even while the script waits on a
+ * file it creates. The step may still lend its slot while its sandbox is set
+ * up (that sleeps), so a busy script burns half a second before it tells
+ * anyone it runs: by then it holds the slot again, or is frozen until it does.
+ */
+const NEVER_IDLE = '(while :; do :; done) & spin=$!; trap "kill $spin" EXIT';
+const SETTLE_TICKS = 50;
+
 /** Sleeps in steps of 0.1 s until `path` exists, failing after 20 s. */
 const awaitFile = (path: string, what: string): string =>
   `i=0; while [ ! -e ${path} ]; do i=$((i+1)); ` +
@@ -91,35 +101,35 @@ describe('--max-parallelism with idle and busy steps', () => {
 
   it('freezes a step that gets busy without its slot until the step holding it ends', async (ctx) => {
     requires(ctx, ...needs);
-    // Whichever step runs first (mkdir is atomic) sleeps until the other has
-    // started, which needs its slot lent, then does 1 s of CPU work. The
-    // other holds the slot meanwhile and does 3 s of CPU work; had the first
-    // run on without the slot, it would have finished by then, on any load,
-    // since both get the CPU alike.
+    // Whichever step runs first (mkdir is atomic) sleeps, lending its slot,
+    // until the other holds the slot and is busy; then it does 1 s of CPU
+    // work. The other does 3 s of CPU work meanwhile, never idle; had the
+    // first run on without the slot it would have finished by then, on any
+    // load, since both get the CPU alike.
     const context = await twoStages(
       'frozen',
       (self) =>
         `if mkdir /c/first 2>/dev/null; then ` +
-        `${awaitFile('/c/second.start', 'the second step')}; ${burnCpu(100)}; : > /c/first.done; ` +
-        `else : > /c/second.start; ${burnCpu(300)}; ` +
+        `${awaitFile('/c/second.busy', 'the second step')}; ${burnCpu(100)}; : > /c/first.done; ` +
+        `else ${NEVER_IDLE}; ${burnCpu(SETTLE_TICKS)}; : > /c/second.busy; ${burnCpu(300)}; ` +
         `if [ -e /c/first.done ]; then echo "${self}: the step without the slot ran on" >&2; exit 1; fi; fi`,
     );
     await buildBoth(context, join(work, 'frozen-out'));
   });
 
-  it('never starts a second busy step while the first is busy under a limit of one', async (ctx) => {
+  it('never runs two busy steps at once under a limit of one', async (ctx) => {
     requires(ctx, ...needs);
-    // Busy for 1 s of its own CPU time: a step that never idles keeps its
-    // slot, so the other step starts only after it ends. A step that finds
-    // the other started but not ended, when it starts or ends, fails.
+    // Each is busy throughout, so once it holds the slot it keeps it to the
+    // end. A step that finds the other started but not ended, when it starts
+    // or ends, fails.
     const overlapCheck = (other: string): string =>
       `if [ -e /c/${other}.start ] && [ ! -e /c/${other}.end ]; then ` +
       `echo "overlaps with ${other}" >&2; exit 1; fi`;
     const context = await twoStages(
       'busy',
       (self, other) =>
-        `${overlapCheck(other)}; : > /c/${self}.start; ${burnCpu(100)}; ` +
-        `${overlapCheck(other)}; : > /c/${self}.end`,
+        `${NEVER_IDLE}; ${burnCpu(SETTLE_TICKS)}; ${overlapCheck(other)}; : > /c/${self}.start; ` +
+        `${burnCpu(SETTLE_TICKS + 100)}; ${overlapCheck(other)}; : > /c/${self}.end`,
     );
     await buildBoth(context, join(work, 'busy-out'));
   });
