@@ -11,6 +11,7 @@ import { openEngine, type Engine, type RegistrySettings } from '../worker/index.
 import { BuildManager } from './builds/build-manager.js';
 import { RecordStore } from './builds/record-store.js';
 import type { ServiceConfig } from './config.js';
+import { registerDockerApi } from './docker-api/index.js';
 import { createApp } from './http/app.js';
 import { formatListenAddress, type ListenAddress } from './listen-address.js';
 import { ServiceMetrics } from './metrics.js';
@@ -45,6 +46,8 @@ export interface ServiceParts {
   readonly engine: Engine;
   readonly manager: BuildManager;
   readonly records: RecordStore;
+  /** How the engine reaches registries (a push with the caller's credentials needs its hosts). */
+  readonly registry?: RegistrySettings;
 }
 
 /**
@@ -72,7 +75,13 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     maxConcurrentBuilds: config.maxConcurrentBuilds,
     maxQueue: config.maxQueue,
   });
-  const parts: ServiceParts = { config, engine, manager, records };
+  const parts: ServiceParts = {
+    config,
+    engine,
+    manager,
+    records,
+    ...(options.registry === undefined ? {} : { registry: options.registry }),
+  };
   const app = await createApp({
     config,
     manager,

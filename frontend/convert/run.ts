@@ -272,16 +272,6 @@ function lowerMount(
       };
     }
     case 'ssh': {
-      // BuildKit serves the agent on a socket of its own made with these; tbuild binds the
-      // agent's socket itself, whose owner and mode are the host's: refused, not ignored.
-      const ownerOrMode = ['uid', 'gid', 'mode'].find((key) => mount.options[key] !== undefined);
-      if (ownerOrMode !== undefined) {
-        throw lowerError(
-          'TB_UNSUPPORTED',
-          `--mount type=ssh option ${ownerOrMode} is not supported yet: the step sees the agent socket with its owner and mode on the host`,
-          `remove ${ownerOrMode}= (root in the step can use the socket), or build this step with BuildKit`,
-        );
-      }
       const rawTarget = option('target');
       const target =
         rawTarget === undefined

@@ -1,4 +1,5 @@
 import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { requires, runTbuild, useBuildRoot } from '../harness/index.js';
@@ -15,7 +16,12 @@ useBuildRoot('tbuild-parity-', (dirs) => {
   ({ root, work } = dirs);
 });
 
-function build(name: string, files: Record<string, string>, prepare?: (dir: string) => void) {
+function build(
+  name: string,
+  files: Record<string, string>,
+  prepare?: (dir: string) => void,
+  flags: readonly string[] = [],
+) {
   const context = join(work, name);
   for (const [path, content] of Object.entries(files)) {
     mkdirSync(join(context, path, '..'), { recursive: true });
@@ -23,9 +29,10 @@ function build(name: string, files: Record<string, string>, prepare?: (dir: stri
   }
   prepare?.(context);
   const out = join(work, `${name}-out`);
-  const result = runTbuild(['build', '--progress=plain', '-o', `type=local,dest=${out}`, context], {
-    root,
-  });
+  const result = runTbuild(
+    ['build', '--progress=plain', ...flags, '-o', `type=local,dest=${out}`, context],
+    { root },
+  );
   expect(result.code, result.stderr).toBe(0);
   return out;
 }
@@ -121,6 +128,42 @@ describe('results as BuildKit gives them', () => {
     expect(modeOf(join(out, 'via-link'))).toBe(0o755);
     expect(readdirSync(join(out, 'via-link'))).toEqual(['f']);
     expect(modeOf(join(out, 'shared'))).toBe(0o1777);
+  });
+
+  it('gives the ssh agent socket the mount’s owner and mode (root’s, 0600, by default)', async (ctx) => {
+    requires(ctx, 'root', 'overlay', 'busybox');
+    // BuildKit serves the agent on a socket of the step's own (session/sshforward), made
+    // with the mount's uid, gid and mode; checked on Docker 20.10: "1000 1001 640", "0 0 600".
+    const agentPath = join(work, 'agent.sock');
+    const agent = createServer((socket) => {
+      socket.end();
+    });
+    await new Promise<void>((resolve) => {
+      agent.listen(agentPath, resolve);
+    });
+    try {
+      const out = build(
+        'ssh',
+        {
+          Dockerfile: [
+            'FROM busybox',
+            'RUN --mount=type=ssh,uid=1000,gid=1001,mode=0640 stat -c "%u %g %a" "$SSH_AUTH_SOCK" > /seen',
+            'RUN --mount=type=ssh stat -c "%u %g %a" "$SSH_AUTH_SOCK" > /seen-default',
+            '',
+          ].join('\n'),
+        },
+        undefined,
+        ['--ssh', `default=${agentPath}`],
+      );
+      expect(readFileSync(join(out, 'seen'), 'utf8')).toBe('1000 1001 640\n');
+      expect(readFileSync(join(out, 'seen-default'), 'utf8')).toBe('0 0 600\n');
+    } finally {
+      await new Promise<void>((resolve) => {
+        agent.close(() => {
+          resolve();
+        });
+      });
+    }
   });
 
   it('starts a cache mount from the stage directory its from= and source= name', (ctx) => {

@@ -47,6 +47,11 @@ export class ThrowawayViews {
     return scratch;
   }
 
+  /** Something else to undo with the views (an ssh agent socket served for the run). */
+  onRelease(cleanup: () => Promise<void>): void {
+    this.#cleanups.push(cleanup);
+  }
+
   /** Unmounts and removes every view, newest first. */
   async release(): Promise<void> {
     for (const cleanup of this.#cleanups.splice(0).reverse())

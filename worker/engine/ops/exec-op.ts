@@ -10,6 +10,7 @@ import type { OpContext } from './context.js';
 import { contentKey, isLocalInput } from './input-checksums.js';
 import { cacheMountDirectory, type CacheSeed } from './cache-mount.js';
 import { contextBindSource } from './context-bind.js';
+import { serveAgentSocket } from './ssh-agent-socket.js';
 import { lendSlotWhileIdle } from './slot-lender.js';
 
 /**
@@ -262,7 +263,10 @@ async function sandboxMounts(
           }
           break;
         }
-        result.push({ type: 'ssh', socketPath: socket, target: mount.target });
+        // The step's own socket, with the mount's owner and mode, as BuildKit serves it.
+        const served = await serveAgentSocket(socket, await throwaway.scratch(), mount);
+        throwaway.onRelease(() => served.close());
+        result.push({ type: 'ssh', socketPath: served.path, target: mount.target });
         if (!env.some((entry) => entry.startsWith('SSH_AUTH_SOCK=')))
           env.push(`SSH_AUTH_SOCK=${mount.target}`);
         break;
