@@ -88,9 +88,11 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     records,
     metrics,
     logger: options.httpLogger,
-    extraRoutes: [registerWebView, ...(options.extraRoutes ?? [])].map((register) => (target) => {
-      register(target, parts);
-    }),
+    extraRoutes: [registerDockerApi, registerWebView, ...(options.extraRoutes ?? [])].map(
+      (register) => (target) => {
+        register(target, parts);
+      },
+    ),
   });
   const servers: Server[] = [];
   const addresses: string[] = [];

@@ -1,0 +1,23 @@
+import type { FastifyInstance } from 'fastify';
+import type { ServiceParts } from '../service.js';
+import { dockerRoute } from './docker-route.js';
+import { pushImage } from './image-push.js';
+import { tagImage } from './image-tag.js';
+import { notServed } from './not-served.js';
+
+/**
+ * `POST /images/{name}/tag` and `POST /images/{name}/push`. A name holds
+ * slashes and a registry's port (`127.0.0.1:5000/team/app`), so one wildcard
+ * route takes every `POST /images/...` and the last segment says which.
+ */
+export function registerImageActions(app: FastifyInstance, parts: ServiceParts): void {
+  dockerRoute(app, 'POST', '/images/*', 'build', async (request, reply) => {
+    const rest = (request.params as { '*': string })['*'];
+    const slash = rest.lastIndexOf('/');
+    const name = decodeURIComponent(rest.slice(0, slash));
+    const action = rest.slice(slash + 1);
+    if (slash > 0 && action === 'tag') return tagImage(request, reply, parts, name);
+    if (slash > 0 && action === 'push') return pushImage(request, reply, parts, name);
+    throw notServed(request, 'images');
+  });
+}
