@@ -3,6 +3,7 @@ import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isTbuildError } from '../../../core/index.js';
 import { serveAgentSocket } from './ssh-agent-socket.js';
 
 let work: string;
@@ -50,5 +51,14 @@ describe('serveAgentSocket', () => {
       await served.close();
     }
     await expect(roundTrip(served.path, 'again')).rejects.toThrow();
+  });
+
+  it('says so when the socket path would be too long to listen on', async () => {
+    const error = await serveAgentSocket(join(work, 'agent'), join(work, 'x'.repeat(120)), {
+      uid: 0,
+      gid: 0,
+      mode: 0o600,
+    }).catch((caught: unknown) => caught);
+    expect(isTbuildError(error, 'TB_UNSUPPORTED')).toBe(true);
   });
 });

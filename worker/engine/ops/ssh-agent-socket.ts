@@ -22,6 +22,14 @@ export async function serveAgentSocket(
   access: { readonly uid: number; readonly gid: number; readonly mode: number },
 ): Promise<AgentSocket> {
   const path = join(dir, 'agent.sock');
+  // sockaddr_un holds 108 bytes with the final NUL; a longer path cannot be listened on.
+  if (Buffer.byteLength(path) > 107) {
+    throw new TbuildError(
+      'TB_UNSUPPORTED',
+      `cannot serve the ssh agent to the step: the socket path ${path} is longer than 107 bytes`,
+      { hint: 'use a shorter --root (TBUILD_ROOT)' },
+    );
+  }
   const open = new Set<Socket>();
   const server = createServer((client) => {
     const upstream = connect(agent);
