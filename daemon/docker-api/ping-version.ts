@@ -32,6 +32,7 @@ export function registerPingVersion(app: FastifyInstance): void {
             Os: 'linux',
             Arch: 'amd64',
             KernelVersion: kernel,
+            GoVersion: `node ${process.version}`,
             // Which builder answers: the docker CLI shows the details as they are.
             Builder: 'tbuild (Docker Engine API subset; see docs/service.md)',
           },

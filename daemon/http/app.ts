@@ -95,12 +95,20 @@ export async function createApp(deps: AppDependencies): Promise<FastifyInstance>
     const config = request.routeOptions.config as RouteConfig | undefined;
     const body =
       config?.docker === true
-        ? { message: tbuildError.message }
+        ? // Docker clients show `message` alone, so the hint goes into it.
+          {
+            message:
+              tbuildError.hint === undefined
+                ? tbuildError.message
+                : `${tbuildError.message}; ${tbuildError.hint}`,
+          }
         : {
             code: tbuildError.code,
             message: tbuildError.message,
             ...(tbuildError.hint === undefined ? {} : { hint: tbuildError.hint }),
           };
+    // Docker clients read `message` only when the type is exactly application/json.
+    if (config?.docker === true) void reply.type('application/json');
     return reply.code(status).send(body);
   });
   app.setNotFoundHandler(async (request, reply) => {
