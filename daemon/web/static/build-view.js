@@ -38,7 +38,11 @@ export function showBuild(container, id, { signal, report }) {
   let record;
   let recordTimer;
   const live = () => record === undefined || !isFinished(record.status);
-  const draw = () => timeline.render(Date.now(), live());
+  const draw = () =>
+    timeline.render(
+      Date.now(),
+      record?.finishedAt === undefined || live() ? undefined : Date.parse(record.finishedAt),
+    );
   const redraw = setInterval(() => {
     if (live()) draw();
   }, REDRAW_MS);
@@ -112,7 +116,8 @@ export function showBuild(container, id, { signal, report }) {
     },
     onEnd: () => {
       void refreshRecord();
-      // A build whose stream told no output (its events lost): show the plain log instead.
+      // Nothing printed (every step cached, or the events were lost): the plain log
+      // still names each step and what became of it.
       if (log.isEmpty) void showPlainLog(id, log, signal);
     },
   }).catch((error) => {

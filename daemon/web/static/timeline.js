@@ -64,11 +64,12 @@ export class Timeline {
   }
 
   /**
-   * Draws the bars. `now` ends the bars of steps still running; `live` says
-   * whether the build still runs (a step without an end in a finished build
-   * never ended: it is drawn to the build's last moment).
+   * Draws the bars. While the build runs (`endedAt` undefined), steps without
+   * an end grow to `now`; once it ended, a step that never told its end (cut
+   * short by a cancel or a failure elsewhere) is drawn to the build's end and
+   * said not to have finished.
    */
-  render(now, live) {
+  render(now, endedAt) {
     const steps = [...this.#steps.values()].filter((step) => step.started !== undefined);
     if (steps.length === 0) {
       replaceChildren(this.#element, el('p', { class: 'empty' }, 'No steps yet.'));
@@ -77,9 +78,9 @@ export class Timeline {
     steps.sort((a, b) => a.started - b.started);
     const start = steps[0].started;
     const latest = Math.max(...steps.map((step) => step.finished ?? step.started));
-    const end = live ? Math.max(now, latest) : latest;
-    const span = Math.max(end - start, 1);
-    const rows = steps.map((step) => this.#row(step, start, span, live ? now : end));
+    const openEnd = Math.max(endedAt ?? now, latest);
+    const span = Math.max(openEnd - start, 1);
+    const rows = steps.map((step) => this.#row(step, start, span, openEnd, endedAt === undefined));
     replaceChildren(
       this.#element,
       el(
@@ -92,21 +93,20 @@ export class Timeline {
     );
   }
 
-  #row(step, start, span, openEnd) {
-    const running = step.finished === undefined;
+  #row(step, start, span, openEnd, live) {
+    const open = step.finished === undefined;
     const finished = step.finished ?? Math.max(openEnd, step.started);
-    const state =
-      step.error !== undefined ? 'failed' : step.cached ? 'cached' : running ? 'running' : 'done';
-    const note = step.cached
-      ? 'cached'
-      : step.error !== undefined
-        ? `failed after ${formatDuration(finished - step.started)}`
-        : running
-          ? `running ${formatDuration(finished - step.started)}`
-          : formatDuration(finished - step.started);
+    const took = formatDuration(finished - step.started);
+    let state;
+    let note;
+    if (step.cached) [state, note] = ['cached', 'cached'];
+    else if (step.error !== undefined) [state, note] = ['failed', `stopped after ${took}`];
+    else if (open && live) [state, note] = ['running', `running ${took}`];
+    else if (open) [state, note] = ['unfinished', 'did not finish'];
+    else [state, note] = ['done', took];
     const bar = el('span', {
       class: `step-bar step-${state}`,
-      title: `${step.name} — ${note}`,
+      title: `${step.name} — ${note}${step.error === undefined ? '' : `: ${step.error}`}`,
     });
     // Positions as CSSOM properties (allowed by the page's CSP, unlike style attributes).
     bar.style.left = `${String(((step.started - start) / span) * 100)}%`;
