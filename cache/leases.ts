@@ -1,6 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { TbuildError, isDigest, type Digest, type Logger } from '../core/index.js';
+import {
+  TbuildError,
+  isDigest,
+  type Digest,
+  type Logger,
+  type WriteFaults,
+} from '../core/index.js';
 import {
   encodeChecked,
   readChecked,
@@ -107,13 +113,17 @@ export class LeaseManager {
   private readonly fence: PruneFence;
   private readonly lockTimeoutMs: number;
   private readonly logger: Logger;
+  private readonly faults: WriteFaults | undefined;
 
   constructor(options: {
     layout: StoreLayout;
     fence: PruneFence;
     lockTimeoutMs: number;
     logger: Logger;
+    /** The test seam that fails chosen writes (see core/faults.ts). */
+    faults?: WriteFaults | undefined;
   }) {
+    this.faults = options.faults;
     this.layout = options.layout;
     this.fence = options.fence;
     this.lockTimeoutMs = options.lockTimeoutMs;
@@ -150,6 +160,7 @@ export class LeaseManager {
   async write(record: LeaseRecord, signal: AbortSignal): Promise<void> {
     await writeFileAtomic(this.layout.tmp, this.path(record.id), encodeChecked(record), {
       durable: false,
+      faults: this.faults,
     });
     // On disk first, then the check: a prune either reads this lease or is waited out.
     await this.fence.wait(signal, this.lockTimeoutMs);

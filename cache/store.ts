@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { noopLogger, type Logger } from '../core/index.js';
+import { noopLogger, type Logger, type WriteFaults } from '../core/index.js';
 import { FsContentStore } from './content/fs-store.js';
 import type { ContentStore } from './content/types.js';
 import { storeIoError } from './fs/atomic.js';
@@ -29,6 +29,11 @@ export interface OpenStoreOptions {
   readonly lockTimeoutMs?: number;
   /** How snapshot commits and checks list directories (default node:fs; see DirectoryLister). */
   readonly listDirectory?: DirectoryLister;
+  /**
+   * A test seam: called before each file the store writes, it may throw the
+   * error a full or broken disk gives (core/faults.ts). Unset in normal use.
+   */
+  readonly faults?: WriteFaults;
 }
 
 /** Everything under one tbuild root. Several processes may open the same root at once. */
@@ -39,6 +44,8 @@ export interface TbuildStore {
   readonly records: CacheKeyIndex;
   readonly images: ImageStore;
   readonly leases: LeaseManager;
+  /** The write-fault seam the store was opened with, for other writers of a build (outputs). */
+  readonly faults?: WriteFaults;
   /** Removes unreferenced data under the store lock; see PruneOptions. */
   prune(options: PruneOptions): Promise<PruneReport>;
   diskUsage(signal: AbortSignal): Promise<DiskUsage>;
@@ -69,10 +76,11 @@ export async function openStore(options: OpenStoreOptions): Promise<TbuildStore>
   // Prunes take the lock among themselves; lease writers only look for the fence's marker.
   const lock = new FileLock(join(layout.locks, 'gc.lock'), layout.tmp, logger);
   const fence = new PruneFence(join(layout.locks, 'prune-running.json'), layout.tmp);
+  const faults = options.faults;
   const parts: StoreParts = {
     layout,
     logger,
-    content: new FsContentStore({ layout, logger, durable }),
+    content: new FsContentStore({ layout, logger, durable, faults }),
     // Commit markers and cache records are never fsynced: both are checked JSON, so one a
     // power loss tears or zeroes reads as absent (a cache miss, never a wrong result), and
     // a snapshot's files were never fsynced either (ensureIntact finds one that lost them).
@@ -81,14 +89,16 @@ export async function openStore(options: OpenStoreOptions): Promise<TbuildStore>
       layout,
       logger,
       durable: false,
+      faults,
       ...(options.listDirectory === undefined ? {} : { listDirectory: options.listDirectory }),
     }),
-    records: new CacheKeyIndex({ layout, logger, durable: false }),
-    images: new ImageStore({ layout, logger, durable }),
-    leases: new LeaseManager({ layout, fence, lockTimeoutMs, logger }),
+    records: new CacheKeyIndex({ layout, logger, durable: false, faults }),
+    images: new ImageStore({ layout, logger, durable, faults }),
+    leases: new LeaseManager({ layout, fence, lockTimeoutMs, logger, faults }),
   };
   return {
     ...parts,
+    ...(faults === undefined ? {} : { faults }),
     prune: (pruneOptions) =>
       lock.with(pruneOptions.signal, lockTimeoutMs, () =>
         fence.around(() => prune(parts, pruneOptions)),

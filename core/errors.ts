@@ -201,6 +201,10 @@ export const ERROR_CATALOG = {
     errorClass: 'NotFound',
     summary: 'An image is not in the local image store, or its registry has no such name or tag.',
   },
+  TB_IMAGE_CONFLICT: {
+    errorClass: 'FailedPrecondition',
+    summary: 'An image ID given to `tbuild image rm` has several names and -f was not given.',
+  },
   TB_STORE_LOCK: {
     errorClass: 'Unavailable',
     summary: 'The store lock could not be taken in time.',
@@ -208,6 +212,14 @@ export const ERROR_CATALOG = {
   TB_STORE_IO: {
     errorClass: 'Unavailable',
     summary: 'A file of the tbuild root cannot be read or written.',
+  },
+  TB_DISK_FULL: {
+    errorClass: 'Unavailable',
+    summary: 'A write failed because the filesystem holding its path is full (ENOSPC, EDQUOT).',
+  },
+  TB_OUTPUT_WRITE: {
+    errorClass: 'Unavailable',
+    summary: 'An output (a -o dest file or directory) cannot be written.',
   },
   TB_STORE_ARGUMENT: {
     errorClass: 'InvalidArgument',

@@ -46,3 +46,10 @@ export { noopLogger, type LogFields, type Logger } from './logger.js';
 export { closestMatch, editDistance } from './suggest.js';
 export { canceledError, neverAborted, throwIfAborted } from './abort.js';
 export { mapLimit } from './parallel.js';
+export {
+  faultInjector,
+  parseFaultSpec,
+  type FaultSpec,
+  type InjectedErrno,
+  type WriteFaults,
+} from './faults.js';

@@ -11,6 +11,7 @@ import {
   throwIfAborted,
   type Digest,
   type Logger,
+  type WriteFaults,
 } from '../../core/index.js';
 import { errnoCode, isNotFound, listDir, storeIoError } from '../fs/atomic.js';
 import { tempNameFor } from '../fs/process-owner.js';
@@ -30,6 +31,8 @@ export interface FsContentStoreOptions {
   readonly logger: Logger;
   /** fsync each blob before it becomes visible (default true). */
   readonly durable?: boolean;
+  /** The test seam that fails chosen writes (see core/faults.ts). */
+  readonly faults?: WriteFaults | undefined;
 }
 
 function notFound(digest: Digest): TbuildError {
@@ -148,6 +151,7 @@ export class FsContentStore implements ContentStore {
       }
       const tmp = join(this.options.layout.tmp, tempNameFor());
       try {
+        this.options.faults?.write(tmp);
         const handle = await open(tmp, 'wx', 0o644);
         try {
           await handle.writeFile(data, { signal: options.signal });
@@ -156,6 +160,10 @@ export class FsContentStore implements ContentStore {
           await handle.close();
         }
         return await this.commit(tmp, digest, data.length, options);
+      } catch (error) {
+        if (error instanceof TbuildError) throw error;
+        throwIfAborted(options.signal);
+        throw storeIoError('write', tmp, error);
       } finally {
         await unlink(tmp).catch(() => undefined);
       }
@@ -175,14 +183,25 @@ export class FsContentStore implements ContentStore {
         const tmp = join(this.options.layout.tmp, tempNameFor());
         const hash = createHash('sha256');
         let size = 0;
+        const faults = this.options.faults;
         const hasher = new Transform({
           transform(chunk: Buffer, _encoding, callback) {
             hash.update(chunk);
+            // A second chance for the seam, once bytes are on disk: a write failing midway.
+            if (size === 0 && faults !== undefined) {
+              try {
+                faults.write(tmp);
+              } catch (error) {
+                callback(error as Error);
+                return;
+              }
+            }
             size += chunk.length;
             callback(null, chunk);
           },
         });
         try {
+          this.options.faults?.write(tmp);
           const out = createWriteStream(tmp, { flags: 'wx', mode: 0o644, flush: this.durable });
           await pipeline(source, hasher, out, { signal: options.signal });
           const digest = `sha256:${hash.digest('hex')}` as Digest;

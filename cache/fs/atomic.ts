@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { open, readFile, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TbuildError } from '../../core/index.js';
+import { TbuildError, type WriteFaults } from '../../core/index.js';
 import { tempNameFor } from './process-owner.js';
 
 /** Node's fs errors carry a `code`; anything else is not one of them. */
@@ -15,10 +15,31 @@ export function isNotFound(error: unknown): boolean {
   return errnoCode(error) === 'ENOENT';
 }
 
+/** A full filesystem: ENOSPC, or EDQUOT when a quota is what ran out. */
+export function isDiskFull(error: unknown): boolean {
+  const code = errnoCode(error);
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+/**
+ * A failed read or write under the tbuild root as the user sees it: which
+ * path, what the system said, and for a full disk what to do about it.
+ */
 export function storeIoError(action: string, path: string, cause: unknown): TbuildError {
   const why = cause instanceof Error ? cause.message : String(cause);
+  const details = { path, errno: errnoCode(cause) };
+  if (isDiskFull(cause)) {
+    return new TbuildError('TB_DISK_FULL', `cannot ${action} ${path}: the disk is full (${why})`, {
+      hint: "free space on the tbuild root's filesystem, or remove build cache with `tbuild prune` (`tbuild du` shows it)",
+      details,
+      cause,
+    });
+  }
   return new TbuildError('TB_STORE_IO', `cannot ${action} ${path}: ${why}`, {
-    details: { path, errno: errnoCode(cause) },
+    ...(errnoCode(cause) === 'EIO'
+      ? { hint: 'the disk holding the tbuild root reported an I/O error: check it (dmesg)' }
+      : {}),
+    details,
     cause,
   });
 }
@@ -26,6 +47,8 @@ export function storeIoError(action: string, path: string, cause: unknown): Tbui
 export interface AtomicWriteOptions {
   /** fsync the file before the rename, so a power loss leaves the old file or the new one. */
   readonly durable: boolean;
+  /** The test seam that fails chosen writes (see core/faults.ts). */
+  readonly faults?: WriteFaults | undefined;
 }
 
 /**
@@ -41,6 +64,7 @@ export async function writeFileAtomic(
 ): Promise<void> {
   const tmp = join(tmpDir, tempNameFor());
   try {
+    options.faults?.write(tmp);
     const handle = await open(tmp, 'wx', 0o644);
     try {
       await handle.writeFile(data);

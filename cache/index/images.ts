@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { TbuildError, isDigest, type Descriptor, type Logger } from '../../core/index.js';
+import {
+  TbuildError,
+  isDigest,
+  type Descriptor,
+  type Logger,
+  type WriteFaults,
+} from '../../core/index.js';
 import {
   encodeChecked,
   readChecked,
@@ -41,11 +47,19 @@ export class ImageStore {
   private readonly layout: StoreLayout;
   private readonly logger: Logger;
   private readonly durable: boolean;
+  private readonly faults: WriteFaults | undefined;
 
-  constructor(options: { layout: StoreLayout; logger: Logger; durable?: boolean }) {
+  constructor(options: {
+    layout: StoreLayout;
+    logger: Logger;
+    durable?: boolean;
+    /** The test seam that fails chosen writes (see core/faults.ts). */
+    faults?: WriteFaults | undefined;
+  }) {
     this.layout = options.layout;
     this.logger = options.logger;
     this.durable = options.durable ?? true;
+    this.faults = options.faults;
   }
 
   private path(name: string): string {
@@ -89,6 +103,7 @@ export class ImageStore {
     };
     await writeFileAtomic(this.layout.tmp, this.path(name), encodeChecked(record), {
       durable: this.durable,
+      faults: this.faults,
     });
     return record;
   }

@@ -6,6 +6,7 @@ import {
   throwIfAborted,
   type Descriptor,
   type Digest,
+  type WriteFaults,
   type Logger,
 } from '../../core/index.js';
 import {
@@ -75,6 +76,8 @@ export interface CacheKeyIndexOptions {
   readonly logger: Logger;
   /** fsync records before they become visible (default true). */
   readonly durable?: boolean;
+  /** The test seam that fails chosen writes (see core/faults.ts). */
+  readonly faults?: WriteFaults | undefined;
 }
 
 export class CacheKeyIndex {
@@ -100,6 +103,7 @@ export class CacheKeyIndex {
     const stored = { ...record, key, createdAt: Date.now() };
     await writeFileAtomic(this.layout.tmp, this.path(key), encodeChecked(stored), {
       durable: this.durable,
+      faults: this.options.faults,
     });
     return { ...stored, lastUsedAt: stored.createdAt };
   }

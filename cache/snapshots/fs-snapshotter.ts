@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TbuildError, throwIfAborted, type Logger } from '../../core/index.js';
+import { TbuildError, throwIfAborted, type Logger, type WriteFaults } from '../../core/index.js';
 import {
   encodeChecked,
   errnoCode,
@@ -34,6 +34,8 @@ export interface FsSnapshotterOptions {
   readonly layout: StoreLayout;
   readonly logger: Logger;
   readonly durable?: boolean;
+  /** The test seam that fails chosen writes (see core/faults.ts). */
+  readonly faults?: WriteFaults | undefined;
   /** How commit and verify list directories (default node:fs; see DirectoryLister). */
   readonly listDirectory?: DirectoryLister;
 }
@@ -159,9 +161,16 @@ export class FsSnapshotter {
     );
     await this.topDirectoryHint;
     const staging = join(this.layout.tmp, tempNameFor());
-    await mkdir(join(staging, 'fs'), { recursive: true });
-    await mkdir(join(staging, 'work'));
-    await writeFile(join(staging, 'owner.json'), encodeChecked(record));
+    try {
+      await mkdir(join(staging, 'fs'), { recursive: true });
+      await mkdir(join(staging, 'work'));
+      this.options.faults?.write(join(staging, 'owner.json'));
+      await writeFile(join(staging, 'owner.json'), encodeChecked(record));
+    } catch (error) {
+      // A full disk here leaves nothing behind: the staging dir goes with the error.
+      await rm(staging, { recursive: true, force: true });
+      throw storeIoError('create', staging, error);
+    }
     for (;;) {
       const id = newId();
       if (await exists(this.path(id))) continue;
@@ -236,6 +245,7 @@ export class FsSnapshotter {
     // a directory that is never used and that GC removes.
     await writeFileAtomic(this.layout.tmp, this.metaPath(id), encodeChecked(record), {
       durable: this.durable,
+      faults: this.options.faults,
     });
     await removeTree(dir, this.layout.snapshotTrash);
     this.intact.set(id, Promise.resolve());

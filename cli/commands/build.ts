@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
-import { TbuildError } from '../../core/index.js';
+import { faultInjector, parseFaultSpec, TbuildError, type WriteFaults } from '../../core/index.js';
 import {
   createProgressDisplay,
   dockerignoreExcluder,
@@ -56,6 +56,7 @@ export async function runBuildCommand(argv: readonly string[]): Promise<number> 
     excluder: dockerignoreExcluder,
     registry: registrySettings(process.env),
     ...(request.maxParallelism === undefined ? {} : { maxParallelism: request.maxParallelism }),
+    ...writeFaults(process.env),
   });
   try {
     const result = await runBuild({
@@ -83,6 +84,17 @@ export async function runBuildCommand(argv: readonly string[]): Promise<number> 
     process.off('SIGTERM', interrupt);
     await engine.close();
   }
+}
+
+/**
+ * TBUILD_FAULT_INJECT=enospc:N (or eio:N) fails the Nth file the build writes
+ * (store and outputs) as a full or broken disk would: for tests of what a build
+ * leaves when a write fails (test/e2e/disk-faults.test.ts). Unset: no hook at all.
+ */
+function writeFaults(env: NodeJS.ProcessEnv): { faults?: WriteFaults } {
+  const text = env['TBUILD_FAULT_INJECT'];
+  if (text === undefined || text === '') return {};
+  return { faults: faultInjector(parseFaultSpec(text, 'TBUILD_FAULT_INJECT')) };
 }
 
 async function reportResult(request: BuildRequest, result: BuildResult): Promise<void> {

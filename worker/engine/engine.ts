@@ -1,6 +1,12 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { neverAborted, noopLogger, type ImageConfig, type Logger } from '../../core/index.js';
+import {
+  neverAborted,
+  noopLogger,
+  type ImageConfig,
+  type Logger,
+  type WriteFaults,
+} from '../../core/index.js';
 import { openStore } from '../../cache/index.js';
 import { SandboxExecutor, nativeFs, type Executor } from '../../runtime/index.js';
 import type { RegistryClient } from '../../registry-client/index.js';
@@ -33,6 +39,8 @@ export interface EngineOptions {
   readonly executor?: Executor;
   /** How to reach registries; without it only images of the local store can be used. */
   readonly registry?: RegistrySettings;
+  /** A test seam that fails chosen filesystem writes (core/faults.ts); unset in normal use. */
+  readonly faults?: WriteFaults;
 }
 
 /**
@@ -85,6 +93,7 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
     logger,
     // One native call per directory when a commit or a check walks a snapshot.
     listDirectory: (path) => nativeFs.scanDirectory(path).entries(),
+    ...(options.faults === undefined ? {} : { faults: options.faults }),
   });
   await recoverRoot(opened, { signal: neverAborted, logger });
   // Everything this engine touches is leased until close(), so a concurrent prune keeps it.
