@@ -14,7 +14,7 @@ debian_packages=(
   git                     # ADD of git repositories (worker/sources)
   openssh-client          # ssh-agent, ssh-add, ssh-keygen for the RUN --mount=type=ssh e2e test
   bzip2 xz-utils zstd     # ADD extracts .tar.bz2, .tar.xz and .tar.zst through these
-  chromium                # the headless browser the web view's e2e test drives (playwright-core)
+  chromium fonts-dejavu-core # the headless browser the web view's e2e test drives, and a font for its screenshots
 )
 
 missing=()
