@@ -15,6 +15,7 @@ debian_packages=(
   openssh-client          # ssh-agent, ssh-add, ssh-keygen for the RUN --mount=type=ssh e2e test
   bzip2 xz-utils zstd     # ADD extracts .tar.bz2, .tar.xz and .tar.zst through these
   chromium fonts-dejavu-core # the headless browser the web view's e2e test drives, and a font for its screenshots
+  docker.io python3-docker # real Docker API clients for the service's Docker API e2e test (no dockerd is used)
 )
 
 missing=()
@@ -25,7 +26,17 @@ if ((${#missing[@]} > 0)); then
   echo "setup: installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
+  # docker.io would start dockerd (and containerd) on install: the tests need only its
+  # client, so a policy-rc.d keeps those services down while the packages install.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=false
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\ncase "$1" in docker | docker.* | containerd | containerd.*) exit 101 ;; esac\nexit 0\n' >"$policy"
+    chmod 755 "$policy"
+    own_policy=true
+  fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  if [[ $own_policy == true ]]; then rm -f "$policy"; fi
 fi
 
 echo "setup: npm ci"

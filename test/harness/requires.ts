@@ -17,7 +17,9 @@ export type Requirement =
   | 'git'
   | 'ssh-agent'
   | 'cgroup2'
-  | 'chromium';
+  | 'chromium'
+  | 'docker-cli'
+  | 'python3-docker';
 
 const probes: Record<Requirement, () => string | undefined> = {
   root: () => (process.getuid?.() === 0 ? undefined : 'needs root'),
@@ -39,6 +41,17 @@ const probes: Record<Requirement, () => string | undefined> = {
     existsSync('/usr/bin/chromium')
       ? undefined
       : 'needs /usr/bin/chromium (Debian package chromium)',
+  // Debian's docker.io client by its path: another `docker` earlier on PATH may want buildx.
+  'docker-cli': () =>
+    existsSync('/usr/bin/docker') ? undefined : 'needs /usr/bin/docker (Debian package docker.io)',
+  'python3-docker': () => {
+    try {
+      execFileSync('python3', ['-c', 'import docker'], { stdio: 'ignore' });
+      return undefined;
+    } catch {
+      return 'needs python3 with the docker module (Debian package python3-docker)';
+    }
+  },
   busybox: () =>
     existsSync('/bin/busybox') ? undefined : 'needs /bin/busybox (Debian package busybox-static)',
 };
