@@ -243,6 +243,23 @@ describe('the web view of tbuild serve', () => {
     await page.close();
   });
 
+  it('asks for the token when the address did not bring one', async (ctx) => {
+    requires(ctx, ...needs);
+    const { service, browser } = await fixture();
+    expect(firstBuild, 'the first test built the context').not.toBe('');
+    const page = await browser.newPage();
+    await page.goto(`${service.url}/`);
+    const problem = page.getByRole('alert');
+    await expect.poll(() => problem.textContent(), EVENTUALLY).toBe('This service needs a token.');
+    expect(await buildRow(page, firstBuild).count()).toBe(0);
+
+    await page.getByLabel(/needs a token/).fill(TOKEN);
+    await page.getByRole('button', { name: 'Use token' }).click();
+    await buildRow(page, firstBuild).waitFor();
+    expect(await problem.isVisible()).toBe(false);
+    await page.close();
+  });
+
   it('cancels a running build with its cancel button', async (ctx) => {
     requires(ctx, ...needs);
     const { service } = await fixture();
