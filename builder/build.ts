@@ -27,7 +27,8 @@ import {
 } from '../worker/index.js';
 import type { BuildInputs } from './inputs.js';
 import type { BuildOptions, OutputSpec } from './options.js';
-import { writeOutput } from './outputs.js';
+import { ExportStep } from './export-progress.js';
+import { exportStepName, writeOutput } from './outputs.js';
 
 /** One build: what to build, from what, and where its progress goes. */
 export interface BuildJob {
@@ -93,7 +94,7 @@ export async function runBuild(job: BuildJob): Promise<BuildResult> {
               progress: job.progress,
               noCache: options.noCache,
             });
-      return exportOutputs(job, result, build, ahead);
+      return exportOutputs(job, session, result, build, ahead);
     };
     try {
       return await solveAndExport();
@@ -157,6 +158,7 @@ function sourceDateEpoch(options: BuildOptions): number | undefined {
 
 async function exportOutputs(
   job: BuildJob,
+  session: string,
   result: WorkerRef,
   lowered: LoweredBuild,
   layersAhead: LayersAhead | undefined,
@@ -195,20 +197,34 @@ async function exportOutputs(
     }
     return bundle;
   };
-  const primary = await bundleFor(outputs[0]);
   const pushed: PushResult[] = [];
-  for (const output of outputs) {
-    const results = await writeOutput({
-      output,
-      engine,
-      result,
-      bundle: await bundleFor(output),
-      names: options.tags,
-      ...(job.stdout === undefined ? {} : { stdout: job.stdout }),
-      signal,
-    });
-    pushed.push(...results);
+  for (const [index, output] of outputs.entries()) {
+    // Each output is a step of the progress, as buildx shows its exporters.
+    const step = new ExportStep(job.progress, session, index, exportStepName(output));
+    try {
+      const bundle =
+        output.type === 'local' || output.type === 'tar'
+          ? await bundleFor(output)
+          : await step.task('exporting layers', () => bundleFor(output));
+      const results = await writeOutput({
+        output,
+        engine,
+        result,
+        bundle,
+        names: options.tags,
+        ...(job.stdout === undefined ? {} : { stdout: job.stdout }),
+        tasks: step,
+        signal,
+      });
+      pushed.push(...results);
+      step.complete();
+    } catch (error) {
+      step.fail(toTbuildError(error), signal.aborted);
+      throw error;
+    }
   }
+  // The first output's image (made above), or the image -q and --iidfile name without one.
+  const primary = await bundleFor(outputs[0]);
   if (outputs.length === 0) {
     job.progress(
       warningEvent(

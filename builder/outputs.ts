@@ -1,12 +1,6 @@
-import { execFile, spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
-import { mkdir, readdir } from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
-import { promisify } from 'node:util';
 import type { Writable } from 'node:stream';
 import { TbuildError, type Descriptor } from '../core/index.js';
 import {
-  DeterministicTar,
   DirectorySink,
   normalizeImageName,
   pushStoredImage,
@@ -19,8 +13,35 @@ import {
   type WorkerRef,
 } from '../worker/index.js';
 import type { OutputSpec } from './options.js';
+import {
+  copyTreeOutput,
+  tarTreeOutput,
+  writeArchiveOutput,
+  writeDirectoryOutput,
+} from './output-files.js';
 
-const run = promisify(execFile);
+/** Where an output reports its sub-tasks (an ExportStep); the default runs them unseen. */
+export interface ExportTasks {
+  task<T>(name: string, work: () => Promise<T>): Promise<T>;
+}
+
+const UNSEEN: ExportTasks = { task: (_name, work) => work() };
+
+/** The step an output is shown as, as buildx names it. */
+export function exportStepName(output: OutputSpec): string {
+  switch (output.type) {
+    case 'image':
+      return 'exporting to image';
+    case 'oci':
+      return 'exporting to oci image format';
+    case 'docker':
+      return 'exporting to docker image format';
+    case 'local':
+      return 'exporting to client directory';
+    case 'tar':
+      return 'exporting to client tarball';
+  }
+}
 
 /**
  * Writes one `-o` output. Image outputs (image, oci, docker) take the bundle
@@ -34,9 +55,14 @@ export async function writeOutput(options: {
   readonly bundle: ImageBundle;
   readonly names: readonly string[];
   readonly stdout?: Writable;
+  /** Shows the output's sub-tasks (`naming to …`, `sending tarball`) with their times. */
+  readonly tasks?: ExportTasks;
   readonly signal: AbortSignal;
 }): Promise<readonly PushResult[]> {
   const { output, engine, bundle, signal } = options;
+  const tasks = options.tasks ?? UNSEEN;
+  // Files and directories are written beside dest and renamed in: whole or not at all.
+  const files = { faults: engine.store.faults, signal };
   const names = [...options.names, ...output.names].map(normalizeImageName);
   switch (output.type) {
     case 'image':
@@ -45,53 +71,56 @@ export async function writeOutput(options: {
           hint: 'give one with -t NAME or -o type=image,name=NAME,push=true',
         });
       }
-      await tagImages(engine, names, bundle.manifest.descriptor);
-      return output.push ? pushImages(engine, names, bundle.manifest.descriptor, signal) : [];
+      // The image ID, as docker names it: the config's digest.
+      await tasks.task(`writing image ${bundle.config.descriptor.digest}`, () => Promise.resolve());
+      for (const name of names)
+        await tasks.task(`naming to ${name}`, () =>
+          tagImages(engine, [name], bundle.manifest.descriptor),
+        );
+      return output.push
+        ? pushImages(engine, names, bundle.manifest.descriptor, signal, tasks)
+        : [];
     case 'oci':
     case 'docker': {
       const write = output.type === 'oci' ? writeOciLayout : writeDockerArchive;
       const dest = requireDest(output);
+      await tasks.task(`exporting manifest ${bundle.manifest.descriptor.digest}`, () =>
+        Promise.resolve(),
+      );
+      await tasks.task(`exporting config ${bundle.config.descriptor.digest}`, () =>
+        Promise.resolve(),
+      );
       if (!output.tar) {
-        await write(bundle, new DirectorySink(dest), { names });
+        await tasks.task('writing to directory', () =>
+          writeDirectoryOutput(dest, files, (dir) =>
+            write(bundle, new DirectorySink(dir), { names }),
+          ),
+        );
         return [];
       }
-      const tar = await DeterministicTar.create();
-      const done = pipeline(
-        tar.stream,
-        dest === '-' ? standardOutput(options.stdout) : createWriteStream(dest),
+      await tasks.task('sending tarball', () =>
+        writeArchiveOutput(dest === '-' ? standardOutput(options.stdout) : dest, files, (tar) =>
+          write(bundle, tar, { names }),
+        ),
       );
-      await write(bundle, tar, { names });
-      tar.finalize();
-      await done;
       return [];
     }
     case 'local': {
       const dest = requireDest(output);
-      await mkdir(dest, { recursive: true });
-      await withReadView(engine.store, options.result, signal, async (dir) => {
-        await run('cp', ['-a', '--', `${dir}/.`, `${dest}/`], { signal });
-      });
+      await tasks.task('copying files', () =>
+        withReadView(engine.store, options.result, signal, (dir) =>
+          copyTreeOutput(dir, dest, files),
+        ),
+      );
       return [];
     }
     case 'tar': {
       const dest = requireDest(output);
-      await withReadView(engine.store, options.result, signal, async (dir) => {
-        // Entries named as BuildKit's tar exporter names them: `etc/passwd`, no `./` root.
-        const entries = (await readdir(dir)).sort();
-        const files = entries.length > 0 ? ['--', ...entries] : ['-T', '/dev/null'];
-        const child = spawn(
-          'tar',
-          ['-C', dir, '--numeric-owner', '--sort=name', '-cf', '-', ...files],
-          {
-            signal,
-            stdio: ['ignore', 'pipe', 'inherit'],
-          },
-        );
-        await pipeline(
-          child.stdout,
-          dest === '-' ? standardOutput(options.stdout) : createWriteStream(dest),
-        );
-      });
+      await tasks.task('sending tarball', () =>
+        withReadView(engine.store, options.result, signal, (dir) =>
+          tarTreeOutput(dir, dest === '-' ? standardOutput(options.stdout) : dest, files),
+        ),
+      );
       return [];
     }
   }
@@ -111,13 +140,23 @@ export async function pushImages(
   names: readonly string[],
   manifest: Descriptor,
   signal: AbortSignal,
+  tasks: ExportTasks = UNSEEN,
 ): Promise<PushResult[]> {
   const client = engine.registryClient();
   if (client === undefined)
     throw new TbuildError('TB_INTERNAL', 'the engine was opened without registry settings');
   const pushed: PushResult[] = [];
-  for (const name of names)
-    pushed.push(await pushStoredImage(engine.store, client, manifest, name, { signal }));
+  for (const name of names) {
+    // The blobs and then the manifest, each shown as buildx shows it.
+    let manifestDone: (() => void) | undefined;
+    const blobsPushed = new Promise<void>((resolve) => (manifestDone = resolve));
+    const push = pushStoredImage(engine.store, client, manifest, name, {
+      signal,
+      onBlobsPushed: () => manifestDone?.(),
+    });
+    await tasks.task('pushing layers', () => Promise.race([blobsPushed, push]));
+    pushed.push(await tasks.task(`pushing manifest for ${name}@${manifest.digest}`, () => push));
+  }
   return pushed;
 }
 

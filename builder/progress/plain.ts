@@ -1,10 +1,10 @@
 import { terminalText, type ProgressEvent } from '../../core/index.js';
 import type { ProgressDisplay, TextOutput } from './output.js';
 import {
-  formatBytes,
   formatLogElapsed,
   formatSeconds,
   ProgressState,
+  statusLabel,
   type VertexView,
 } from './state.js';
 
@@ -17,6 +17,8 @@ const FAILURE_TAIL_LINES = 10;
 const FAILURE_LINE_LIMIT_BYTES = 1024;
 /** Status lines are printed at most this often per status, and when they complete. */
 const STATUS_INTERVAL_MS = 5000;
+/** Shorter than this rounds to 0.0s, which buildx leaves out. */
+const SHOWN_TIME_MS = 50;
 
 /**
  * BuildKit's plain progress: `#N name`, `#N 0.123 log line`, `#N CACHED`,
@@ -68,12 +70,14 @@ export class PlainDisplay implements ProgressDisplay {
           (event.completed || last === undefined || event.at - last >= STATUS_INTERVAL_MS)
         ) {
           this.#statusPrinted.set(key, event.at);
-          const amount =
-            status.total === undefined
-              ? formatBytes(status.current)
-              : `${formatBytes(status.current)} / ${formatBytes(status.total)}`;
-          const time = formatSeconds(status.updated - status.started);
-          print(`${terminalText(event.id)} ${amount} ${time}${status.completed ? ' done' : ''}`);
+          const time = status.updated - status.started;
+          // A sub-task that counts nothing shows its time only when it took any (buildx:
+          // `exporting layers 0.3s done`, `naming to … done`).
+          const shown =
+            status.total === undefined && status.current === 0 && time < SHOWN_TIME_MS
+              ? ''
+              : ` ${formatSeconds(time)}`;
+          print(`${terminalText(statusLabel(status))}${shown}${status.completed ? ' done' : ''}`);
         }
         break;
       }

@@ -109,6 +109,52 @@ describe('tty progress', () => {
   });
 });
 
+/** An export step as builder/export-progress.ts sends it: a vertex with sub-task statuses. */
+const exporting = sha256Digest('export');
+function task(id: string, at: number, completed: boolean): ProgressEvent {
+  return { type: 'vertex.status', vertex: exporting, id, current: 0, completed, at };
+}
+const exportEvents: ProgressEvent[] = [
+  { type: 'vertex.started', vertex: exporting, name: 'exporting to image', inputs: [], at: 0 },
+  task('exporting layers', 0, false),
+  task('exporting layers', 400, true),
+  task('naming to docker.io/library/app:1', 400, false),
+  task('naming to docker.io/library/app:1', 410, true),
+  { type: 'vertex.completed', vertex: exporting, at: 500 },
+];
+
+describe('export steps', () => {
+  it('plain: sub-tasks with their time when they took any, and done', () => {
+    const { out, text } = capture();
+    const display = new PlainDisplay(out, () => 0);
+    for (const event of exportEvents) display.sink(event);
+    display.finish();
+    expect(text()).toBe(
+      [
+        '#1 exporting to image',
+        '#1 exporting layers',
+        '#1 exporting layers 0.4s done',
+        '#1 naming to docker.io/library/app:1',
+        '#1 naming to docker.io/library/app:1 done',
+        '#1 DONE 0.5s',
+        '',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('tty: a `=> =>` row per sub-task with its time', () => {
+    const state = new ProgressState(0);
+    for (const event of exportEvents) state.apply(event);
+    const frame = renderTty(state, 600, { finished: true, columns: 60, rows: 40 });
+    expect(frame.slice(1)).toEqual([
+      expect.stringMatching(/^ => exporting to image +0\.5s$/),
+      expect.stringMatching(/^ => => exporting layers +0\.4s$/),
+      expect.stringMatching(/^ => => naming to docker\.io\/library\/app:1 +0\.0s$/),
+    ]);
+  });
+});
+
 describe('rawjson progress', () => {
   it('writes one SolveStatus-shaped object per event', () => {
     const { out, text } = capture();

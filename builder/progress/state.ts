@@ -147,6 +147,21 @@ export class ProgressState {
   }
 }
 
+/**
+ * A status as BuildKit shows it: its id, then bytes (`3.2MB / 3.2MB`) when it
+ * counts any; a sub-task that counts nothing (`naming to …`) is its id alone.
+ */
+export function statusLabel(status: StatusView): string {
+  if (status.total !== undefined)
+    return `${status.id} ${formatBytes(status.current)} / ${formatBytes(status.total)}`;
+  return status.current === 0 ? status.id : `${status.id} ${formatBytes(status.current)}`;
+}
+
+/** Milliseconds a status ran: to its last update once done, to `now` while it runs. */
+export function statusDuration(status: StatusView, now: number): number {
+  return (status.completed ? status.updated : now) - status.started;
+}
+
 /** Seconds as BuildKit prints them: `0.4s`, `12.3s`. */
 export function formatSeconds(milliseconds: number): string {
   return `${(Math.max(0, milliseconds) / 1000).toFixed(1)}s`;

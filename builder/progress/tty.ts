@@ -1,6 +1,12 @@
 import { showControls, terminalText, type ProgressEvent } from '../../core/index.js';
 import type { ProgressDisplay, TextOutput } from './output.js';
-import { formatSeconds, ProgressState, type VertexView } from './state.js';
+import {
+  formatSeconds,
+  ProgressState,
+  statusDuration,
+  statusLabel,
+  type VertexView,
+} from './state.js';
 
 /** Log lines shown under a running step, as BuildKit's BUILDKIT_TTY_LOG_LINES default. */
 const TAIL_LINES = 6;
@@ -77,6 +83,16 @@ export function renderTty(
         options.columns,
       ),
     );
+    // Sub-tasks (a layer download, `exporting layers`, `naming to …`), as BuildKit's `=> =>` rows.
+    for (const status of vertex.statuses.values()) {
+      rows.push(
+        fit(
+          ` => => ${rowText(statusLabel(status), options.columns)}`,
+          formatSeconds(statusDuration(status, now)),
+          options.columns,
+        ),
+      );
+    }
     if (vertex.completed === undefined || vertex.error !== undefined) {
       for (const line of vertex.lines.slice(-TAIL_LINES)) {
         const shown = rowText(afterLastCarriageReturn(line.text), options.columns);

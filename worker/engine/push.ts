@@ -27,6 +27,8 @@ export interface PushOptions {
   readonly concurrency?: number;
   /** Bytes sent of one blob. */
   readonly onProgress?: (digest: Digest, sent: number, total: number) => void;
+  /** Every blob is in the registry; the manifest goes next (progress shows the two apart). */
+  readonly onBlobsPushed?: () => void;
 }
 
 /**
@@ -66,6 +68,7 @@ export async function pushStoredImage(
     },
     options.signal,
   );
+  options.onBlobsPushed?.();
   const body = { mediaType: image.mediaType, bytes };
   const digest = await putManifest(client, target, image.digest, body, options.signal);
   if (target.tag !== undefined) await putManifest(client, target, target.tag, body, options.signal);
