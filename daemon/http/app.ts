@@ -107,8 +107,6 @@ export async function createApp(deps: AppDependencies): Promise<FastifyInstance>
             message: tbuildError.message,
             ...(tbuildError.hint === undefined ? {} : { hint: tbuildError.hint }),
           };
-    // Docker clients read `message` only when the type is exactly application/json.
-    if (config?.docker === true) void reply.type('application/json');
     return reply.code(status).send(body);
   });
   app.setNotFoundHandler(async (request, reply) => {
