@@ -3,6 +3,10 @@ import { existsSync } from 'node:fs';
 import { runBuildCommand } from './commands/build.js';
 import { runDu } from './commands/du.js';
 import { runGraph } from './commands/graph.js';
+import { runImage } from './commands/image.js';
+import { runImageHistory } from './commands/image-history.js';
+import { runImageRm } from './commands/image-rm.js';
+import { runImageTag } from './commands/image-tag.js';
 import { runImages } from './commands/images.js';
 import { runLoad } from './commands/load.js';
 import { runLogin } from './commands/login.js';
@@ -28,11 +32,15 @@ const commands: Readonly<Record<string, CommandEntry>> = {
   },
   graph: { run: (argv) => runGraph(argv), summary: 'Show the build graph a Dockerfile lowers to' },
   du: { run: runDu, summary: 'Show the disk usage of the build cache' },
+  history: { run: runImageHistory, summary: 'Show the history of an image' },
+  image: { run: runImage, summary: 'Manage images: ls, rm, tag, inspect, history' },
   images: { run: runImages, summary: 'List the images of the local image store' },
   load: { run: runLoad, summary: 'Load an image from a docker archive or OCI layout tar' },
   login: { run: runLogin, summary: 'Log in to a registry' },
   logout: { run: runLogout, summary: 'Log out from a registry' },
   prune: { run: runPrune, summary: 'Remove build cache' },
+  rmi: { run: runImageRm, summary: 'Remove images from the local image store' },
+  tag: { run: runImageTag, summary: 'Give an image of the local image store another name' },
   pull: { run: runPull, summary: 'Pull an image from a registry' },
   push: { run: runPush, summary: 'Push an image to a registry' },
   serve: { run: runServe, summary: 'Run the build service (HTTP API)' },
@@ -80,7 +88,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     return await entry.run(rest);
   } catch (error) {
     const tbuildError = toTbuildError(error);
-    console.error(formatError(tbuildError));
+    // The code last, on its own line: stable for scripts, and the heading in docs/errors.md.
+    console.error(`${formatError(tbuildError)}\nerror code: ${tbuildError.code}`);
     return tbuildError.code === 'TB_USAGE' ? EXIT_USAGE : EXIT_FAILED;
   }
 }

@@ -310,6 +310,14 @@ export const ERROR_CATALOG = {
     errorClass: 'Unavailable',
     summary: 'The build service is shutting down or restarted during the build.',
   },
+  TB_DOCKER_UNAVAILABLE: {
+    errorClass: 'Unavailable',
+    summary: 'The Docker daemon `--load` loads into cannot be reached.',
+  },
+  TB_DOCKER_LOAD: {
+    errorClass: 'FailedPrecondition',
+    summary: 'The Docker daemon refused the image `--load` sent it.',
+  },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

@@ -177,6 +177,8 @@ describe('prune', () => {
         key,
         description: 'RUN make',
         bytes: 110,
+        chargedBytes: 110,
+        chargedPinned: false,
         shared: false,
         inUse: false,
       }),

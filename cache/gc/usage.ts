@@ -8,6 +8,14 @@ export interface RecordUsage {
   readonly snapshot?: string;
   /** Bytes of this record's own snapshot layer and blobs. */
   readonly bytes: number;
+  /**
+   * Bytes charged to this record alone: its data that no record before it in
+   * `records` was charged for, so the charges add up to all the data records
+   * reach, each byte once (what `tbuild du` lists, as buildx's rows sum to its total).
+   */
+  readonly chargedBytes: number;
+  /** Some of the charged data is also held by an image or a running build: prune keeps it. */
+  readonly chargedPinned: boolean;
   /** Also reachable from an image or another record (pruning this one alone frees less). */
   readonly shared: boolean;
   /** Held by a running build. */
@@ -55,6 +63,9 @@ export async function diskUsage(parts: StoreParts, signal: AbortSignal): Promise
     for (const digest of reach.blobs) count(digest);
     if (record.snapshot !== undefined) count(record.snapshot);
   }
+  const charged = new Set<string>();
+  // Most recently used first: the order of `records` below, which charges run in.
+  own.sort((a, b) => b.record.lastUsedAt - a.record.lastUsedAt);
   const records = own.map(({ record, reach }): RecordUsage => {
     const snapshotBytes =
       record.snapshot === undefined ? 0 : (state.snapshots.get(record.snapshot)?.tree.bytes ?? 0);
@@ -67,8 +78,19 @@ export async function diskUsage(parts: StoreParts, signal: AbortSignal): Promise
       (id) =>
         (counts.get(id) ?? 0) > 1 || pinned.blobs.has(id as Digest) || pinned.snapshots.has(id),
     );
+    let chargedBytes = 0;
+    let chargedPinned = false;
+    for (const id of ids) {
+      if (charged.has(id)) continue;
+      charged.add(id);
+      const snapshot = state.snapshots.get(id);
+      chargedBytes += snapshot?.tree.bytes ?? state.blobs.get(id as Digest)?.size ?? 0;
+      if (pinned.blobs.has(id as Digest) || pinned.snapshots.has(id)) chargedPinned = true;
+    }
     return {
       key: record.key,
+      chargedBytes,
+      chargedPinned,
       ...(record.description === undefined ? {} : { description: record.description }),
       ...(record.snapshot === undefined ? {} : { snapshot: record.snapshot }),
       bytes: snapshotBytes + blobBytes,
@@ -89,7 +111,7 @@ export async function diskUsage(parts: StoreParts, signal: AbortSignal): Promise
     blobs: { count: state.blobs.size, bytes: blobBytes },
     snapshots: { count: state.snapshots.size, bytes: snapshotBytes },
     images: state.images.length,
-    records: records.sort((a, b) => b.lastUsedAt - a.lastUsedAt),
+    records,
     totalBytes,
     reclaimableBytes: totalBytes - bytesOf(state, pinned),
   };

@@ -13,15 +13,25 @@ import { formatTable, humanDuration, humanSize } from './units.js';
 
 const FLAGS: readonly FlagSpec[] = [
   { name: 'verbose', type: 'boolean', description: 'Provide a more verbose output' },
+  {
+    name: 'format',
+    type: 'string',
+    value: 'string',
+    description: "Format output: 'table' (default) or 'json' (one record per line, sizes in bytes)",
+  },
   ROOT_FLAG,
   HELP_FLAG,
 ];
 
 const HELP = `Usage: tbuild du [OPTIONS]
 
-Show the disk usage of the build cache, as docker buildx du does. IDs marked *
-share data with an image or another record; RECLAIMABLE is false for records a
-running build holds. Cache mounts (RUN --mount=type=cache) are listed as well.
+Show the disk usage of the build cache, as docker buildx du does. Each byte is
+counted once, in the row of the most recently used record that holds it, so
+the rows add up to Total, the shared and private rows to Shared and Private,
+and the reclaimable rows to Reclaimable. IDs marked * share data with an image
+or another record; RECLAIMABLE is true when prune --all frees all of the row's
+SIZE (not held by a running build or an image). Cache mounts
+(RUN --mount=type=cache) are listed as well.
 
 Options:
 ${formatFlagHelp(FLAGS)}`;
@@ -44,6 +54,9 @@ export async function runDu(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (flags.positionals.length > 0) throw usage('"tbuild du" accepts no arguments');
+  const format = flags.strings.get('format') ?? 'table';
+  if (format !== 'table' && format !== 'json')
+    throw usage(`unsupported --format "${format}"`, 'use table or json');
   const signal = AbortSignal.timeout(10 * 60_000);
   const maintenance = await openMaintenance({
     root: resolveRoot(flags.strings.get('root'), process.env),
@@ -55,8 +68,8 @@ export async function runDu(argv: readonly string[]): Promise<number> {
     ...usageReport.records.map((record): UsageRow => ({
       id: digestHex(record.key).slice(0, 25),
       shared: record.shared,
-      reclaimable: !record.inUse,
-      bytes: record.bytes,
+      reclaimable: !record.inUse && !record.chargedPinned,
+      bytes: record.chargedBytes,
       lastUsedAt: record.lastUsedAt,
       createdAt: record.createdAt,
       type: 'regular',
@@ -73,6 +86,25 @@ export async function runDu(argv: readonly string[]): Promise<number> {
   ].sort((a, b) => b.bytes - a.bytes);
   const now = Date.now();
   const ago = (at: number): string => `${humanDuration(now - at)} ago`;
+  if (format === 'json') {
+    for (const row of rows) {
+      console.log(
+        JSON.stringify({
+          ID: row.id,
+          Reclaimable: row.reclaimable,
+          Shared: row.shared,
+          Size: row.bytes,
+          ...(row.description === undefined ? {} : { Description: row.description }),
+          ...(row.createdAt === undefined
+            ? {}
+            : { CreatedAt: new Date(row.createdAt).toISOString() }),
+          LastUsedAt: new Date(row.lastUsedAt).toISOString(),
+          Type: row.type,
+        }),
+      );
+    }
+    return 0;
+  }
   if (flags.booleans.get('verbose') === true) {
     for (const row of rows) {
       const fields: [string, string][] = [
@@ -104,19 +136,20 @@ export async function runDu(argv: readonly string[]): Promise<number> {
       ]),
     );
   }
-  const mountBytes = mounts.reduce((sum, mount) => sum + mount.bytes, 0);
-  const total = usageReport.totalBytes + mountBytes;
-  // Shared records overlap (one layer in several records), so private is summed and shared is the rest.
-  const privateBytes = Math.min(
-    total,
-    rows.filter((row) => !row.shared).reduce((sum, row) => sum + row.bytes, 0),
-  );
-  const shared = total - privateBytes;
+  // As buildx's summary: every total is a sum of the rows above it.
+  const sum = (chosen: readonly UsageRow[]): number =>
+    chosen.reduce((total, row) => total + row.bytes, 0);
+  const total = sum(rows);
+  const shared = sum(rows.filter((row) => row.shared));
   console.log(
     formatTable([
-      ['Shared:', humanSize(shared)],
-      ['Private:', humanSize(privateBytes)],
-      ['Reclaimable:', humanSize(usageReport.reclaimableBytes + mountBytes)],
+      ...(shared > 0
+        ? [
+            ['Shared:', humanSize(shared)],
+            ['Private:', humanSize(total - shared)],
+          ]
+        : []),
+      ['Reclaimable:', humanSize(sum(rows.filter((row) => row.reclaimable)))],
       ['Total:', humanSize(total)],
     ]),
   );

@@ -1,5 +1,4 @@
-import { toTbuildError } from '../../core/index.js';
-import { openMaintenance, readLocalImage, type LocalImage } from '../../worker/index.js';
+import { openMaintenance } from '../../worker/index.js';
 import { resolveRoot } from '../../builder/index.js';
 import {
   formatFlagHelp,
@@ -9,6 +8,8 @@ import {
   usage,
   type FlagSpec,
 } from '../flags.js';
+import { renderGoTemplate } from './go-template.js';
+import { listNamedImages, splitName, storedSize } from './image-lookup.js';
 import { formatTable, humanDuration, humanSize } from './units.js';
 
 const FLAGS: readonly FlagSpec[] = [
@@ -18,15 +19,17 @@ const FLAGS: readonly FlagSpec[] = [
     name: 'format',
     type: 'string',
     value: 'string',
-    description: "Format output: 'table' (default) or 'json' (one object per line)",
+    description:
+      "Format output: 'table' (default), 'json' (one object per line) or a Go template ('{{json .}}', '{{.ID}}')",
   },
   ROOT_FLAG,
   HELP_FLAG,
 ];
 
 const HELP = `Usage: tbuild images [OPTIONS] [REPOSITORY[:TAG]]
+       tbuild image ls [OPTIONS] [REPOSITORY[:TAG]]
 
-List the images of the local image store, as docker images does.
+List the images of the local image store, as docker image ls does.
 SIZE is the compressed size of the image's layers and config.
 
 Options:
@@ -50,36 +53,31 @@ export async function runImages(argv: readonly string[]): Promise<number> {
   if (flags.positionals.length > 1)
     throw usage('"tbuild images" accepts at most 1 argument', "run 'tbuild images --help'");
   const format = flags.strings.get('format') ?? 'table';
-  if (format !== 'table' && format !== 'json')
-    throw usage(`unsupported --format "${format}"`, 'use table or json');
+  if (format !== 'table' && format !== 'json' && !format.includes('{{'))
+    throw usage(
+      `unsupported --format "${format}"`,
+      "use table, json or a Go template ('{{json .}}')",
+    );
   const signal = AbortSignal.timeout(5 * 60_000);
   const { store } = await openMaintenance({
     root: resolveRoot(flags.strings.get('root'), process.env),
     signal,
   });
-  const rows: Row[] = [];
-  for (const record of await store.images.list()) {
-    let image: LocalImage | undefined;
-    try {
-      image = await readLocalImage(store, record.name, signal);
-    } catch (error) {
-      // An image whose blobs were damaged is still listed, so it can be seen and replaced.
-      console.error(`WARNING: ${record.name}: ${toTbuildError(error).message}`);
-    }
-    const { repository, tag } = splitName(record.name);
+  const rows: Row[] = (await listNamedImages(store, signal)).map((entry) => {
+    const { repository, tag } = splitName(entry.name);
     const created =
-      image?.config.created === undefined ? undefined : Date.parse(image.config.created);
-    rows.push({
+      entry.image?.config.created === undefined
+        ? undefined
+        : Date.parse(entry.image.config.created);
+    return {
       repository,
       tag,
-      id: image?.configDescriptor.digest ?? record.target.digest,
-      digest: record.target.digest,
+      id: entry.id,
+      digest: entry.manifestDigest,
       created: created === undefined || Number.isNaN(created) ? undefined : created,
-      size:
-        (image?.layers.reduce((sum, layer) => sum + layer.size, 0) ?? 0) +
-        (image?.configDescriptor.size ?? 0),
-    });
-  }
+      size: storedSize(entry.image),
+    };
+  });
   const wanted = flags.positionals[0];
   const shown = rows
     .filter((row) => wanted === undefined || matches(row, wanted))
@@ -96,18 +94,24 @@ export async function runImages(argv: readonly string[]): Promise<number> {
   }
   const since = (row: Row): string =>
     row.created === undefined ? 'N/A' : `${humanDuration(now - row.created)} ago`;
-  if (format === 'json') {
+  if (format !== 'table') {
     for (const row of shown) {
+      // The fields of docker image ls --format '{{json .}}'.
+      const fields = {
+        Containers: 'N/A',
+        CreatedAt: row.created === undefined ? '' : new Date(row.created).toISOString(),
+        CreatedSince: since(row),
+        Digest: row.digest,
+        ID: shortId(row.id),
+        Repository: row.repository,
+        SharedSize: 'N/A',
+        Size: humanSize(row.size),
+        Tag: row.tag,
+        UniqueSize: 'N/A',
+        VirtualSize: humanSize(row.size),
+      };
       console.log(
-        JSON.stringify({
-          Repository: row.repository,
-          Tag: row.tag,
-          ID: shortId(row.id),
-          Digest: row.digest,
-          CreatedAt: row.created === undefined ? '' : new Date(row.created).toISOString(),
-          CreatedSince: since(row),
-          Size: humanSize(row.size),
-        }),
+        format === 'json' ? JSON.stringify(fields) : renderGoTemplate(format, fields, '--format'),
       );
     }
     return 0;
@@ -125,18 +129,6 @@ export async function runImages(argv: readonly string[]): Promise<number> {
     ]),
   );
   return 0;
-}
-
-/** `docker.io/library/busybox:latest` → `busybox` + `latest`, as docker shows names. */
-function splitName(name: string): { repository: string; tag: string } {
-  const at = name.indexOf('@');
-  const withoutDigest = at < 0 ? name : name.slice(0, at);
-  const colon = withoutDigest.lastIndexOf(':');
-  const hasTag = colon > withoutDigest.lastIndexOf('/');
-  const repository = (hasTag ? withoutDigest.slice(0, colon) : withoutDigest)
-    .replace(/^docker\.io\/library\//, '')
-    .replace(/^docker\.io\//, '');
-  return { repository, tag: hasTag ? withoutDigest.slice(colon + 1) : '<none>' };
 }
 
 function matches(row: Row, wanted: string): boolean {

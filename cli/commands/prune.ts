@@ -1,4 +1,5 @@
 import { createInterface } from 'node:readline/promises';
+import { digestHex } from '../../core/index.js';
 import { openMaintenance } from '../../worker/index.js';
 import { resolveRoot } from '../../builder/index.js';
 import {
@@ -9,7 +10,7 @@ import {
   usage,
   type FlagSpec,
 } from '../flags.js';
-import { humanSize, parseDuration, parseSize } from './units.js';
+import { formatTable, humanDuration, humanSize, parseDuration, parseSize } from './units.js';
 
 const FLAGS: readonly FlagSpec[] = [
   {
@@ -46,6 +47,9 @@ not used for DURATION go first, then the least recently used ones until the
 cache fits in --keep-storage. Cache mounts go only with --all (filtered by
 until=), and only while no build is running on this root.
 
+What was removed is listed as buildx lists it (ID, RECLAIMABLE, SIZE and LAST
+ACCESSED as tbuild du showed them), then Total: the bytes freed on disk.
+
 Options:
 ${formatFlagHelp(FLAGS)}`;
 
@@ -77,6 +81,9 @@ export async function runPrune(argv: readonly string[]): Promise<number> {
   });
   if (flags.booleans.get('force') !== true && !(await confirm(all))) return 0;
 
+  // What there was before, to list what is gone after (a build may add records meanwhile).
+  const before = await maintenance.store.diskUsage(controller.signal);
+  const mountsBefore = all ? await maintenance.cacheMounts(controller.signal) : [];
   const stop = (): void => {
     controller.abort();
   };
@@ -97,6 +104,46 @@ export async function runPrune(argv: readonly string[]): Promise<number> {
       : undefined;
     if (mounts?.busy === true) {
       console.error('WARNING: a build is running on this root; cache mounts were kept');
+    }
+    const left = new Set(
+      (await maintenance.store.records.list(controller.signal)).map((r) => r.key),
+    );
+    const mountsLeft = new Set(
+      mounts === undefined || mounts.removed === 0
+        ? mountsBefore.map((mount) => mount.id)
+        : (await maintenance.cacheMounts(controller.signal)).map((mount) => mount.id),
+    );
+    const now = Date.now();
+    const removed = [
+      ...before.records
+        .filter((record) => !left.has(record.key))
+        .map((record) => ({
+          id: digestHex(record.key).slice(0, 25),
+          reclaimable: !record.chargedPinned,
+          bytes: record.chargedBytes,
+          lastUsedAt: record.lastUsedAt,
+        })),
+      ...mountsBefore
+        .filter((mount) => !mountsLeft.has(mount.id))
+        .map((mount) => ({
+          id: mount.id.slice(0, 25),
+          reclaimable: true,
+          bytes: mount.bytes,
+          lastUsedAt: mount.lastUsedAt,
+        })),
+    ];
+    if (removed.length > 0) {
+      console.log(
+        formatTable([
+          ['ID', 'RECLAIMABLE', 'SIZE', 'LAST ACCESSED'],
+          ...removed.map((row) => [
+            row.id,
+            String(row.reclaimable),
+            humanSize(row.bytes),
+            `${humanDuration(now - row.lastUsedAt)} ago`,
+          ]),
+        ]),
+      );
     }
     if (flags.booleans.get('verbose') === true) {
       console.log(`Deleted cache records:   ${String(report.records)}`);

@@ -51,7 +51,7 @@ describe('tbuild images, du, prune', () => {
     // The image stays, and builds on it still work.
     expect(runTbuild(['images', '-q', 'demo/app:v1'], { root }).stdout.trim()).toBe(ids[0]);
     expect(runTbuild(['build', '-q', '-t', 'demo/app:v2', context], { root }).code).toBe(0);
-  }, 60_000);
+  }, 180_000);
 
   it('has --help and usage errors with exit code 2', () => {
     for (const command of ['images', 'du', 'prune']) {
