@@ -15,6 +15,13 @@ export interface VertexMeta {
 
 export interface Vertex {
   readonly digest: Digest;
+  /**
+   * The digest without build sessions (LocalSource.session, ExecOp.session):
+   * the same for the same step over the same inputs in every build. Records
+   * that outlive a build and follow a step (a COPY's lineage) are keyed by it;
+   * equal to `digest` where no session is involved.
+   */
+  readonly definition: Digest;
   readonly op: Op;
   readonly inputs: readonly Vertex[];
   readonly meta: VertexMeta;
@@ -31,7 +38,33 @@ export function vertexDigest(op: Op, inputs: readonly Vertex[]): Digest {
 
 export function createVertex(op: Op, inputs: readonly Vertex[], meta: VertexMeta): Vertex {
   checkInputIndices(op, inputs.length);
-  return { digest: vertexDigest(op, inputs), op, inputs, meta };
+  const digest = vertexDigest(op, inputs);
+  return { digest, definition: definitionDigest(op, inputs, digest), op, inputs, meta };
+}
+
+function definitionDigest(op: Op, inputs: readonly Vertex[], digest: Digest): Digest {
+  const free = withoutSession(op);
+  if (free === op && inputs.every((input) => input.definition === input.digest)) return digest;
+  return canonicalDigest({
+    encoding: VERTEX_ENCODING,
+    op: free,
+    inputs: inputs.map((input) => input.definition),
+  });
+}
+
+/** The op without the session that serves it (the same op otherwise, or `op` itself when it has none). */
+function withoutSession(op: Op): Op {
+  if (op.kind === 'exec' && op.session !== undefined) {
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars -- dropped on purpose
+    const { session, ...rest } = op;
+    return rest;
+  }
+  if (op.kind === 'source' && op.source.type === 'local' && op.source.session !== undefined) {
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars -- dropped on purpose
+    const { session, ...rest } = op.source;
+    return { ...op, source: rest };
+  }
+  return op;
 }
 
 function checkInputIndices(op: Op, count: number): void {

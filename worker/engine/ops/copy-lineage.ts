@@ -11,7 +11,8 @@ import type { BuildStore } from '../store.js';
  * may still remove it, and then the next build copies everything.
  */
 export function copyLineageKey(vertex: Vertex): Digest {
-  return canonicalDigest({ encoding: 'tbuild.copy-lineage.v1', vertex: vertex.digest });
+  // The definition, not the digest: the digest differs in every build (its session).
+  return canonicalDigest({ encoding: 'tbuild.copy-lineage.v1', vertex: vertex.definition });
 }
 
 /** The last layer of this lineage, if still committed, and what its files were made from. */
