@@ -50,7 +50,6 @@ export async function createApp(deps: AppDependencies): Promise<FastifyInstance>
     // JSON bodies are small; contexts are streams, counted against limits.bodyBytes as read.
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
-    disableRequestLogging: false,
   });
   app.addContentTypeParser(CONTEXT_TYPES, (_request, payload, done) => {
     done(null, payload);

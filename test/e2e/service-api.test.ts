@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { request as httpsRequest } from 'node:https';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  REPO_ROOT,
   requires,
   rootWithBusybox,
   startTbuildService,
@@ -28,25 +31,24 @@ interface TarEntry {
 async function tarOf(entries: readonly TarEntry[]): Promise<Buffer> {
   const archive = pack();
   const chunks: Buffer[] = [];
-  archive.on('data', (chunk: Buffer) => chunks.push(chunk));
+  archive.on('data', (chunk: unknown) => chunks.push(chunk as Buffer));
   const ended = new Promise<void>((resolve) => archive.on('end', resolve));
   for (const entry of entries) {
     const type = entry.type ?? 'file';
+    const header = {
+      name: entry.name,
+      type,
+      mode: type === 'directory' ? 0o755 : 0o644,
+      ...(entry.linkname === undefined ? {} : { linkname: entry.linkname }),
+      ...(type === 'character-device' ? { devmajor: 1, devminor: 3 } : {}),
+    };
     await new Promise<void>((resolve, reject) => {
-      archive.entry(
-        {
-          name: entry.name,
-          type,
-          mode: type === 'directory' ? 0o755 : 0o644,
-          ...(entry.linkname === undefined ? {} : { linkname: entry.linkname }),
-          ...(type === 'character-device' ? { devmajor: 1, devminor: 3 } : {}),
-        },
-        type === 'file' ? (entry.content ?? '') : undefined,
-        (error) => {
-          if (error) reject(error);
-          else resolve();
-        },
-      );
+      const done = (error?: Error | null): void => {
+        if (error) reject(error);
+        else resolve();
+      };
+      if (type === 'file') archive.entry(header, entry.content ?? '', done);
+      else archive.entry(header, done);
     });
   }
   archive.finalize();
@@ -128,6 +130,92 @@ async function waitForStatus(
   return waitFor(`build ${id} to be ${statuses.join('|')}`, async () => {
     const { status } = await record(service, id);
     return statuses.includes(status) ? status : undefined;
+  });
+}
+
+/** A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA. */
+async function makePki(dir: string) {
+  await mkdir(dir, { recursive: true });
+  const file = (name: string): string => join(dir, name);
+  const openssl = (...args: string[]): void => {
+    const result = spawnSync('openssl', args, { encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${result.stderr}`);
+  };
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  openssl(
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    file('ca.key'),
+    '-out',
+    file('ca.pem'),
+    '-subj',
+    '/CN=test-ca',
+    '-days',
+    '2',
+  );
+  for (const [name, subject, extension] of [
+    ['server', '/CN=127.0.0.1', 'subjectAltName=IP:127.0.0.1'],
+    ['client', '/CN=ci-runner', 'extendedKeyUsage=clientAuth'],
+  ] as const) {
+    openssl(
+      'req',
+      '-new',
+      ...ec,
+      '-keyout',
+      file(`${name}.key`),
+      '-out',
+      file(`${name}.csr`),
+      '-subj',
+      subject,
+    );
+    await writeFile(file(`${name}.ext`), `${extension}\n`);
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      file(`${name}.csr`),
+      '-CA',
+      file('ca.pem'),
+      '-CAkey',
+      file('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      file(`${name}.pem`),
+      '-days',
+      '2',
+      '-extfile',
+      file(`${name}.ext`),
+    );
+  }
+  return {
+    ca: file('ca.pem'),
+    serverCert: file('server.pem'),
+    serverKey: file('server.key'),
+    clientCert: file('client.pem'),
+    clientKey: file('client.key'),
+  };
+}
+
+function httpsGet(
+  port: number,
+  path: string,
+  tls: { ca: Buffer; cert?: Buffer; key?: Buffer },
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpsRequest(
+      { host: '127.0.0.1', port, path, method: 'GET', ...tls },
+      (response) => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+        response.on('end', () => {
+          resolve({ status: response.statusCode ?? 0, body });
+        });
+      },
+    );
+    request.on('error', reject);
+    request.end();
   });
 }
 
@@ -349,6 +437,72 @@ describe('tbuild serve: the /v1 API', () => {
       const refused = await fetch(`${service.url}/v1/builds`, { method: 'POST', body: noContext });
       expect(refused.status).toBe(400);
       expect(await json(refused)).toMatchObject({ code: 'TB_SERVICE_REQUEST' });
+    } finally {
+      await service.stop();
+    }
+  });
+
+  it('serves TLS with client certificates, refuses clients without one, and an open address without TLS', async (ctx) => {
+    requires(ctx, 'root', 'overlay', 'busybox');
+    const pki = await makePki(join(work, 'pki'));
+    const service = await startTbuildService({
+      root,
+      args: ['--tls-cert', pki.serverCert, '--tls-key', pki.serverKey, '--tls-ca', pki.ca],
+    });
+    try {
+      const port = Number(service.tcp.split(':').at(-1));
+      const withCert = await httpsGet(port, '/v1/builds', {
+        ca: await readFile(pki.ca),
+        cert: await readFile(pki.clientCert),
+        key: await readFile(pki.clientKey),
+      });
+      expect(withCert.status).toBe(200);
+      expect(JSON.parse(withCert.body)).toHaveProperty('builds');
+      const without = await httpsGet(port, '/v1/builds', { ca: await readFile(pki.ca) }).catch(
+        (error: unknown) => error,
+      );
+      expect(without).toBeInstanceOf(Error);
+    } finally {
+      await service.stop();
+    }
+    const open = spawnSync(
+      process.execPath,
+      [join(REPO_ROOT, 'bin/tbuild.js'), 'serve', '--root', root, '--listen', 'tcp://0.0.0.0:0'],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(open.status).toBe(1);
+    expect(open.stderr).toMatch(
+      /tcp:\/\/0\.0\.0\.0:0 is not a loopback address: it needs --tls-cert/,
+    );
+  });
+
+  it('refuses contexts beyond its limits with 413', async (ctx) => {
+    requires(ctx, 'root', 'overlay', 'busybox');
+    const config = join(work, 'limits.json');
+    await writeFile(
+      config,
+      JSON.stringify({ limits: { files: 3, contextBytes: 2000, pathBytes: 40 } }),
+    );
+    const service = await startTbuildService({ root, args: ['--config', config] });
+    try {
+      const tooMany = await submit(
+        service,
+        await dockerfileContext('FROM busybox\n', { a: 'a', b: 'b', c: 'c' }),
+      );
+      const tooBig = await submit(
+        service,
+        await dockerfileContext('FROM busybox\n', { big: 'x'.repeat(5000) }),
+      );
+      const tooLong = await submit(
+        service,
+        await dockerfileContext('FROM busybox\n', { ['n'.repeat(60)]: 'x' }),
+      );
+      for (const response of [tooMany, tooBig, tooLong]) {
+        expect(response.status).toBe(413);
+        expect(await json(response)).toMatchObject({ code: 'TB_SERVICE_LIMIT' });
+      }
+      const fits = await submit(service, await dockerfileContext('FROM busybox\n'));
+      expect(fits.status).toBe(202);
     } finally {
       await service.stop();
     }
