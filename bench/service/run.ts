@@ -1,6 +1,6 @@
 /**
  * Benchmarks of `tbuild serve` (issue #13), against the installed command:
- * `npx tsx bench/service/run.ts [--runs N] [--rss-builds N]`.
+ * `npx tsx bench/service/run.ts [--runs N] [--rss-builds N] [overhead|burst|load|memory…]`.
  *
  * 1. overhead: the chain scenario (40 RUNs, --no-cache) through the service vs the CLI,
  *    median of N each; the service's time is from sending the context to the SSE `end`.
@@ -61,6 +61,11 @@ async function startService(root: string, extra: readonly string[] = []): Promis
       reject(new Error(`tbuild serve exited:\n${stderr}`));
     });
   });
+  let stopping = false;
+  child.on('exit', (code, signal) => {
+    if (!stopping)
+      console.error(`tbuild serve died (${String(code ?? signal)}):\n${stderr.slice(-4000)}`);
+  });
   return {
     url,
     child,
@@ -69,6 +74,7 @@ async function startService(root: string, extra: readonly string[] = []): Promis
         child.on('exit', () => {
           resolve();
         });
+        stopping = true;
         child.kill('SIGTERM');
       }),
   };
@@ -203,11 +209,11 @@ async function memory(): Promise<void> {
   await service.stop();
 }
 
+const phases = { overhead, burst, load, memory };
+const chosen = args.filter((arg) => arg in phases) as (keyof typeof phases)[];
 try {
-  await overhead();
-  await burst();
-  await load();
-  await memory();
+  for (const name of chosen.length > 0 ? chosen : (Object.keys(phases) as (keyof typeof phases)[]))
+    await phases[name]();
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
