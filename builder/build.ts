@@ -44,6 +44,8 @@ export interface BuildJob {
   readonly signal: AbortSignal;
   /** Where an output with `dest=-` goes (the CLI's standard output). */
   readonly stdout?: Writable;
+  /** The Docker daemon `--load` loads into (DOCKER_HOST's form); none: `--load` is refused. */
+  readonly dockerHost?: string;
 }
 
 export interface BuildResult {
@@ -213,6 +215,7 @@ async function exportOutputs(
         bundle,
         names: options.tags,
         ...(job.stdout === undefined ? {} : { stdout: job.stdout }),
+        ...(job.dockerHost === undefined ? {} : { dockerHost: job.dockerHost }),
         tasks: step,
         signal,
       });

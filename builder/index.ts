@@ -5,6 +5,13 @@
  */
 export { dockerignoreExcluder, runBuild, type BuildJob, type BuildResult } from './build.js';
 export { parseCsvOptions } from './csv-options.js';
+export {
+  DEFAULT_DOCKER_HOST,
+  loadIntoDocker,
+  parseDockerHost,
+  pingDocker,
+  type DockerAddress,
+} from './docker-daemon.js';
 export { readBuildInputs, readText, type BuildInputs } from './inputs.js';
 export {
   parseBuildOptions,

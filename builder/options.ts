@@ -44,6 +44,8 @@ export function parseBuildOptions(
 ): BuildOptions {
   const outputs = values.list('output').map(parseOutput);
   if (values.boolean('push') === true) outputs.push(defaultOutput({ type: 'image', push: true }));
+  // --load is buildx's shorthand for -o type=docker: into the Docker daemon, no file.
+  if (values.boolean('load') === true) outputs.push(defaultOutput({ type: 'docker' }));
   const tags = values.list('tag');
   for (const tag of tags) checkTag(tag);
   const network = values.string('network') ?? 'default';

@@ -12,6 +12,7 @@ import {
   type PushResult,
   type WorkerRef,
 } from '../worker/index.js';
+import { loadIntoDocker, parseDockerHost } from './docker-daemon.js';
 import type { OutputSpec } from './options.js';
 import {
   copyTreeOutput,
@@ -55,6 +56,11 @@ export async function writeOutput(options: {
   readonly bundle: ImageBundle;
   readonly names: readonly string[];
   readonly stdout?: Writable;
+  /**
+   * DOCKER_HOST's value where `-o type=docker` without dest (`--load`) loads the
+   * image; without one, such an output is refused (the service has no Docker).
+   */
+  readonly dockerHost?: string;
   /** Shows the output's sub-tasks (`naming to …`, `sending tarball`) with their times. */
   readonly tasks?: ExportTasks;
   readonly signal: AbortSignal;
@@ -83,13 +89,24 @@ export async function writeOutput(options: {
     case 'oci':
     case 'docker': {
       const write = output.type === 'oci' ? writeOciLayout : writeDockerArchive;
-      const dest = requireDest(output);
       await tasks.task(`exporting manifest ${bundle.manifest.descriptor.digest}`, () =>
         Promise.resolve(),
       );
       await tasks.task(`exporting config ${bundle.config.descriptor.digest}`, () =>
         Promise.resolve(),
       );
+      if (output.type === 'docker' && output.dest === undefined) {
+        const address = parseDockerHost(dockerHost(options.dockerHost));
+        await tasks.task('sending tarball', () =>
+          loadIntoDocker(
+            address,
+            (body) => writeArchiveOutput(body, files, (tar) => write(bundle, tar, { names })),
+            signal,
+          ),
+        );
+        return [];
+      }
+      const dest = requireDest(output);
       if (!output.tar) {
         await tasks.task('writing to directory', () =>
           writeDirectoryOutput(dest, files, (dir) =>
@@ -164,6 +181,18 @@ function requireDest(output: OutputSpec): string {
   if (output.dest === undefined)
     throw new TbuildError('TB_USAGE', `--output type=${output.type} needs dest=PATH`);
   return output.dest;
+}
+
+function dockerHost(host: string | undefined): string {
+  if (host === undefined)
+    throw new TbuildError(
+      'TB_USAGE',
+      '--load (-o type=docker without dest) is not available for this build',
+      {
+        hint: 'give the output a file as dest: -o type=docker,dest=FILE',
+      },
+    );
+  return host;
 }
 
 function standardOutput(stdout: Writable | undefined): Writable {

@@ -68,6 +68,11 @@ export const BUILD_FLAGS: readonly FlagSpec[] = [
       'Output destination (type=docker|oci|local|tar|image[,dest=…][,name=…][,push=true][,compression=gzip|zstd|uncompressed][,compression-level=N][,tar=false])',
   },
   { name: 'push', type: 'boolean', description: 'Shorthand for --output=type=image,push=true' },
+  {
+    name: 'load',
+    type: 'boolean',
+    description: 'Shorthand for --output=type=docker: load the image into Docker (DOCKER_HOST)',
+  },
   { name: 'iidfile', type: 'string', value: 'FILE', description: 'Write the image ID to a file' },
   {
     name: 'metadata-file',

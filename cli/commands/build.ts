@@ -3,6 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { faultInjector, parseFaultSpec, TbuildError, type WriteFaults } from '../../core/index.js';
 import {
   createProgressDisplay,
+  DEFAULT_DOCKER_HOST,
   dockerignoreExcluder,
   readBuildInputs,
   registrySettings,
@@ -68,6 +69,8 @@ export async function runBuildCommand(argv: readonly string[]): Promise<number> 
       progress: display.sink,
       signal: controller.signal,
       stdout: process.stdout,
+      // As docker's client: DOCKER_HOST, or the system daemon's socket.
+      dockerHost: nonEmpty(process.env['DOCKER_HOST']) ?? DEFAULT_DOCKER_HOST,
     });
     display.finish();
     await reportResult(request, result);
@@ -111,6 +114,10 @@ async function reportResult(request: BuildRequest, result: BuildResult): Promise
     };
     await writeFile(request.metadataFile, `${JSON.stringify(metadata, null, 2)}\n`);
   }
+}
+
+function nonEmpty(text: string | undefined): string | undefined {
+  return text === undefined || text === '' ? undefined : text;
 }
 
 function secretReaders(request: BuildRequest): Map<string, () => Promise<Uint8Array>> {

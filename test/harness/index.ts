@@ -26,6 +26,7 @@ export {
   freshOverlayDirs,
   removeTree,
 } from './busybox-rootfs.js';
+export { startDockerd, type TestDockerd } from './dockerd.js';
 export { startGitDaemon, type TestGitDaemon } from './git-daemon.js';
 export {
   REPO_ROOT,

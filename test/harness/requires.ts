@@ -19,6 +19,7 @@ export type Requirement =
   | 'cgroup2'
   | 'chromium'
   | 'docker-cli'
+  | 'dockerd'
   | 'python3-docker';
 
 const probes: Record<Requirement, () => string | undefined> = {
@@ -44,6 +45,12 @@ const probes: Record<Requirement, () => string | undefined> = {
   // Debian's docker.io client by its path: another `docker` earlier on PATH may want buildx.
   'docker-cli': () =>
     existsSync('/usr/bin/docker') ? undefined : 'needs /usr/bin/docker (Debian package docker.io)',
+  // Debian's docker.io daemon, which test/harness/dockerd.ts starts on a private socket.
+  dockerd: () =>
+    ['/usr/sbin/dockerd', '/usr/bin/dockerd'].some((path) => existsSync(path)) &&
+    ['/usr/bin/containerd', '/usr/sbin/containerd'].some((path) => existsSync(path))
+      ? undefined
+      : 'needs dockerd and containerd (Debian package docker.io)',
   'python3-docker': () => {
     try {
       execFileSync('python3', ['-c', 'import docker'], { stdio: 'ignore' });
