@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TbuildError } from '../core/index.js';
+import { decodeRawText, TbuildError, wellFormedText } from '../core/index.js';
 import { chooseDockerignore, parseDockerignore } from '../frontend/index.js';
 
 /** The Dockerfile and .dockerignore of a build, read from disk (or stdin) once. */
@@ -36,7 +36,9 @@ export async function readBuildInputs(options: {
     ignoreFile === undefined
       ? []
       : parseDockerignore(await readText(ignoreFile, '.dockerignore'), ignoreFile).map(
-          (rule) => `${rule.negate ? '!' : ''}${rule.pattern}`,
+          // File names that are not UTF-8 reach the matcher with U+FFFD for their bad
+          // bytes (readdir's decoding), so a pattern's bad bytes are read the same way.
+          (rule) => `${rule.negate ? '!' : ''}${wellFormedText(rule.pattern)}`,
         );
   return {
     contextDir,
@@ -46,9 +48,14 @@ export async function readBuildInputs(options: {
   };
 }
 
+/**
+ * Reads a Dockerfile or .dockerignore as raw text (core/raw-text.ts): bytes that are
+ * not UTF-8 are kept, so a RUN gets them as BuildKit passes them, byte for byte, and
+ * a pattern can name a file whose name is not UTF-8.
+ */
 export async function readText(file: string, what: string): Promise<string> {
   try {
-    return await readFile(file, 'utf8');
+    return decodeRawText(await readFile(file));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
     throw new TbuildError('TB_FILE_READ', `cannot read ${what} ${file}: ${code}`, { cause: error });

@@ -17,6 +17,7 @@ export {
 } from './errors.js';
 export { formatCodeFrame, formatError } from './format-error.js';
 export { cutLine, LINE_LIMIT_BYTES, showControls, terminalText } from './terminal-text.js';
+export { decodeRawText, encodeRawText, wellFormedText } from './raw-text.js';
 export { digestHex, isDigest, parseDigest, sha256Digest, type Digest } from './digest.js';
 export { canonicalDigest, canonicalJson } from './canonical-json.js';
 export {

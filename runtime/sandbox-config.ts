@@ -1,4 +1,4 @@
-import { TbuildError } from '../core/index.js';
+import { encodeRawText, TbuildError } from '../core/index.js';
 /*
  * The helper's config encoding (runtime/native/src/sandbox_config.c): records of a
  * 1-byte tag, a 4-byte little-endian length and the bytes. Binary and tiny, so the
@@ -52,7 +52,8 @@ export class ConfigWriter {
         details: { tag },
       });
     }
-    const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value);
+    // Raw text (core/raw-text.ts): bytes of the Dockerfile that are not UTF-8 go back as they were.
+    const bytes = typeof value === 'string' ? encodeRawText(value) : Buffer.from(value);
     const header = Buffer.alloc(5);
     header.writeUInt8(tag, 0);
     header.writeUInt32LE(bytes.length, 1);

@@ -66,7 +66,22 @@ function trimFraction(value: number): string {
 
 /** `fmt.Sprintf("%q", []string{…})`: `["a" "b"]`. */
 export function goQuotedList(values: readonly string[]): string {
-  return `[${values.map((value) => JSON.stringify(value)).join(' ')}]`;
+  return `[${values.map(goQuote).join(' ')}]`;
+}
+
+/**
+ * `%q` of one string, as JSON.stringify, except that a byte of the Dockerfile that
+ * is not UTF-8 (kept as a lone U+DC80–U+DCFF, core/raw-text.ts) is `\xff`, as Go
+ * quotes such a byte, not the `\udcff` JSON would write.
+ */
+function goQuote(value: string): string {
+  const parts = value.split(/((?<![\uD800-\uDBFF])[\uDC80-\uDCFF])/);
+  const quoted = parts.map((part, index) =>
+    index % 2 === 1
+      ? `\\x${(part.charCodeAt(0) - 0xdc00).toString(16)}`
+      : JSON.stringify(part).slice(1, -1),
+  );
+  return `"${quoted.join('')}"`;
 }
 
 /** `fmt.Sprintf("%v", []string{…})`: `[a b]`. */

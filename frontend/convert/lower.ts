@@ -12,6 +12,7 @@ import { resolveStages } from './resolve.js';
 import { addCommands, buildStageTable, checkCycles, resolveTarget } from './stages.js';
 import type { StageState } from './state.js';
 import type { LoweredBuild, LoweredStage, LowerOptions, StageBase } from './types.js';
+import { wellFormedJson } from './well-formed.js';
 
 /**
  * Lowers a parsed Dockerfile to IR and an image config, as BuildKit's
@@ -124,7 +125,7 @@ export async function lowerDockerfile(
   );
   return {
     root,
-    image: finalImage(target, platform, epoch),
+    image: wellFormedJson(finalImage(target, platform, epoch)),
     contextPaths,
     stages: table.fileStages.map((state) => stageInfo(state, reachable, platform)),
     target: target.fileIndex ?? 0,

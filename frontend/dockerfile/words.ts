@@ -4,6 +4,7 @@
  * because real Dockerfiles depend on their quirks: which quotes survive, where
  * an escape is kept, what counts as whitespace.
  */
+import { wellFormedText } from '../../core/index.js';
 
 /** Go's unicode.IsSpace: the Unicode White_Space property. */
 export function isSpace(ch: string | undefined): boolean {
@@ -202,7 +203,9 @@ export function parseJsonArray(rest: string): JsonArrayResult {
   const values: string[] = [];
   for (const item of value as unknown[]) {
     if (typeof item !== 'string') return { kind: 'not-strings' };
-    values.push(item);
+    // Go's encoding/json, which BuildKit parses this with, makes bytes that are not
+    // UTF-8 (core/raw-text.ts) and lone \uDCxx escapes U+FFFD.
+    values.push(wellFormedText(item));
   }
   return { kind: 'array', values };
 }

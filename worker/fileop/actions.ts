@@ -1,6 +1,6 @@
 import { chmod, lchown, lutimes, mkdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { TbuildError, throwIfAborted } from '../../core/index.js';
+import { encodeRawText, TbuildError, throwIfAborted } from '../../core/index.js';
 import type { Chown, CopyAction, FileAction, FileOp } from '../../solver/index.js';
 import type { ScannedDirectory } from '../../runtime/index.js';
 import { applyCopy } from './copy.js';
@@ -62,7 +62,8 @@ async function applyAction(action: FileAction, context: FileOpContext): Promise<
       const owner = await ownerOf(action.owner, root);
       const target = await resolveInRoot(root, action.path, false);
       await rm(target, { force: true });
-      await writeFile(target, action.data);
+      // Raw text (core/raw-text.ts): a heredoc's bytes that are not UTF-8 are written as they were.
+      await writeFile(target, encodeRawText(action.data));
       await chmod(target, action.mode);
       if (owner !== undefined) await lchown(target, owner.uid, owner.gid);
       if (action.timestamp !== undefined) await utimes(target, action.timestamp, action.timestamp);

@@ -403,18 +403,20 @@ class TreeCopier {
       const listing = this.context.listings?.(source) ?? nativeFs.scanDirectory(source);
       for (const entry of listing.sortedEntries()) {
         const name = entry.name;
-        if (!entry.nameIsUtf8) {
-          const path = relative === '' ? name : `${relative}/${name}`;
-          throw new TbuildError('TB_FILEOP', `cannot copy ${path}: its name is not valid UTF-8`, {
-            details: { path },
-          });
-        }
-        await this.copy(`${source}/${name}`, `${target}/${name}`, fromScanned(entry), {
+        const position: CopyPosition = {
           root: at.root === '' ? name : `${at.root}/${name}`,
           source: relative === '' ? name : `${relative}/${name}`,
           fresh: !excluded && existing === undefined,
           ...(deferred === undefined ? {} : { deferred }),
-        });
+        };
+        const stats = fromScanned(entry);
+        if (!entry.nameIsUtf8) {
+          // A name with U+FFFD for its bad bytes is no path; left out, it needs none.
+          const left = this.#excluded(position);
+          if (left.excluded && !(left.walk && isDirectory(stats))) continue;
+          throw notUtf8Name(position.source);
+        }
+        await this.copy(`${source}/${name}`, `${target}/${name}`, stats, position);
       }
       if (deferred?.made === false) return;
       const times = { atimeMs: wholeMs(stats.atimeMs), mtimeMs: wholeMs(stats.mtimeMs) };
@@ -538,4 +540,17 @@ function replaceable(target: string, relative: string): void {
     );
   }
   rmSync(target, { force: true });
+}
+
+/**
+ * A name that is not UTF-8 cannot be copied (a JS string names it with U+FFFD for
+ * the bad bytes, which is no path on disk). Patterns match such a name as shown,
+ * U+FFFD for each bad byte (the .dockerignore's own bad bytes read so too), so
+ * `bad*` or `*utf8` leaves it out, as the hint says.
+ */
+function notUtf8Name(path: string): TbuildError {
+  return new TbuildError('TB_FILEOP', `cannot copy ${path}: its name is not valid UTF-8`, {
+    hint: 'rename it, or leave it out with .dockerignore (a pattern such as `name*` matches it)',
+    details: { path },
+  });
 }

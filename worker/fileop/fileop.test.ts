@@ -336,6 +336,20 @@ describe('COPY semantics', () => {
     );
   });
 
+  it('copies past a name that is not valid UTF-8 when a pattern leaves it out, as its hint says', async () => {
+    const bad = Buffer.concat([Buffer.from(join(context, 'app/lib/bad-')), Buffer.from([0xff])]);
+    await writeFile(bad, 'x');
+    // The matcher sees the name as readdir decodes it: U+FFFD for the bad byte.
+    const byPrefix = filter(['app/lib/bad*'], (path) => path.startsWith('app/lib/bad'));
+    await apply(copy('app', '/srv'), { excludes: byPrefix });
+    expect(await readdir(join(dest, 'srv/lib'))).not.toContain('bad-\uFFFD');
+    expect(await readdir(join(dest, 'srv/lib'))).toContain('util.c');
+    await expect(apply(copy('app', '/srv2'))).rejects.toMatchObject({
+      code: 'TB_FILEOP',
+      hint: expect.stringMatching(/\.dockerignore/) as unknown,
+    });
+  });
+
   it('lets a later source overwrite what an earlier one wrote', async () => {
     await mkdir(join(context, 'one'));
     await mkdir(join(context, 'two'));
