@@ -45,7 +45,9 @@ const HINTS: Readonly<Record<string, string>> = {
  */
 export function registerNotServed(app: FastifyInstance): void {
   for (const resource of DOCKER_RESOURCES) {
-    dockerRoute(app, METHODS, `/${resource}`, 'authenticated', (request) => {
+    // POST /auth is served (registry-login.ts).
+    const methods = resource === 'auth' ? METHODS.filter((method) => method !== 'POST') : METHODS;
+    dockerRoute(app, methods, `/${resource}`, 'authenticated', (request) => {
       throw notServed(request, resource);
     });
     dockerRoute(app, METHODS, `/${resource}/*`, 'authenticated', (request) => {
@@ -78,7 +80,7 @@ export function registerNotServed(app: FastifyInstance): void {
 export function notServed(request: FastifyRequest, resource: string): TbuildError {
   return new TbuildError(
     'TB_UNSUPPORTED',
-    `tbuild does not serve ${request.method} ${requestPath(request)}: it serves only the Docker API's build, image list, tag and push (see docs/service.md)`,
+    `tbuild does not serve ${request.method} ${requestPath(request)}: it serves only the Docker API's build, image list, tag, push and login (see docs/service.md)`,
     {
       hint:
         HINTS[resource] ?? 'tbuild builds images; run containers with a container engine elsewhere',

@@ -7,6 +7,7 @@ import { registerImageActions } from './images-routes.js';
 import { registerImageList } from './image-list.js';
 import { registerNotServed } from './not-served.js';
 import { registerPingVersion } from './ping-version.js';
+import { registerRegistryLogin } from './registry-login.js';
 
 /** Adds the Docker API routes to the service's app (see daemon/service.ts's extraRoutes). */
 export function registerDockerApi(app: FastifyInstance, parts: ServiceParts): void {
@@ -24,5 +25,6 @@ export function registerDockerApi(app: FastifyInstance, parts: ServiceParts): vo
   registerBuildPrune(app, parts);
   registerImageList(app, parts);
   registerImageActions(app, parts);
+  registerRegistryLogin(app, parts);
   registerNotServed(app);
 }

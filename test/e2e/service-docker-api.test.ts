@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -219,7 +219,7 @@ describe('tbuild serve: the Docker Engine API', () => {
     }
   });
 
-  it('pushes with the credentials the client sends in X-Registry-Auth', async (ctx) => {
+  it('logs in through the service and pushes with the credentials the client sends in X-Registry-Auth', async (ctx) => {
     requires(ctx, 'root', 'overlay', 'busybox', 'docker-cli', 'docker-registry', 'skopeo');
     const service = await startTbuildService({ root });
     const guarded = await startRegistry({
@@ -237,14 +237,23 @@ describe('tbuild serve: the Docker Engine API', () => {
       expect(refused.code).not.toBe(0);
       expect(refused.stderr).not.toBe('');
 
-      // The client's config.json has them: docker sends them with the push.
+      // docker login asks the service (POST /auth), which checks them with the registry;
+      // the client keeps them in its config.json and sends them with the push.
       const configDir = join(work, 'docker-config-creds');
-      await mkdir(configDir, { recursive: true });
-      const auth = Buffer.from(`tester:${PASSWORD}`).toString('base64');
-      await writeFile(
-        join(configDir, 'config.json'),
-        JSON.stringify({ auths: { [guarded.host]: { auth } } }),
+      const wrong = await docker(
+        service,
+        ['login', '-u', 'tester', '-p', 'not-the-password', guarded.host],
+        { configDir },
       );
+      expect(wrong.code).not.toBe(0);
+      expect(wrong.stderr).toMatch(/Error response from daemon/);
+      const login = await docker(service, ['login', '-u', 'tester', '-p', PASSWORD, guarded.host], {
+        configDir,
+      });
+      expect(login.code).toBe(0);
+      expect(login.stdout).toContain('Login Succeeded');
+      expect(await readFile(join(configDir, 'config.json'), 'utf8')).toContain(guarded.host);
+      const auth = Buffer.from(`tester:${PASSWORD}`).toString('base64');
       const pushed = await docker(service, ['push', target], { configDir });
       expect(pushed.stderr).toBe('');
       expect(pushed.code).toBe(0);
