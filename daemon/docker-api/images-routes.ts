@@ -14,7 +14,8 @@ export function registerImageActions(app: FastifyInstance, parts: ServiceParts):
   dockerRoute(app, 'POST', '/images/*', 'build', async (request, reply) => {
     const rest = (request.params as { '*': string })['*'];
     const slash = rest.lastIndexOf('/');
-    const name = decodeURIComponent(rest.slice(0, slash));
+    // fastify hands the wildcard over decoded (`a%2Fb` is `a/b`).
+    const name = rest.slice(0, slash);
     const action = rest.slice(slash + 1);
     if (slash > 0 && action === 'tag') return tagImage(request, reply, parts, name);
     if (slash > 0 && action === 'push') return pushImage(request, reply, parts, name);
