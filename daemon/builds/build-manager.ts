@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import {
   TbuildError,
   toTbuildError,
+  type Digest,
   type Logger,
   type ProgressEvent,
   type ProgressSink,
@@ -311,6 +312,9 @@ export class BuildManager {
         signal: live.controller.signal,
       });
     } catch (caught) {
+      // Steps cut short end now, in the record and for every watcher of the stream.
+      for (const step of steps.unfinished())
+        progress({ type: 'vertex.canceled', vertex: step.vertex as Digest, at: Date.now() });
       const failure = toTbuildError(caught);
       status = live.controller.signal.aborted ? 'cancelled' : 'failed';
       error = { code: failure.code, message: failure.message };

@@ -49,6 +49,11 @@ export class StepTracker {
     }
   }
 
+  /** Steps that started and never ended (the build was cancelled or failed around them). */
+  unfinished(): StepRecord[] {
+    return this.steps.filter((step) => step.started !== undefined && step.finished === undefined);
+  }
+
   #step(vertex: string): StepRecord {
     let step = this.#byVertex.get(vertex);
     if (step === undefined) {

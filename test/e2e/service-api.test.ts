@@ -353,6 +353,10 @@ describe('tbuild serve: the /v1 API', () => {
       expect(await waitForStatus(service, running.id, ['cancelled', 'failed', 'succeeded'])).toBe(
         'cancelled',
       );
+      const cut = (await record(service, running.id)).steps.find((step) =>
+        step.name.includes('sleep 300'),
+      );
+      expect(cut?.finished).toBeDefined();
       const events = await readEvents(`${service.url}/v1/builds/${running.id}/events`);
       expect(JSON.parse(events.at(-1)?.data ?? '{}')).toMatchObject({ status: 'cancelled' });
     } finally {
