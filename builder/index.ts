@@ -13,6 +13,7 @@ export {
   type DockerAddress,
 } from './docker-daemon.js';
 export { readBuildInputs, readText, type BuildInputs } from './inputs.js';
+export { openBuildContext, type OpenedContext } from './context-source.js';
 export {
   parseBuildOptions,
   parseOptionalInteger,

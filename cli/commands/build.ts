@@ -5,17 +5,19 @@ import {
   createProgressDisplay,
   DEFAULT_DOCKER_HOST,
   dockerignoreExcluder,
+  openBuildContext,
   readBuildInputs,
   registrySettings,
   resolveRoot,
   runBuild,
   type BuildResult,
+  type ProgressDisplay,
 } from '../../builder/index.js';
 import { openEngine } from '../../worker/index.js';
 import { BUILD_FLAGS, parseBuildRequest, type BuildRequest } from '../build-options.js';
 import { formatFlagHelp } from '../flags.js';
 
-import { readStdin } from '../stdin.js';
+import { readStdin, readStdinBytes } from '../stdin.js';
 
 const HELP = `Usage: tbuild build [OPTIONS] CONTEXT
        tbuild [OPTIONS] CONTEXT
@@ -47,11 +49,30 @@ export async function runBuildCommand(argv: readonly string[]): Promise<number> 
   process.once('SIGINT', interrupt);
   process.once('SIGTERM', interrupt);
   const display = createProgressDisplay(request.quiet ? 'quiet' : request.progress, process.stderr);
-  const inputs = await readBuildInputs({
-    contextDir: request.contextPath,
-    dockerfile: request.dockerfile,
-    readStdin,
+  const context = await openBuildContext(request.contextPath, {
+    signal: controller.signal,
+    readStdin: readStdinBytes,
+    dockerfileFromStdin: request.dockerfile === '-',
   });
+  try {
+    return await buildIn(request, context.dir, context.dockerfilePath(request.dockerfile), {
+      controller,
+      display,
+    });
+  } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+    await context.close();
+  }
+}
+
+async function buildIn(
+  request: BuildRequest,
+  contextDir: string,
+  dockerfile: string | undefined,
+  { controller, display }: { controller: AbortController; display: ProgressDisplay },
+): Promise<number> {
+  const inputs = await readBuildInputs({ contextDir, dockerfile, readStdin });
   const engine = await openEngine({
     root: resolveRoot(request.root, process.env),
     excluder: dockerignoreExcluder,
@@ -83,8 +104,6 @@ export async function runBuildCommand(argv: readonly string[]): Promise<number> 
     }
     throw error;
   } finally {
-    process.off('SIGINT', interrupt);
-    process.off('SIGTERM', interrupt);
     await engine.close();
   }
 }

@@ -3,6 +3,7 @@ export { lowerDockerfile } from './lower.js';
 export { normalizeImageRef } from './image-ref.js';
 export { formatPlatform, parsePlatform, DEFAULT_PLATFORM } from './platform.js';
 export { emptyImageResolver } from './empty-resolver.js';
+export { parseGitRef, type GitRef } from './git-ref.js';
 export { ENTITLEMENTS } from './types.js';
 export type { LoweredImageConfig } from './image.js';
 export type {
