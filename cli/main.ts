@@ -55,6 +55,9 @@ ${Object.entries(commands)
   .map(([name, entry]) => `  ${name.padEnd(10)} ${entry.summary}`)
   .join('\n')}
 
+Options:
+  -v, --version  Show the tbuild version
+
 Run 'tbuild COMMAND --help' for more information on a command.`;
 
 /** Exit codes, as docker buildx uses them. */
@@ -68,6 +71,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     console.log(USAGE);
     return name === undefined ? EXIT_USAGE : EXIT_OK;
   }
+  // As `docker --version`: the version line, without the build command's flag parsing.
+  if (name === '--version' || name === '-v') return runVersion([]);
   // `tbuild .` and `tbuild -t app .` build, as `docker buildx build` would.
   const entry =
     commands[name] ??

@@ -15,7 +15,7 @@ debian_packages=(
   openssh-client          # ssh-agent, ssh-add, ssh-keygen for the RUN --mount=type=ssh e2e test
   bzip2 xz-utils zstd     # ADD extracts .tar.bz2, .tar.xz and .tar.zst through these
   chromium fonts-dejavu-core # the headless browser the web view's e2e test drives, and a font for its screenshots
-  docker.io python3-docker # real Docker API clients for the service's Docker API e2e test (no dockerd is used)
+  docker.io python3-docker # real Docker API clients for the service's Docker API e2e test; dockerd for the --load e2e test (test/harness/dockerd.ts starts its own)
 )
 
 missing=()
@@ -26,8 +26,8 @@ if ((${#missing[@]} > 0)); then
   echo "setup: installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  # docker.io would start dockerd (and containerd) on install: the tests need only its
-  # client, so a policy-rc.d keeps those services down while the packages install.
+  # docker.io would start the system's dockerd (and containerd) on install: the tests
+  # start their own on a private socket, so a policy-rc.d keeps those services down.
   policy=/usr/sbin/policy-rc.d
   own_policy=false
   if [[ ! -e $policy ]]; then
@@ -41,6 +41,9 @@ fi
 
 echo "setup: npm ci"
 npm ci --no-audit --no-fund
+
+echo "setup: tbuild on the PATH"
+bash scripts/install-bin.sh
 
 # The examples and the README's quickstart build FROM busybox: create it locally
 # (from Debian's busybox-static) in the default root, or $TBUILD_ROOT.
