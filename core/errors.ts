@@ -396,5 +396,19 @@ export function isTbuildError(value: unknown, code?: ErrorCode): value is Tbuild
 export function toTbuildError(value: unknown, code: ErrorCode = 'TB_INTERNAL'): TbuildError {
   if (isTbuildError(value)) return value;
   const message = value instanceof Error ? value.message : String(value);
+  // A full disk the writer did not name itself: still a full disk, not a bug of tbuild.
+  const errno = (value as { code?: unknown; path?: unknown } | null)?.code;
+  if (errno === 'ENOSPC' || errno === 'EDQUOT') {
+    const path = (value as { path?: unknown }).path;
+    return new TbuildError(
+      'TB_DISK_FULL',
+      `the disk is full${typeof path === 'string' ? ` writing ${path}` : ''} (${message})`,
+      {
+        hint: 'free space, or remove build cache with `tbuild prune` (`tbuild du` shows it)',
+        ...(typeof path === 'string' ? { details: { path } } : {}),
+        cause: value,
+      },
+    );
+  }
   return new TbuildError(code, message, { cause: value });
 }

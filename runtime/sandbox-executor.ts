@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import {
   TbuildError,
+  toTbuildError,
   canceledError,
   noopLogger,
   throwIfAborted,
@@ -262,8 +263,14 @@ export class SandboxExecutor implements Executor {
     if (!existsSync(path)) {
       mkdirSync(dirname(path), { recursive: true });
       const temp = `${path}.${String(process.pid)}.${randomBytes(4).toString('hex')}`;
-      writeFileSync(temp, content, { mode: 0o644 });
-      renameSync(temp, path);
+      try {
+        writeFileSync(temp, content, { mode: 0o644 });
+        renameSync(temp, path);
+      } catch (error) {
+        // A full disk leaves no temp behind, and the error names the file.
+        rmSync(temp, { force: true });
+        throw toTbuildError(Object.assign(error as Error, { path: temp }));
+      }
     }
     this.#sharedFiles.add(path);
     return path;

@@ -140,8 +140,14 @@ export function identity(stats: IdentityStats): string {
 async function writeAtomic(file: string, value: unknown): Promise<void> {
   await mkdir(dirname(file), { recursive: true });
   const temp = `${file}.${String(process.pid)}.${String(Date.now())}.tmp`;
-  await writeFile(temp, JSON.stringify(value));
-  await rename(temp, file);
+  try {
+    await writeFile(temp, JSON.stringify(value));
+    await rename(temp, file);
+  } catch (error) {
+    // A full disk leaves the old file and no temp.
+    await rm(temp, { force: true });
+    throw error;
+  }
 }
 
 /** A torn file is no cache rather than an error. */

@@ -175,7 +175,11 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
       client?.close();
       try {
         await Promise.all([...prefetchers].map((prefetcher) => prefetcher.close()));
-        await statCache.save();
+        // Only a cache of context hashes: failing to save it (a full disk) costs a re-hash
+        // next time, and must not replace the build's own error.
+        await statCache.save().catch((error: unknown) => {
+          logger.warn('could not save the context stat cache', { error: String(error) });
+        });
         await pool.close();
       } finally {
         await lease.release();
