@@ -34,6 +34,8 @@ export class JsonMessageStream {
     out.on('close', () => {
       if (!this.#ended) hungUp();
     });
+    // A client gone before the stream began (while its build was queued) will send no close.
+    if (reply.request.raw.socket.destroyed) queueMicrotask(hungUp);
   }
 
   /** True once the client has gone: writing on is pointless. */

@@ -64,9 +64,11 @@ export function registerNotServed(app: FastifyInstance): void {
     },
   });
   for (const path of ['/images/*', '/build/*']) {
+    // POST (and GET of /images/…) are images-routes.ts's, which answer what they do not serve.
+    const served = path === '/images/*' ? ['POST', 'GET', 'HEAD'] : ['POST'];
     dockerRoute(
       app,
-      METHODS.filter((method) => method !== 'POST'),
+      METHODS.filter((method) => !served.includes(method)),
       path,
       'authenticated',
       (request) => {
@@ -80,7 +82,7 @@ export function registerNotServed(app: FastifyInstance): void {
 export function notServed(request: FastifyRequest, resource: string): TbuildError {
   return new TbuildError(
     'TB_UNSUPPORTED',
-    `tbuild does not serve ${request.method} ${requestPath(request)}: it serves only the Docker API's build, image list, tag, push and login (see docs/service.md)`,
+    `tbuild does not serve ${request.method} ${requestPath(request)}: it serves only the Docker API's build, image list and inspect, tag, push and login (see docs/service.md)`,
     {
       hint:
         HINTS[resource] ?? 'tbuild builds images; run containers with a container engine elsewhere',

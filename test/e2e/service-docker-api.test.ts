@@ -167,6 +167,17 @@ describe('tbuild serve: the Docker Engine API', () => {
         '{{.Repository}}:{{.Tag}} {{.ID}}',
       ]);
       expect(shown.stdout.split('\n')).toContain(`e2e/app:1 ${shortId}`);
+      const inspected = await docker(service, [
+        'image',
+        'inspect',
+        '--format',
+        '{{.Id}} {{index .RepoTags 0}} {{.Os}}/{{.Architecture}} {{index .Config.Labels "team"}}',
+        'e2e/app:1',
+      ]);
+      expect(inspected.stdout.trim()).toBe(`${listed?.Id ?? ''} e2e/app:1 linux/amd64 ci`);
+      const missing = await docker(service, ['image', 'inspect', 'e2e/missing:1']);
+      expect(missing.code).not.toBe(0);
+      expect(missing.stderr).toMatch(/No such image: e2e\/missing:1/);
 
       // Tag, then push to the registry; skopeo reads back what was pushed.
       const target = `${registry.host}/e2e/app:v1`;
@@ -281,6 +292,7 @@ describe('tbuild serve: the Docker Engine API', () => {
         `client = docker.APIClient(base_url=${JSON.stringify(service.tcp)})`,
         'out = {"version": client.version()["ApiVersion"]}',
         'out["ok"] = list(client.build(path=sys.argv[1], tag="py/app:1", decode=True, nocache=True))',
+        'out["inspected"] = client.inspect_image("py/app:1")["Id"]',
         'out["bad"] = list(client.build(path=sys.argv[2], tag="py/bad:1", decode=True))',
         'print(json.dumps(out))',
       ].join('\n');
@@ -291,7 +303,12 @@ describe('tbuild serve: the Docker Engine API', () => {
         error?: string;
         errorDetail?: { message: string };
       };
-      const out = JSON.parse(stdout) as { version: string; ok: Chunk[]; bad: Chunk[] };
+      const out = JSON.parse(stdout) as {
+        version: string;
+        ok: Chunk[];
+        inspected: string;
+        bad: Chunk[];
+      };
       expect(out.version).toBe('1.41');
       const text = out.ok.map((chunk) => chunk.stream ?? '').join('');
       expect(text).toContain('built-for-python');
@@ -301,6 +318,7 @@ describe('tbuild serve: the Docker Engine API', () => {
       const id = aux[0]?.aux?.ID;
       expect(id).toMatch(/^sha256:[0-9a-f]{64}$/);
       expect(imageTagged(await images(service), 'py/app:1')?.Id).toBe(id);
+      expect(out.inspected).toBe(id);
       expect(out.ok.some((chunk) => chunk.error !== undefined)).toBe(false);
 
       const last = out.bad.at(-1);
