@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, readlink, rm } from 'node:fs/promises';
+import { access, mkdtemp, readFile, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -70,6 +70,26 @@ describe('the Node version tbuild supports', () => {
           `${path}@${entry.version ?? '?'} wants node ${entry.engines?.node ?? ''}`,
       );
     expect(unsupported).toEqual([]);
+  });
+});
+
+describe('the documents a clone starts from', () => {
+  it('point only at files inside the repository, docs/architecture.md first', async () => {
+    for (const file of ['README.md', 'CONTRIBUTING.md', 'docs/dev/README.md']) {
+      const text = await readFile(join(REPO_ROOT, file), 'utf8');
+      expect(text, file).not.toContain('../shared/');
+      // Every `docs/….md` (or `../….md` from docs/dev) they name exists.
+      for (const [, named] of text.matchAll(/`((?:docs\/|\.\.\/)[\w./-]+\.md)`/g)) {
+        const path = named?.startsWith('../') === true ? join('docs', named.slice(3)) : named;
+        await expect(
+          access(join(REPO_ROOT, path ?? '')),
+          `${file} names ${named ?? ''}`,
+        ).resolves.toBeUndefined();
+      }
+    }
+    expect(await readFile(join(REPO_ROOT, 'CONTRIBUTING.md'), 'utf8')).toContain(
+      '`docs/architecture.md`',
+    );
   });
 });
 
