@@ -219,37 +219,44 @@ describe('Solver', () => {
     expect(Object.fromEntries(h.execs)).toEqual({ a: 1, b: 1, c: 1, d: 1 });
   });
 
-  it('runs a step once for solvers sharing a cache with exclusive keys (two processes)', async () => {
-    const h = new Harness();
-    const held = new Map<Digest, Promise<void>>();
-    let waited = 0;
-    const locked: ResultCache<string> = {
-      ...h.cache,
-      // An in-memory stand-in for the worker's per-key flock: one holder per key.
-      exclusive: async (key) => {
-        for (let busy = held.get(key); busy !== undefined; busy = held.get(key)) {
-          waited += 1;
-          await busy;
-        }
-        let release: () => void = () => undefined;
-        held.set(key, new Promise<void>((resolve) => (release = resolve)));
-        return () => {
-          held.delete(key);
-          release();
-          return Promise.resolve();
-        };
-      },
-    };
-    const solver = (): Solver<string> =>
-      new Solver<string>({ resolveOp: (vertex) => h.op(vertex), cache: locked });
-    const { d } = diamond();
-    const results = await Promise.all([h.solve(solver(), d), h.solve(solver(), d)]);
-    expect(results[0]).toBe(results[1]);
-    expect(Object.fromEntries(h.execs)).toEqual({ a: 1, b: 1, c: 1, d: 1 });
-    expect(waited).toBeGreaterThan(0);
-    expect(h.events.filter((e) => e.type === 'vertex.cached').length).toBe(4);
-    expect(held.size).toBe(0);
-  });
+  it.each([4, 1])(
+    'runs a step once for solvers sharing a cache with exclusive keys (two processes, %i slots)',
+    async (slots) => {
+      const h = new Harness();
+      const held = new Map<Digest, Promise<void>>();
+      let waited = 0;
+      const locked: ResultCache<string> = {
+        ...h.cache,
+        // An in-memory stand-in for the worker's per-key flock: one holder per key.
+        exclusive: async (key) => {
+          for (let busy = held.get(key); busy !== undefined; busy = held.get(key)) {
+            waited += 1;
+            await busy;
+          }
+          let release: () => void = () => undefined;
+          held.set(key, new Promise<void>((resolve) => (release = resolve)));
+          return () => {
+            held.delete(key);
+            release();
+            return Promise.resolve();
+          };
+        },
+      };
+      const solver = (): Solver<string> =>
+        new Solver<string>({
+          resolveOp: (vertex) => h.op(vertex),
+          cache: locked,
+          maxParallelism: slots,
+        });
+      const { d } = diamond();
+      const results = await Promise.all([h.solve(solver(), d), h.solve(solver(), d)]);
+      expect(results[0]).toBe(results[1]);
+      expect(Object.fromEntries(h.execs)).toEqual({ a: 1, b: 1, c: 1, d: 1 });
+      expect(waited).toBeGreaterThan(0);
+      expect(h.events.filter((e) => e.type === 'vertex.cached').length).toBe(4);
+      expect(held.size).toBe(0);
+    },
+  );
 
   it('releases a key whose step failed, so the next holder runs it', async () => {
     const h = new Harness();
