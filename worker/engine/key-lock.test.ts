@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sha256Digest } from '../../core/index.js';
 import { nativeBuildPath } from '../../runtime/index.js';
-import { lockCacheKey } from './key-lock.js';
+import { lockCacheKey, removeFreeKeyLocks } from './key-lock.js';
 
 const key = sha256Digest('a step');
 let dir: string;
@@ -71,5 +71,20 @@ describe('lockCacheKey', () => {
     child.kill('SIGKILL');
     const held = await waiting;
     await held.release();
+  });
+
+  it('removes files a killed holder left, never one held', async () => {
+    const signal = new AbortController().signal;
+    const held = await lockCacheKey(dir, key, signal);
+    // A file as a killed holder leaves it: present, unlocked.
+    const left = join(dir, sha256Digest('killed').slice('sha256:'.length));
+    await writeFile(left, '');
+    await expect(removeFreeKeyLocks(dir, signal)).resolves.toBe(1);
+    expect(await readdir(dir)).toEqual([key.slice('sha256:'.length)]);
+    const waiting = lockCacheKey(dir, key, signal);
+    expect(await settled(waiting)).toBe(false);
+    await held.release();
+    await (await waiting).release();
+    await expect(removeFreeKeyLocks(join(dir, 'missing'), signal)).resolves.toBe(0);
   });
 });

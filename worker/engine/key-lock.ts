@@ -1,4 +1,4 @@
-import { mkdir, open, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -97,4 +97,32 @@ function lockIoError(action: string, path: string, cause: unknown): TbuildError 
     details: { path, errno: (cause as NodeJS.ErrnoException | undefined)?.code },
     cause,
   });
+}
+
+/**
+ * Removes the lock files a killed holder left in `dir` (a released lock removes
+ * its own), taking each lock first as a holder would, so a lock in use is never
+ * removed and a waiter on a removed file opens it again (lockCacheKey). Returns
+ * how many were removed; a missing `dir` has none.
+ */
+export async function removeFreeKeyLocks(dir: string, signal: AbortSignal): Promise<number> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  let removed = 0;
+  for (const name of names) {
+    throwIfAborted(signal);
+    const path = join(dir, name);
+    const handle = await open(path, 'r').catch(() => undefined);
+    if (handle === undefined) continue;
+    try {
+      if (nativeFs.tryLockExclusive(handle.fd) && (await isStillAt(handle, path))) {
+        await unlink(path);
+        removed++;
+      }
+    } catch {
+      // Removed meanwhile, or not ours to judge: the next open tries again.
+    } finally {
+      await handle.close().catch(() => undefined);
+    }
+  }
+  return removed;
 }

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Logger } from '../../core/index.js';
 import { removeDeadOwners, type DeadOwnerReport, type TbuildStore } from '../../cache/index.js';
 import { detachDeadMountPoints } from './dead-mounts.js';
+import { removeFreeKeyLocks } from './key-lock.js';
 
 export interface RootRecovery extends DeadOwnerReport {
   /** Mount points of dead processes detached and removed. */
@@ -12,8 +13,9 @@ export interface RootRecovery extends DeadOwnerReport {
  * Cleans what dead tbuild processes left on a root, for every command that
  * opens it (openEngine: build, load, pull, push; openMaintenance: du, prune,
  * images): their mounts first (views.ts and throwaway-views.ts mount under
- * `tmp/mnt`), so nothing below is in use, then their temp entries, active
- * snapshots and leases (cache's removeDeadOwners). Nothing a live process
+ * `tmp/mnt`), so nothing below is in use, then the files of step locks they held
+ * (key-lock.ts), their temp entries, active snapshots and leases (cache's
+ * removeDeadOwners). Nothing a live process
  * holds is touched, so it needs no lock and may run in several processes at once.
  */
 export async function recoverRoot(
@@ -24,5 +26,7 @@ export async function recoverRoot(
   if (mounts > 0) {
     options.logger.info('detached mounts that dead processes left on the root', { mounts });
   }
+  // Step locks a killed build held (flock; the kernel released them, the files stay).
+  await removeFreeKeyLocks(join(store.layout.locks, 'keys'), options.signal);
   return { mounts, ...(await removeDeadOwners(store, options)) };
 }
