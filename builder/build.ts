@@ -13,6 +13,7 @@ import {
   parseDockerfile,
   parseDockerignore,
   type LoweredBuild,
+  type NamedContext,
 } from '../frontend/index.js';
 import { isStaleResult, topologicalOrder } from '../solver/index.js';
 import {
@@ -28,6 +29,7 @@ import {
 import type { BuildInputs } from './inputs.js';
 import type { BuildOptions, OutputSpec } from './options.js';
 import { ExportStep } from './export-progress.js';
+import { openNamedContexts } from './named-contexts.js';
 import { exportStepName, writeOutput } from './outputs.js';
 
 /** One build: what to build, from what, and where its progress goes. */
@@ -67,16 +69,18 @@ export interface BuildResult {
 export async function runBuild(job: BuildJob): Promise<BuildResult> {
   const { engine, options, inputs, signal } = job;
   const session = randomUUID();
+  // --build-context directories are locals of the session beside the context.
+  const named = await openNamedContexts(options.buildContexts ?? [], { engine, signal });
   const detach = engine.attachSession({
     id: session,
-    locals: new Map([['context', resolve(inputs.contextDir)]]),
+    locals: new Map([['context', resolve(inputs.contextDir)], ...named.locals]),
     secrets: job.secrets,
     sshSockets: job.sshSockets,
   });
   let lowered: LoweredBuild | undefined;
   let layersAhead: LayersAhead | undefined;
   try {
-    lowered = await lower(job, session);
+    lowered = await lower(job, session, named.contexts);
     for (const warning of lowered.warnings) job.progress(warningEvent(warning));
     const outputs = effectiveOutputs(options);
     // Layers of the image to export are made while the steps run (LayerPrefetcher).
@@ -113,16 +117,22 @@ export async function runBuild(job: BuildJob): Promise<BuildResult> {
   } finally {
     await layersAhead?.close();
     detach();
+    await named.close();
   }
 }
 
-async function lower(job: BuildJob, session: string): Promise<LoweredBuild> {
+async function lower(
+  job: BuildJob,
+  session: string,
+  namedContexts: ReadonlyMap<string, NamedContext>,
+): Promise<LoweredBuild> {
   const { engine, options, inputs, signal } = job;
   const parsed = parseDockerfile(inputs.dockerfileText, { file: inputs.dockerfileName });
   const epoch = sourceDateEpoch(options);
   return lowerDockerfile(parsed, {
     file: inputs.dockerfileName,
     session,
+    namedContexts,
     buildArgs: options.buildArgs,
     ...(options.target === undefined ? {} : { target: options.target }),
     resolver: {

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { TbuildError } from '../core/index.js';
 import { ENTITLEMENTS, type Entitlement } from '../frontend/index.js';
+import { parseBuildContext, type BuildContextSpec } from './build-context-spec.js';
 import { parseCsvOptions } from './csv-options.js';
 
 /**
@@ -24,6 +25,8 @@ export interface BuildOptions {
   readonly allow: readonly Entitlement[];
   readonly addHosts: readonly { readonly host: string; readonly ip: string }[];
   readonly platform: { readonly os: 'linux'; readonly architecture: 'amd64' };
+  /** `--build-context NAME=VALUE`: each replaces the stage or image NAME. */
+  readonly buildContexts?: readonly BuildContextSpec[];
 }
 
 /** Option values by flag name (without dashes): the CLI's flags, or the service's query. */
@@ -66,8 +69,19 @@ export function parseBuildOptions(
     allow: parseAllow(values.list('allow')),
     addHosts: values.list('add-host').map(parseAddHost),
     platform: parsePlatform(values.string('platform')),
+    buildContexts: parseBuildContexts(values.list('build-context')),
     ...(target === undefined ? {} : { target }),
   };
+}
+
+function parseBuildContexts(values: readonly string[]): BuildContextSpec[] {
+  const specs = values.map(parseBuildContext);
+  const seen = new Set<string>();
+  for (const spec of specs) {
+    if (seen.has(spec.name)) throw usage(`--build-context "${spec.name}" is given twice`);
+    seen.add(spec.name);
+  }
+  return specs;
 }
 
 function usage(message: string, hint?: string): TbuildError {

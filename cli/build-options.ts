@@ -36,6 +36,13 @@ export const BUILD_FLAGS: readonly FlagSpec[] = [
   },
   { name: 'build-arg', type: 'list', value: 'KEY=VALUE', description: 'Set a build-time variable' },
   {
+    name: 'build-context',
+    type: 'list',
+    value: 'NAME=VALUE',
+    description:
+      'Additional build context: a directory, docker-image://REF, oci-layout://DIR[:TAG], or a git or https URL; replaces the stage or image NAME',
+  },
+  {
     name: 'target',
     type: 'string',
     value: 'STAGE',

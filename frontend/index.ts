@@ -21,6 +21,7 @@ export {
   type LoweredImageConfig,
   type LoweredStage,
   type LowerOptions,
+  type NamedContext,
   type ResolvedImage,
   type StageBase,
 } from './convert/index.js';

@@ -63,6 +63,7 @@ export {
   chainIds,
   exportImage,
   ImagePuller,
+  importOciLayoutDir,
   loadImageArchive,
   unpackImage,
   pushStoredImage,

@@ -4,7 +4,16 @@ import { parseBuildOptions, type BuildOptions, type OptionValues } from '../../b
 import type { ServiceConfig } from '../config.js';
 
 /** Query parameters of `POST /v1/builds`, named like `tbuild build`'s flags. */
-const LIST_PARAMS = ['tag', 'build-arg', 'label', 'output', 'secret', 'allow', 'add-host'];
+const LIST_PARAMS = [
+  'tag',
+  'build-arg',
+  'build-context',
+  'label',
+  'output',
+  'secret',
+  'allow',
+  'add-host',
+];
 const STRING_PARAMS = ['dockerfile', 'target', 'platform', 'network'];
 const BOOLEAN_PARAMS = ['no-cache', 'pull', 'push'];
 const KNOWN = [...LIST_PARAMS, ...STRING_PARAMS, ...BOOLEAN_PARAMS];
@@ -33,6 +42,7 @@ export function parseBuildQuery(query: Query, config: ServiceConfig): QueriedBui
   // The service's own environment is not the caller's: `build-arg NAME` without a value is empty.
   const options = parseBuildOptions(values, {});
   checkOutputs(options);
+  checkBuildContexts(options);
   checkEntitlements(options, config);
   const dockerfile = values.string('dockerfile');
   const shown: Record<string, string | readonly string[]> = {};
@@ -133,4 +143,16 @@ function contextPath(path: string): string {
       `dockerfile "${path}" must be a path inside the context`,
     );
   return parts.join('/');
+}
+
+/** A directory or OCI layout named by a caller would be a path of this server: refused. */
+function checkBuildContexts(options: BuildOptions): void {
+  for (const spec of options.buildContexts ?? []) {
+    if (spec.kind !== 'dir' && spec.kind !== 'oci-layout') continue;
+    throw new TbuildError(
+      'TB_SERVICE_REQUEST',
+      `build-context "${spec.name}": a ${spec.kind === 'dir' ? 'local directory' : 'oci-layout://'} context names a path on the server, which the service does not read`,
+      { hint: 'use docker-image://REF, or a git or https URL' },
+    );
+  }
 }

@@ -18,7 +18,10 @@ const STEP_KINDS: ReadonlySet<Instruction['kind']> = new Set(['RUN', 'COPY', 'AD
 export function countSteps(state: StageState): number {
   // Images named by --from are not stages of the file: only their triggers are numbered.
   const ownFrom =
-    state.fileIndex !== undefined && state.base === undefined && state.baseName !== 'scratch';
+    state.fileIndex !== undefined &&
+    state.base === undefined &&
+    state.baseName !== 'scratch' &&
+    state.localSource === undefined;
   let total = ownFrom ? 1 : 0;
   for (const command of state.commands) {
     if (command.onbuild || STEP_KINDS.has(command.instruction.kind)) total += 1;
@@ -41,7 +44,23 @@ export function initStage(ctx: LowerContext, state: StageState): void {
     state.platform = base.platform;
   } else {
     const resolved = state.resolved;
-    if (resolved === undefined || resolved === 'scratch') {
+    if (state.localSource !== undefined) {
+      state.image = emptyImage(platform);
+      state.fs = planNode(
+        {
+          kind: 'source',
+          source: {
+            type: 'local',
+            name: state.localSource,
+            ...(ctx.session === undefined ? {} : { session: ctx.session }),
+            excludePatterns: [],
+            followPaths: [],
+          },
+        },
+        [],
+        vertexMeta(ctx, `[context ${state.baseName}] load from client`, undefined),
+      );
+    } else if (resolved === undefined || resolved === 'scratch') {
       state.image = emptyImage(platform);
       state.fs = undefined;
     } else {

@@ -12,6 +12,7 @@ export type {
   LoweredBuild,
   LoweredStage,
   LowerOptions,
+  NamedContext,
   ResolvedImage,
   StageBase,
 } from './types.js';

@@ -61,6 +61,7 @@ export async function lowerDockerfile(
     globalArgs,
     (word, lookup) => expandWord(word, lookup, { escape }),
     platform,
+    options.namedContexts,
   );
   for (const state of table.fileStages) {
     addCommands(state, state.parsed?.instructions ?? [], false, table, text, platform);

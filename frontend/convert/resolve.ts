@@ -75,7 +75,8 @@ async function resolveBase(
   state: StageState,
   cache: Map<string, Promise<ResolvedImage>>,
 ): Promise<ResolvedImage | 'scratch'> {
-  if (state.baseName === 'scratch') return 'scratch';
+  // A named directory context has no image to resolve: it starts from empty, as scratch.
+  if (state.baseName === 'scratch' || state.localSource !== undefined) return 'scratch';
   const range = state.from?.range ?? state.origin ?? { startLine: 1, endLine: 1 };
   let ref: string;
   try {

@@ -5,6 +5,8 @@ import { dockerfileError, lowerError, withSource, type SourceText } from './erro
 import { parsePlatform } from './platform.js';
 import type { StageCommand, StageState } from './state.js';
 import type { Platform } from '../../solver/ir/index.js';
+import { findNamedContext } from './named-context.js';
+import type { NamedContext } from './types.js';
 
 export type Expand = (word: string, lookup: (name: string) => string | undefined) => string;
 
@@ -13,6 +15,8 @@ export interface StageTable {
   readonly states: StageState[];
   readonly byName: Map<string, StageState>;
   readonly fileStages: readonly StageState[];
+  /** `--build-context` names: each replaces the stage or image of that name. */
+  readonly named: ReadonlyMap<string, NamedContext>;
 }
 
 export function newState(
@@ -27,6 +31,7 @@ export function newState(
     position,
     ...fields,
     base: undefined,
+    localSource: undefined,
     commands: [],
     deps: new Set(),
     resolved: undefined,
@@ -53,6 +58,7 @@ export function buildStageTable(
   globalArgs: ReadonlyMap<string, string>,
   expand: Expand,
   defaultPlatform: Platform,
+  named: ReadonlyMap<string, NamedContext> = new Map(),
 ): StageTable {
   const states: StageState[] = [];
   const byName = new Map<string, StageState>();
@@ -95,7 +101,10 @@ export function buildStageTable(
       },
       defaultPlatform,
     );
-    state.base = byName.get(baseName.toLowerCase());
+    const namedContext = findNamedContext(named, baseName);
+    if (namedContext?.kind === 'image') state.baseName = namedContext.ref;
+    else if (namedContext?.kind === 'local') state.localSource = namedContext.name;
+    else state.base = byName.get(baseName.toLowerCase());
     if (from.alias !== undefined) {
       const key = from.alias.toLowerCase();
       const earlier = byName.get(key);
@@ -112,7 +121,7 @@ export function buildStageTable(
     state.displayName = from.alias ?? `stage-${String(index)}`;
     states.push(state);
   });
-  return { states, byName, fileStages: [...states] };
+  return { states, byName, fileStages: [...states], named };
 }
 
 /**
@@ -148,10 +157,17 @@ export function commandSources(
         instruction.range,
       );
     }
-    const named = table.byName.get(from.toLowerCase());
+    const namedContext = findNamedContext(table.named, from);
+    const named = namedContext === undefined ? table.byName.get(from.toLowerCase()) : undefined;
     if (named !== undefined) return named;
+    // A named image context is that image; a named directory a state of its own.
+    const baseName = namedContext?.kind === 'image' ? namedContext.ref : from;
+    const localSource = namedContext?.kind === 'local' ? namedContext.name : undefined;
     const existing = table.states.find(
-      (state) => state.fileIndex === undefined && state.baseName === from,
+      (state) =>
+        state.fileIndex === undefined &&
+        state.baseName === baseName &&
+        state.localSource === localSource,
     );
     if (existing !== undefined) return existing;
     const synthetic = newState(
@@ -162,11 +178,12 @@ export function commandSources(
         parsed: undefined,
         from: undefined,
         origin: instruction.range,
-        baseName: from,
+        baseName,
         platform: undefined,
       },
       defaultPlatform,
     );
+    synthetic.localSource = localSource;
     table.states.push(synthetic);
     return synthetic;
   };

@@ -37,6 +37,8 @@ export interface StageState {
   readonly origin: SourceRange | undefined;
   /** FROM's image after expansion, or the image a synthetic state stands for. */
   baseName: string;
+  /** A named context's local source this state starts from (`--build-context NAME=DIR`). */
+  localSource: string | undefined;
   /** FROM --platform, expanded. */
   platform: Platform | undefined;
   base: StageState | undefined;

@@ -23,6 +23,15 @@ export interface ImageMetaResolver {
   ): Promise<ResolvedImage>;
 }
 
+/**
+ * A `--build-context NAME=…` as the frontend sees it: a local directory of the
+ * build's session (LocalSource `name`), or an image (`docker-image://`, and
+ * what the builder turns other kinds into).
+ */
+export type NamedContext =
+  | { readonly kind: 'local'; readonly name: string }
+  | { readonly kind: 'image'; readonly ref: string };
+
 export interface LowerOptions {
   /** The Dockerfile's name, for errors and step sources. */
   readonly file?: string;
@@ -36,6 +45,8 @@ export interface LowerOptions {
   readonly resolver: ImageMetaResolver;
   /** `.dockerignore` patterns as written; they become the context source's excludePatterns. */
   readonly dockerignore?: readonly string[];
+  /** Named contexts by name: each replaces the stage or image of that name. */
+  readonly namedContexts?: ReadonlyMap<string, NamedContext>;
   /** Name of the local source for the build context; default `context`. */
   readonly contextName?: string;
   /**

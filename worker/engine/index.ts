@@ -11,6 +11,7 @@ export { normalizeImageName, readLocalImage, chainIds, type LocalImage } from '.
 export { SCRATCH, snapshotRef, type LocalRef, type SnapshotRef, type WorkerRef } from './refs.js';
 export { withReadView } from './views.js';
 export { loadImageArchive, type LoadedImage } from './load-archive.js';
+export { importOciLayoutDir } from './oci-layout-dir.js';
 export { unpackImage } from './unpack-image.js';
 export { ImagePuller, type BlobProgress, type PullOptions } from './pull.js';
 export { pushStoredImage, type PushOptions, type PushResult } from './push.js';

@@ -32,7 +32,9 @@ export function normalizeImageName(name: string): string {
 /**
  * Reads an image by name from the local store: its manifest (choosing
  * linux/amd64 from an index), config and layer descriptors. Every blob read
- * is verified against its digest by the content store.
+ * is verified against its digest by the content store. A `name@sha256:…`
+ * no name record holds is read by its digest when the content store has that
+ * manifest (an image of an OCI layout imported for `--build-context`).
  */
 export async function readLocalImage(
   store: BuildStore,
@@ -41,8 +43,14 @@ export async function readLocalImage(
 ): Promise<LocalImage | undefined> {
   const normalized = normalizeImageName(name);
   const record = await store.images.get(normalized);
-  if (record === undefined) return undefined;
-  let descriptor = record.target;
+  const pinned = parseReference(normalized).digest;
+  const byDigest =
+    record === undefined && pinned !== undefined && (await store.content.info(pinned)) !== undefined
+      ? // The media type is read from the manifest itself (parseManifest).
+        { mediaType: '', digest: pinned, size: 0 }
+      : undefined;
+  let descriptor: Descriptor | undefined = record?.target ?? byDigest;
+  if (descriptor === undefined) return undefined;
   for (let depth = 0; depth < 4; depth++) {
     const parsed = parseManifest(
       await store.content.readBuffer(descriptor.digest, { signal }),
