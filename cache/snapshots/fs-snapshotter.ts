@@ -345,6 +345,32 @@ export class FsSnapshotter {
     });
   }
 
+  /**
+   * Drops the commit record of a snapshot found changed by a check other than
+   * verify's (a layer tar whose diffID differs from the one recorded when the
+   * layer was first made), as verify does on a mismatch: the snapshot and every
+   * chain through it count as missing, so the steps that made them run again.
+   * Returns the TB_SNAPSHOT_CORRUPT error for the caller to throw.
+   */
+  async discard(
+    id: string,
+    why: string,
+    details: Readonly<Record<string, unknown>>,
+  ): Promise<TbuildError> {
+    this.chained.delete(id);
+    this.intact.delete(id);
+    await removeIfExists(this.metaPath(id));
+    this.logger.warn('snapshot changed since it was committed; dropped it', { id, why });
+    return new TbuildError(
+      'TB_SNAPSHOT_CORRUPT',
+      `snapshot ${id} changed since it was committed: ${why}`,
+      {
+        hint: 'the snapshot was dropped; the step that made it runs again',
+        details: { id, ...details },
+      },
+    );
+  }
+
   /** Removes a committed snapshot. TB_SNAPSHOT_STATE if another committed snapshot has it as parent. */
   async remove(id: string, options: { readonly force?: boolean } = {}): Promise<boolean> {
     if (options.force !== true) {

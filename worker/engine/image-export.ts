@@ -13,6 +13,7 @@ import { buildManifest, type ImageBundle, type LayerBlob } from '../exporters/in
 import { upperDirTarChunks } from '../layers/index.js';
 import { gzipParallel, type ThreadPool } from '../threads/index.js';
 import { stampHistory } from './history-times.js';
+import { blobIntact, checkLayerDiffId, recordedDiffId } from './layer-diff.js';
 import { zstdCompress } from './zstd.js';
 import { LAYER_LABELS } from './ops/image-source.js';
 import type { SnapshotRef } from './refs.js';
@@ -138,10 +139,15 @@ export async function makeLayerBlob(
     known !== undefined &&
     typeof knownDiff === 'string' &&
     // Verified, not just present: a damaged blob is removed here and the layer made again.
-    (await options.store.content.verify(known.digest, { signal: options.signal }))
+    (await blobIntact(options.store, known.digest, options.signal))
   ) {
     return { descriptor: known, diffId: knownDiff as Digest };
   }
+  // What the layer's tar hashed to when first made: a tar made again must match it.
+  const expectedDiff =
+    typeof knownDiff === 'string'
+      ? (knownDiff as Digest)
+      : await recordedDiffId(options.store, snapshot, options.sourceDateEpoch, options.signal);
 
   await options.store.snapshots.ensureIntact(snapshot, { signal: options.signal });
   // The diffID is hashed on libuv threads, so this thread only makes the tar. Tar
@@ -185,6 +191,16 @@ export async function makeLayerBlob(
     digest: written.digest,
     size: written.size,
   };
+  await checkLayerDiffId(
+    options.store,
+    {
+      snapshot,
+      sourceDateEpoch: options.sourceDateEpoch,
+      found: diffId,
+      expected: expectedDiff,
+    },
+    options.signal,
+  );
   await options.store.records.save(
     key,
     { blobs: [descriptor], data: { diffId }, description: `layer of snapshot ${snapshot}` },
