@@ -33,7 +33,10 @@ describe('writeFileOutput', () => {
     const dest = join(dir, 'out.tar');
     await writeFileOutput(dest, { signal }, async (out) => {
       await new Promise<void>((resolve, reject) => {
-        out.end('whole', (error?: Error | null) => { error ? reject(error) : resolve(); });
+        out.end('whole', (error?: Error | null) => {
+          if (error) reject(error);
+          else resolve();
+        });
       });
     });
     expect(await readFile(dest, 'utf8')).toBe('whole');
