@@ -1,7 +1,7 @@
-import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { TbuildError } from '../core/index.js';
-import type { NamedContext } from '../frontend/index.js';
+import { parseDockerignore, type NamedContext } from '../frontend/index.js';
 import { importOciLayoutDir, type Engine } from '../worker/index.js';
 import type { BuildContextSpec } from './build-context-spec.js';
 import { openBuildContext } from './context-source.js';
@@ -63,7 +63,11 @@ export async function openNamedContexts(
         });
         closers.push(() => opened.close());
         locals.set(local, opened.dir);
-        contexts.set(spec.name, { kind: 'local', name: local });
+        contexts.set(spec.name, {
+          kind: 'local',
+          name: local,
+          excludePatterns: await ignorePatterns(opened.dir),
+        });
       } else {
         const path = resolve(spec.path);
         const stats = await stat(path).catch(() => undefined);
@@ -74,7 +78,12 @@ export async function openNamedContexts(
           );
         }
         locals.set(local, path);
-        contexts.set(spec.name, { kind: 'local', name: local });
+        // Its own .dockerignore applies, as BuildKit reads one in each named directory.
+        contexts.set(spec.name, {
+          kind: 'local',
+          name: local,
+          excludePatterns: await ignorePatterns(path),
+        });
       }
     }
   } catch (error) {
@@ -82,4 +91,12 @@ export async function openNamedContexts(
     throw error;
   }
   return { contexts, locals, close };
+}
+
+/** The `.dockerignore` patterns of a directory, `!` kept; none when it has no such file. */
+async function ignorePatterns(dir: string): Promise<string[]> {
+  const file = join(dir, '.dockerignore');
+  const text = await readFile(file, 'utf8').catch(() => undefined);
+  if (text === undefined) return [];
+  return parseDockerignore(text, file).map((rule) => `${rule.negate ? '!' : ''}${rule.pattern}`);
 }

@@ -51,9 +51,9 @@ export function initStage(ctx: LowerContext, state: StageState): void {
           kind: 'source',
           source: {
             type: 'local',
-            name: state.localSource,
+            name: state.localSource.name,
             ...(ctx.session === undefined ? {} : { session: ctx.session }),
-            excludePatterns: [],
+            excludePatterns: [...state.localSource.excludePatterns],
             followPaths: [],
           },
         },

@@ -103,7 +103,7 @@ export function buildStageTable(
     );
     const namedContext = findNamedContext(named, baseName);
     if (namedContext?.kind === 'image') state.baseName = namedContext.ref;
-    else if (namedContext?.kind === 'local') state.localSource = namedContext.name;
+    else if (namedContext?.kind === 'local') state.localSource = localSourceOf(namedContext);
     else state.base = byName.get(baseName.toLowerCase());
     if (from.alias !== undefined) {
       const key = from.alias.toLowerCase();
@@ -162,12 +162,12 @@ export function commandSources(
     if (named !== undefined) return named;
     // A named image context is that image; a named directory a state of its own.
     const baseName = namedContext?.kind === 'image' ? namedContext.ref : from;
-    const localSource = namedContext?.kind === 'local' ? namedContext.name : undefined;
+    const localSource = namedContext?.kind === 'local' ? localSourceOf(namedContext) : undefined;
     const existing = table.states.find(
       (state) =>
         state.fileIndex === undefined &&
         state.baseName === baseName &&
-        state.localSource === localSource,
+        state.localSource?.name === localSource?.name,
     );
     if (existing !== undefined) return existing;
     const synthetic = newState(
@@ -290,4 +290,10 @@ export function reachableStages(target: StageState): Set<StageState> {
   };
   visit(target);
   return seen;
+}
+
+function localSourceOf(
+  context: NamedContext & { kind: 'local' },
+): NonNullable<StageState['localSource']> {
+  return { name: context.name, excludePatterns: context.excludePatterns ?? [] };
 }

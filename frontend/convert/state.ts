@@ -38,7 +38,7 @@ export interface StageState {
   /** FROM's image after expansion, or the image a synthetic state stands for. */
   baseName: string;
   /** A named context's local source this state starts from (`--build-context NAME=DIR`). */
-  localSource: string | undefined;
+  localSource: { readonly name: string; readonly excludePatterns: readonly string[] } | undefined;
   /** FROM --platform, expanded. */
   platform: Platform | undefined;
   base: StageState | undefined;

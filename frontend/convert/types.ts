@@ -29,7 +29,12 @@ export interface ImageMetaResolver {
  * what the builder turns other kinds into).
  */
 export type NamedContext =
-  | { readonly kind: 'local'; readonly name: string }
+  | {
+      readonly kind: 'local';
+      readonly name: string;
+      /** The directory's own `.dockerignore` patterns, as written. */
+      readonly excludePatterns?: readonly string[];
+    }
   | { readonly kind: 'image'; readonly ref: string };
 
 export interface LowerOptions {

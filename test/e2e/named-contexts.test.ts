@@ -24,8 +24,9 @@ afterAll(async () => {
 
 async function contents(dir: string): Promise<Record<string, string>> {
   const found: Record<string, string> = {};
-  for (const name of (await readdir(dir)).sort())
-    found[name] = await readFile(join(dir, name), 'utf8');
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (entry.isFile()) found[entry.name] = await readFile(join(dir, entry.name), 'utf8');
+  }
   return found;
 }
 
@@ -33,7 +34,11 @@ async function contents(dir: string): Promise<Record<string, string>> {
 describe('--build-context', () => {
   it('serves directories, images and git repositories to FROM, COPY --from and RUN --mount=from', async (ctx) => {
     requires(ctx, 'root', 'overlay', 'busybox', 'git');
-    const tools = await writeContext(join(work, 'tools'), { 'tool.txt': 'from the tools dir\n' });
+    const tools = await writeContext(join(work, 'tools'), {
+      'tool.txt': 'from the tools dir\n',
+      'secret.txt': 'left out by its .dockerignore\n',
+      '.dockerignore': 'secret.txt\n',
+    });
     const stage = await writeContext(join(work, 'stage'), { 's.txt': 'replaced stage\n' });
     const repo = await writeContext(join(work, 'repo'), { 'src/code.txt': 'from git\n' });
     const git = (...args: string[]): void => {
@@ -58,6 +63,7 @@ describe('--build-context', () => {
         'COPY --from=tools /tool.txt /copied.txt',
         'COPY --from=stage /s.txt /stage.txt',
         'COPY --from=src /code.txt /git.txt',
+        'COPY --from=tools / /all/',
         '',
       ].join('\n'),
     });
@@ -84,6 +90,7 @@ describe('--build-context', () => {
     expect(built.code, built.stderr).toBe(0);
     expect(built.stderr).toContain('[context tools] load from client');
     expect(built.stderr).not.toContain('never');
+    expect((await readdir(join(out, 'all'))).sort()).toEqual(['.dockerignore', 'tool.txt']);
     expect(await contents(out)).toEqual({
       'copied.txt': 'from the tools dir\n',
       'fromdir.txt': 'from the tools dir\n',
