@@ -43,7 +43,8 @@ echo "setup: npm ci"
 npm ci --no-audit --no-fund
 
 echo "setup: tbuild on the PATH"
-bash scripts/install-bin.sh
+# Not fatal: without a writable bin directory everything else still works through bin/tbuild.js.
+bash scripts/install-bin.sh || echo "setup: tbuild is not on the PATH; run $PWD/bin/tbuild.js, or TBUILD_BIN_DIR=DIR bash scripts/install-bin.sh"
 
 # The examples and the README's quickstart build FROM busybox: create it locally
 # (from Debian's busybox-static) in the default root, or $TBUILD_ROOT.
