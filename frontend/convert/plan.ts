@@ -48,16 +48,32 @@ export function materialize(
 ): (Vertex | undefined)[] {
   const done = new Map<PlanNode, Vertex>();
   let contextVertex: Vertex | undefined;
-  const visit = (ref: PlanRef): Vertex => {
-    if (ref === CONTEXT) {
-      contextVertex ??= createVertex({ kind: 'source', source: context }, [], contextMeta);
-      return contextVertex;
+  const vertexOf = (ref: PlanRef): Vertex | undefined => {
+    if (ref !== CONTEXT) return done.get(ref);
+    contextVertex ??= createVertex({ kind: 'source', source: context }, [], contextMeta);
+    return contextVertex;
+  };
+  // Inputs first, with an explicit stack: a chain of thousands of steps (or stages
+  // copying from each other) must not overflow the call stack.
+  const visit = (root: PlanRef): Vertex | undefined => {
+    const stack: [PlanRef, number][] = [[root, 0]];
+    for (let top = stack.at(-1); top !== undefined; top = stack.at(-1)) {
+      const [ref, next] = top;
+      if (ref === CONTEXT || done.has(ref)) {
+        stack.pop();
+        continue;
+      }
+      const input = ref.inputs[next];
+      if (input !== undefined) {
+        top[1] = next + 1;
+        stack.push([input, 0]);
+        continue;
+      }
+      stack.pop();
+      const inputs = ref.inputs.map((item) => vertexOf(item) as Vertex);
+      done.set(ref, createVertex(ref.op, inputs, ref.meta));
     }
-    const known = done.get(ref);
-    if (known !== undefined) return known;
-    const vertex = createVertex(ref.op, ref.inputs.map(visit), ref.meta);
-    done.set(ref, vertex);
-    return vertex;
+    return vertexOf(root);
   };
   return roots.map((root) => (root === undefined ? undefined : visit(root)));
 }

@@ -63,11 +63,16 @@ interface Processed {
   readonly words: string[];
 }
 
+/** Far beyond any real Dockerfile, far below what overflows the stack from any caller. */
+const MAX_NESTING = 200;
+
 export class WordLexer {
   private readonly chars: string[];
   private pos = 0;
   /** Inside `${V#…}`, `${V%…}` and `${V/…/…}` escapes are kept for the pattern converter. */
   private rawEscapes = false;
+  /** How many processUntil calls are open: `${a:-${b:-…}}` recurses once per level. */
+  private depth = 0;
 
   private readonly word: string;
   private readonly lookup: VariableLookup;
@@ -112,11 +117,18 @@ export class WordLexer {
 
   /** Processes text up to `stop` (consumed) or the end of the word when `stop` is undefined. */
   private processUntil(stop: string | undefined, rawEscapes: boolean): Processed {
+    if (this.depth >= MAX_NESTING) {
+      // BuildKit's lexer recurses as deep as Go's growable stacks allow; ours would
+      // overflow the call stack (a RangeError) some thousands of levels down.
+      throw this.fail(`substitutions nested more than ${String(MAX_NESTING)} deep`);
+    }
     const savedRaw = this.rawEscapes;
     this.rawEscapes = rawEscapes;
+    this.depth++;
     try {
       return this.processUntilInner(stop);
     } finally {
+      this.depth--;
       this.rawEscapes = savedRaw;
     }
   }
