@@ -155,25 +155,37 @@ export async function writeDirectoryOutput(
   options: OutputContext,
   fill: (dir: string) => Promise<void>,
 ): Promise<void> {
-  const tmp = tempBeside(dest);
   const existing = await stat(dest).catch(() => undefined);
+  if (existing !== undefined && !existing.isDirectory())
+    throw new TbuildError('TB_OUTPUT_WRITE', `cannot write output ${dest}: not a directory`, {
+      hint: 'give a directory (or a path that does not exist yet) as dest',
+      details: { path: dest },
+    });
+  // A mount point (a CI volume) cannot be renamed, and a temp dir beside it is on
+  // another filesystem: the temp dir goes inside it, and its entries are swapped.
+  const mountPoint = existing !== undefined && existing.dev !== (await stat(dirname(dest))).dev;
+  const tmp = mountPoint ? join(dest, basename(tempBeside(dest))) : tempBeside(dest);
   let old: string | undefined;
   try {
     await mkdir(dirname(dest), { recursive: true });
     options.faults?.write(tmp);
     await mkdir(tmp);
     if (existing !== undefined) {
-      if (!existing.isDirectory())
-        throw new TbuildError('TB_OUTPUT_WRITE', `cannot write output ${dest}: not a directory`, {
-          hint: 'give a directory (or a path that does not exist yet) as dest',
-          details: { path: dest },
-        });
       await chmod(tmp, existing.mode & 0o7777);
       await chown(tmp, existing.uid, existing.gid);
-      await run('cp', ['-al', '--', `${dest}/.`, `${tmp}/`], { signal: options.signal });
+      const names = (await readdir(dest)).filter((name) => join(dest, name) !== tmp);
+      if (names.length > 0)
+        await run('cp', ['-al', '--', ...names.map((name) => join(dest, name)), `${tmp}/`], {
+          signal: options.signal,
+        });
     }
     await fill(tmp);
     options.faults?.write(dest);
+    if (mountPoint) {
+      await swapEntries(tmp, dest);
+      await rm(tmp, { recursive: true, force: true });
+      return;
+    }
     if (existing !== undefined) {
       old = tempBeside(dest);
       await rename(dest, old);
@@ -187,6 +199,24 @@ export async function writeDirectoryOutput(
     throw failure;
   }
   if (old !== undefined) await rm(old, { recursive: true, force: true }).catch(() => undefined);
+}
+
+/**
+ * Moves the entries of a filled temp directory into `dest` when `dest` itself
+ * cannot be renamed (a mount point): each old entry is renamed aside into `tmp` (its files are
+ * hard-linked there anyway) and the new one into its place, so each name holds
+ * its old or its new tree, never a half-written one.
+ */
+async function swapEntries(tmp: string, dest: string): Promise<void> {
+  const aside = join(tmp, `.old-${randomBytes(4).toString('hex')}`);
+  await mkdir(aside);
+  for (const name of await readdir(tmp)) {
+    if (join(tmp, name) === aside) continue;
+    await rename(join(dest, name), join(aside, name)).catch((error: unknown) => {
+      if (errnoCode(error) !== 'ENOENT') throw error;
+    });
+    await rename(join(tmp, name), join(dest, name));
+  }
 }
 
 /** `.<name>.tbuild-<pid>-<random>` in dest's directory: hidden, and its writer's pid in the name. */
