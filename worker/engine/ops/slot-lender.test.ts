@@ -130,13 +130,18 @@ describe('SlotLender', () => {
     expect(semaphore.available).toBe(0);
   });
 
-  it('counts a lent step as busy when a thread is runnable in two samples in a row, whatever its CPU share', async () => {
+  it('counts a lent step as busy when a thread is runnable in two samples in a row that used some CPU', async () => {
     const { lender, run } = await lentAndTaken();
-    run(STEP, 0, () => SPINNING);
-    run(STEP, 0);
-    run(STEP, 0, () => SPINNING);
+    const some = BUSY_CPU_SHARE / 4;
+    run(STEP, some, () => SPINNING);
+    run(STEP, some);
+    run(STEP, some, () => SPINNING);
     expect(lender.state).toBe('lent');
-    run(STEP, BUSY_CPU_SHARE / 4, () => SPINNING);
+    // Runnable but given no CPU: it used none without a slot.
+    run(STEP, 0, () => SPINNING);
+    run(STEP, some, () => SPINNING);
+    expect(lender.state).toBe('lent');
+    run(STEP, some, () => SPINNING);
     expect(lender.state).toBe('waiting');
   });
 

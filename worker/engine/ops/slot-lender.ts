@@ -33,7 +33,7 @@ export const IDLE_BEFORE_LEND_MS = 10;
 /**
  * A lent step that used over this share of one CPU in a sample is busy. Not
  * the only sign: on a loaded machine a busy step gets less than this, so a
- * runnable thread in two samples in a row counts too.
+ * runnable thread in two samples in a row, each with some CPU used, counts too.
  */
 export const BUSY_CPU_SHARE = 0.5;
 
@@ -115,7 +115,9 @@ export class SlotLender {
   }
 
   #whileLent(share: number, threads: () => ThreadCount | undefined): void {
-    const runnable = (threads()?.runnable ?? 0) > 0;
+    // A step that got (almost) no CPU used none without a slot: its threads are
+    // looked at only once it runs, which spares the reads for the sleepers.
+    const runnable = share > IDLE_CPU_SHARE && (threads()?.runnable ?? 0) > 0;
     const busy = share > BUSY_CPU_SHARE || (runnable && this.#runnableBefore);
     this.#runnableBefore = runnable;
     if (!busy) return;
