@@ -60,12 +60,14 @@ export async function* gzipParallel(
     // Moved, not copied: a copy per block piled up as garbage in every thread until
     // its next full GC, over 150 MB of RSS for a 120 MB layer.
     const hashed = options.digest?.update(block) ?? Promise.resolve();
-    pending.push({
-      length: block.length,
-      result: hashed.then(() =>
-        options.pool.run('deflateBlock', input, options.signal, [block.buffer as ArrayBuffer]),
-      ),
-    });
+    const result = hashed.then(() =>
+      options.pool.run('deflateBlock', input, options.signal, [block.buffer as ArrayBuffer]),
+    );
+    // Handled now, awaited in order by `next`: when the consumer stops early (its blob
+    // write failed) the blocks still in flight are aborted, and their rejections must
+    // not crash the process as unhandled ones.
+    result.catch(() => undefined);
+    pending.push({ length: block.length, result });
   };
   /** The oldest block's deflated bytes, its checksum folded into the stream's. */
   const next = async (): Promise<Uint8Array> => {
