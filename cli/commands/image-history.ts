@@ -33,6 +33,7 @@ const FLAGS: readonly FlagSpec[] = [
 ];
 
 const HELP = `Usage: tbuild image history [OPTIONS] IMAGE
+       tbuild history [OPTIONS] IMAGE
 
 Show the history of an image of the local image store, newest step first, as
 docker image history does. SIZE is the stored (compressed) size of the layer a
