@@ -29,8 +29,10 @@ export class BuildEvents {
   /** A finished build's sequence, read back from its events.jsonl (empty if there is none). */
   static async recorded(path: string): Promise<BuildEvents> {
     const text = await readFile(path, 'utf8').catch(() => '');
-    // A line cut by a crash is not JSON; everything before it is still good.
-    const lines = text.split('\n').filter((line) => line !== '' && isJson(line));
+    const lines = text.split('\n').filter((line) => line !== '');
+    // Lines are appended whole; only the last can be cut (by a crash mid-write).
+    const last = lines.at(-1);
+    if (last !== undefined && !isJson(last)) lines.pop();
     return new BuildEvents(undefined, lines, true);
   }
 
