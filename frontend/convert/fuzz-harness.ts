@@ -11,7 +11,7 @@ import type { ImageMetaResolver } from './types.js';
  * lowered in-process with a fake image resolver, no build. A mutant may lower
  * or fail with a TbuildError; anything else (a TypeError, a RangeError, a
  * stack overflow) is a crash. Deterministic: the same seed gives the same files.
- * Shared by frontend/convert/fuzz.test.ts and bench/fuzz-dockerfiles.ts only.
+ * Shared by the fuzz tests (frontend/convert, frontend/dockerfile) and bench/fuzz/dockerfiles.ts.
  */
 
 const REPO = path.join(import.meta.dirname, '..', '..');

@@ -2,6 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isTbuildError } from '../../core/index.js';
+import { seededRandom } from '../convert/fuzz-harness.js';
 import { parseDockerfile, parseInstruction } from './index.js';
 
 /**
@@ -15,18 +16,6 @@ const seeds = readdirSync(root, { withFileTypes: true })
   .map((entry) => entry.name)
   .sort()
   .map((name) => readFileSync(join(root, name, 'Dockerfile'), 'utf8'));
-
-/** mulberry32: small, fast, and the same sequence on every run. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const FRAGMENTS = [
   '\\',
@@ -149,7 +138,7 @@ function outcome(work: () => unknown): string {
 
 describe('parser fuzz', () => {
   it('only ever returns or throws a located Dockerfile TbuildError', () => {
-    const next = random(0x7b1d);
+    const next = seededRandom(0x7b1d);
     const failures: string[] = [];
     let parsed = 0;
     for (let round = 0; round < 4000; round++) {
