@@ -14,7 +14,6 @@ import { runLogout } from './commands/logout.js';
 import { runPull } from './commands/pull.js';
 import { runPush } from './commands/push.js';
 import { runPrune } from './commands/prune.js';
-import { runServe } from './commands/serve.js';
 import { runVersion } from './commands/version.js';
 
 /** A subcommand: takes its own arguments, returns the process exit code. */
@@ -43,7 +42,11 @@ const commands: Readonly<Record<string, CommandEntry>> = {
   tag: { run: runImageTag, summary: 'Give an image of the local image store another name' },
   pull: { run: runPull, summary: 'Pull an image from a registry' },
   push: { run: runPush, summary: 'Push an image to a registry' },
-  serve: { run: runServe, summary: 'Run the build service (HTTP API)' },
+  serve: {
+    // Loaded on use: the service's modules (fastify, prom-client) would cost every other command.
+    run: async (argv) => (await import('./commands/serve.js')).runServe(argv),
+    summary: 'Run the build service (HTTP API)',
+  },
   version: { run: runVersion, summary: 'Show the tbuild version' },
 };
 
