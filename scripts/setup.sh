@@ -15,6 +15,7 @@ debian_packages=(
   openssh-client          # ssh-agent, ssh-add, ssh-keygen for the RUN --mount=type=ssh e2e test
   bzip2 xz-utils zstd     # ADD extracts .tar.bz2, .tar.xz and .tar.zst through these
   chromium fonts-dejavu-core # the headless browser the web view's e2e test drives, and a font for its screenshots
+  redis-server            # the shared build queue of several `tbuild serve` nodes (e2e tests start their own)
   docker.io python3-docker # real Docker API clients for the service's Docker API e2e test; dockerd for the --load e2e test (test/harness/dockerd.ts starts its own)
 )
 
