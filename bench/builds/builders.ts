@@ -7,32 +7,49 @@ import { commandExists, measureCommand, timeCommand, type CommandMeasure } from 
 export interface Builder {
   readonly name: string;
   available(): string | undefined;
-  /** Forgets every cached result, so the next build is cold. */
-  reset(): void;
+  /** Forgets every cached result, so the next build is cold (the base images stay). */
+  reset(bases: BaseImages): void;
   /** Builds `dir`: the wall time in milliseconds and, where measured, the peak RSS. */
-  build(dir: string): CommandMeasure;
+  build(dir: string, options?: BuildFlags): CommandMeasure;
+}
+
+export interface BaseImages {
+  /** Also the Debian minbase image (debootstrap, kept in /var/cache/tbuild once made). */
+  readonly debian: boolean;
+}
+
+export interface BuildFlags {
+  /** `--no-cache`: every step runs, cache mounts stay warm. */
+  readonly noCache?: boolean;
 }
 
 // Run as users run it (npx, PATH): the file itself, so its shebang's node flags apply.
 const tbuildBin = fileURLToPath(new URL('../../bin/tbuild.js', import.meta.url));
 const makeBusybox = fileURLToPath(new URL('../../scripts/make-busybox-image.sh', import.meta.url));
+const makeDebian = fileURLToPath(new URL('../../scripts/make-debian-image.sh', import.meta.url));
+
+function runScript(script: string, args: readonly string[]): void {
+  const made = spawnSync('bash', [script, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (made.status !== 0) throw new Error(`${script} failed`);
+}
 
 export function tbuild(root: string): Builder {
   return {
     name: 'tbuild',
     available: () => undefined,
-    reset: () => {
-      // A fresh root with only the base image: nothing cached, as BuildKit after `builder prune -af`.
+    reset: (bases) => {
+      // A fresh root with only the base images: nothing cached, as BuildKit after `builder prune -af`.
       rmSync(root, { recursive: true, force: true });
-      const made = spawnSync('bash', [makeBusybox, '--root', root], { stdio: 'ignore' });
-      if (made.status !== 0) throw new Error('scripts/make-busybox-image.sh failed');
+      runScript(makeBusybox, ['--root', root]);
+      if (bases.debian) runScript(makeDebian, ['--root', root]);
     },
-    build: (dir) =>
+    build: (dir, flags = {}) =>
       measureCommand(tbuildBin, [
         'build',
         '--root',
         root,
         '--progress=quiet',
+        ...(flags.noCache === true ? ['--no-cache'] : []),
         '-t',
         'bench:latest',
         dir,
@@ -56,15 +73,28 @@ export function buildkit(): Builder {
       }
       return undefined;
     },
-    reset: () => {
+    reset: (bases) => {
       spawnSync(docker, ['builder', 'prune', '-af'], { stdio: 'ignore' });
+      if (bases.debian) runScript(makeDebian, ['--docker', '--no-tbuild']);
     },
-    build: (dir) =>
+    build: (dir, flags = {}) =>
       // The client's RSS says nothing of BuildKit's (it runs in dockerd): wall time only.
+      // --network host: dockerd runs with --iptables=false, so its bridge has no NAT.
       ({
-        ms: timeCommand(docker, ['build', '-q', '-t', 'bench:latest', dir], {
-          env: { ...process.env, DOCKER_BUILDKIT: '1' },
-        }),
+        ms: timeCommand(
+          docker,
+          [
+            'build',
+            '-q',
+            '--network',
+            'host',
+            ...(flags.noCache === true ? ['--no-cache'] : []),
+            '-t',
+            'bench:latest',
+            dir,
+          ],
+          { env: { ...process.env, DOCKER_BUILDKIT: '1' } },
+        ),
         peakRssKb: undefined,
       }),
   };

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatMs, median } from '../lib.js';
 import { buildkit, tbuild } from './builders.js';
+import { apt, cproject, editCFile, editOneSourceFile, realistic } from './realistic.js';
 import { chain, context, editOneFile, freshDir, wide, type Scenario } from './scenarios.js';
 
 interface Measurement {
@@ -39,12 +40,24 @@ const cases: {
   scenario: Scenario;
   cold: boolean;
   change?: (dir: string, round: number) => void;
+  noCache?: boolean;
 }[] = [
   { name: 'wide (cold)', scenario: wide, cold: true },
   { name: 'chain (cold)', scenario: chain, cold: true },
   { name: 'context (cold)', scenario: context, cold: true },
   { name: 'context (no-op rebuild)', scenario: context, cold: false },
   { name: 'context (one-file edit)', scenario: context, cold: false, change: editOneFile },
+  { name: 'realistic (cold)', scenario: realistic, cold: true },
+  { name: 'realistic (no-op rebuild)', scenario: realistic, cold: false },
+  {
+    name: 'realistic (one-file edit)',
+    scenario: realistic,
+    cold: false,
+    change: editOneSourceFile,
+  },
+  { name: 'apt (cold)', scenario: apt, cold: true },
+  { name: 'cproject (one-file edit)', scenario: cproject, cold: false, change: editCFile },
+  { name: 'cproject (no-cache, warm mounts)', scenario: cproject, cold: false, noCache: true },
 ];
 
 const builders = [tbuild(join(work, 'tbuild-root')), buildkit()].filter((builder) => {
@@ -70,8 +83,9 @@ for (const benchCase of cases) {
   benchCase.scenario.prepare(dir);
   const times = new Map(builders.map((builder) => [builder, [] as number[]]));
   const peaks = new Map(builders.map((builder) => [builder, [] as number[]]));
+  const bases = { debian: benchCase.scenario.needsDebian === true };
   for (const builder of builders) {
-    builder.reset();
+    builder.reset(bases);
     builder.build(dir); // warm-up: fills caches the warm cases rely on
   }
   // Rounds alternate the builders (and which goes first), so a slow spell of the
@@ -80,9 +94,9 @@ for (const benchCase of cases) {
     benchCase.change?.(dir, round);
     const order = round % 2 === 0 ? builders : [...builders].reverse();
     for (const builder of order) {
-      if (benchCase.cold) builder.reset();
+      if (benchCase.cold) builder.reset(bases);
       settleDisk();
-      const measured = builder.build(dir);
+      const measured = builder.build(dir, { noCache: benchCase.noCache === true });
       times.get(builder)?.push(measured.ms);
       if (measured.peakRssKb !== undefined) peaks.get(builder)?.push(measured.peakRssKb);
     }

@@ -5,8 +5,10 @@ import { join } from 'node:path';
 export interface Scenario {
   readonly name: string;
   readonly description: string;
-  /** Creates the context; returns a function that applies the scenario's edit, if it has one. */
+  /** Creates the context (an edit, if the scenario has one, is a separate function). */
   prepare(dir: string): void;
+  /** Builds FROM the Debian minbase image (scripts/make-debian-image.sh), not only busybox. */
+  readonly needsDebian?: boolean;
 }
 
 export const wide: Scenario = {
