@@ -28,7 +28,7 @@ const WORDS = (
   'parse format render update delete create build cache layer image digest manifest'
 ).split(' ');
 
-/** Source-like text: lines of identifiers and punctuation, about 2:1 under gzip (as real code). */
+/** Source-like text: lines of identifiers and punctuation; gzip -6 shrinks it about 2.8:1. */
 function sourceText(random: () => number, size: number): Buffer {
   const lines: string[] = [];
   let length = 0;
@@ -38,7 +38,7 @@ function sourceText(random: () => number, size: number): Buffer {
     const words = Array.from({ length: count }, () => {
       const word = WORDS[Math.floor(random() * WORDS.length)] ?? 'x';
       // Identifiers with numbers, as in real code: keeps the text from compressing too well.
-      return random() < 0.3 ? `${word}${String(Math.floor(random() * 1000))}` : word;
+      return random() < 0.6 ? `${word}${Math.floor(random() * 0xffffff).toString(36)}` : word;
     });
     const line = `${indent}${words.join(random() < 0.5 ? ' ' : '.')}${random() < 0.5 ? ';' : ' {'}`;
     lines.push(line);
@@ -66,16 +66,16 @@ function write(file: string, bytes: Buffer): void {
 }
 
 /**
- * About 20k files and ~110 MB: 6k source files (100 B–200 KB), 600 compressed
+ * About 20k files and ~120 MB: 6k source files (100 B–64 KB), 300 compressed
  * assets (5–500 KB), and a node_modules tree of 1,500 packages × 9 small files.
  */
 export function writeRealisticProject(dir: string, seed = 7): void {
   const random = seeded(seed);
   for (let i = 0; i < 6000; i++) {
     const module = `src/m${String(i % 60)}/sub${String(i % 7)}/file${String(i)}.ts`;
-    write(join(dir, module), sourceText(random, tailSize(random, 100, 200_000)));
+    write(join(dir, module), sourceText(random, tailSize(random, 100, 64_000)));
   }
-  for (let i = 0; i < 600; i++) {
+  for (let i = 0; i < 300; i++) {
     const kind = ['png', 'jpg', 'gz', 'woff2'][i % 4] ?? 'bin';
     write(
       join(dir, `assets/a${String(i % 12)}/asset${String(i)}.${kind}`),
@@ -109,7 +109,7 @@ export function writeRealisticProject(dir: string, seed = 7): void {
     for (let f = 0; f < 6; f++)
       write(
         join(pkg, f < 3 ? 'lib' : 'dist', `part${String(f)}.js`),
-        sourceText(random, tailSize(random, 150, 20_000)),
+        sourceText(random, tailSize(random, 150, 12_000)),
       );
   }
 }
