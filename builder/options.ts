@@ -3,6 +3,16 @@ import { TbuildError } from '../core/index.js';
 import { ENTITLEMENTS, type Entitlement } from '../frontend/index.js';
 import { parseBuildContext, type BuildContextSpec } from './build-context-spec.js';
 import { parseCsvOptions } from './csv-options.js';
+import { parseCacheFrom, parseCacheTo } from './cache-options.js';
+import type { CacheExportSpec, CacheImportSpec } from '../worker/index.js';
+import {
+  addOutputAnnotation,
+  hasAnnotations,
+  NO_ANNOTATIONS,
+  parseAnnotationFlags,
+  type ImageAnnotations,
+} from './annotations.js';
+import { parseShmSize, parseUlimits, type UlimitSpec } from './run-limit-options.js';
 
 /**
  * What a build is asked to do, in the words of `docker buildx build`'s flags:
@@ -27,6 +37,16 @@ export interface BuildOptions {
   readonly platform: { readonly os: 'linux'; readonly architecture: 'amd64' };
   /** `--build-context NAME=VALUE`: each replaces the stage or image NAME. */
   readonly buildContexts?: readonly BuildContextSpec[];
+  /** `--cache-to` (and `--build-arg BUILDKIT_INLINE_CACHE=1`, an inline cache). */
+  readonly cacheTo?: readonly CacheExportSpec[];
+  /** `--cache-from`, in the order given: the first holding a key serves it. */
+  readonly cacheFrom?: readonly CacheImportSpec[];
+  /** `--shm-size`: bytes of every RUN's /dev/shm; absent means docker's 64m. */
+  readonly shmSize?: number;
+  /** `--ulimit`: resource limits of every RUN's processes, by name. */
+  readonly ulimits?: readonly UlimitSpec[];
+  /** `--annotation`: added to every image output's (and win over its `-o annotation.*`). */
+  readonly annotations?: ImageAnnotations;
 }
 
 /** Option values by flag name (without dashes): the CLI's flags, or the service's query. */
@@ -56,6 +76,7 @@ export function parseBuildOptions(
     throw usage(`invalid --network "${network}": use default, none or host`);
   }
   const target = values.string('target');
+  const annotations = optionalAnnotations(parseAnnotationFlags(values.list('annotation')));
   return {
     tags,
     buildArgs: parseKeyValues(values.list('build-arg'), '--build-arg', env),
@@ -70,7 +91,44 @@ export function parseBuildOptions(
     addHosts: values.list('add-host').map(parseAddHost),
     platform: parsePlatform(values.string('platform')),
     buildContexts: parseBuildContexts(values.list('build-context')),
+    ...remoteCacheOptions(values, env),
+    ...runLimits(values),
+    ...(annotations === undefined ? {} : { annotations }),
     ...(target === undefined ? {} : { target }),
+  };
+}
+
+function runLimits(values: OptionValues): Pick<BuildOptions, 'shmSize' | 'ulimits'> {
+  const shmSize = parseShmSize(values.string('shm-size'));
+  const ulimits = parseUlimits(values.list('ulimit'));
+  return {
+    ...(shmSize === undefined ? {} : { shmSize }),
+    ...(ulimits.length === 0 ? {} : { ulimits }),
+  };
+}
+
+function optionalAnnotations(annotations: ImageAnnotations): ImageAnnotations | undefined {
+  return hasAnnotations(annotations) ? annotations : undefined;
+}
+
+function remoteCacheOptions(
+  values: OptionValues,
+  env: Readonly<Record<string, string | undefined>>,
+): Pick<BuildOptions, 'cacheTo' | 'cacheFrom'> {
+  const cacheTo = values.list('cache-to').map(parseCacheTo);
+  // BuildKit's spelling of an inline cache export, still used by many CI set-ups.
+  const inlineArg = parseKeyValues(values.list('build-arg'), '--build-arg', env).get(
+    'BUILDKIT_INLINE_CACHE',
+  );
+  if (
+    (inlineArg === '1' || inlineArg === 'true') &&
+    !cacheTo.some((spec) => spec.type === 'inline')
+  )
+    cacheTo.push({ type: 'inline' });
+  const cacheFrom = values.list('cache-from').map(parseCacheFrom);
+  return {
+    ...(cacheTo.length === 0 ? {} : { cacheTo }),
+    ...(cacheFrom.length === 0 ? {} : { cacheFrom }),
   };
 }
 
@@ -104,6 +162,8 @@ export interface OutputSpec {
   /** oci/docker only: false writes an OCI layout directory instead of a tar. */
   readonly tar: boolean;
   readonly ociMediaTypes?: boolean;
+  /** `annotation[-TYPE].KEY=VALUE` options (image, oci and docker outputs). */
+  readonly annotations?: ImageAnnotations;
 }
 
 export interface SecretSpec {
@@ -178,8 +238,12 @@ export function parseOutput(text: string): OutputSpec {
     'tar',
     'oci-mediatypes',
   ]);
-  for (const key of options.keys()) {
-    if (!known.has(key)) throw usage(`invalid --output option "${key}" in "${text}"`);
+  let annotations = NO_ANNOTATIONS;
+  for (const [key, value] of options) {
+    if (known.has(key)) continue;
+    const added = addOutputAnnotation(annotations, key, value);
+    if (added === undefined) throw usage(`invalid --output option "${key}" in "${text}"`);
+    annotations = added;
   }
   const compression = options.get('compression') ?? 'gzip';
   if (!(COMPRESSIONS as readonly string[]).includes(compression)) {
@@ -201,6 +265,7 @@ export function parseOutput(text: string): OutputSpec {
     tar: parseBooleanOption(options.get('tar'), 'tar') ?? true,
     ...(dest === undefined ? {} : { dest }),
     ...(level === undefined ? {} : { compressionLevel: level }),
+    ...(hasAnnotations(annotations) ? { annotations } : {}),
     ...(ociMediaTypes === undefined
       ? {}
       : { ociMediaTypes: parseBooleanOption(ociMediaTypes, 'oci-mediatypes') ?? true }),

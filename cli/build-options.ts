@@ -17,6 +17,14 @@ export interface BuildRequest extends BuildOptions {
   readonly metadataFile?: string;
   readonly maxParallelism?: number;
   readonly root?: string;
+  /** `--builder`: a remote builder's address or name (docs/remote-builders.md). */
+  readonly builder?: string;
+  /** The flags as given, by name: what a remote build sends the builder. */
+  readonly flagValues: {
+    readonly lists: ReadonlyMap<string, readonly string[]>;
+    readonly strings: ReadonlyMap<string, string>;
+    readonly booleans: ReadonlyMap<string, boolean>;
+  };
 }
 
 export const BUILD_FLAGS: readonly FlagSpec[] = [
@@ -41,6 +49,20 @@ export const BUILD_FLAGS: readonly FlagSpec[] = [
     value: 'NAME=VALUE',
     description:
       'Additional build context: a directory, docker-image://REF, oci-layout://DIR[:TAG], or a git or https URL; replaces the stage or image NAME',
+  },
+  {
+    name: 'cache-to',
+    type: 'list',
+    value: 'SPEC',
+    description:
+      'Cache export destination (type=registry,ref=REF | type=local,dest=DIR | type=inline)[,mode=min|max][,compression=…][,image-manifest=…][,ignore-error=true]',
+  },
+  {
+    name: 'cache-from',
+    type: 'list',
+    value: 'SPEC',
+    description:
+      'Cache import source (REF, type=registry,ref=REF or type=local,src=DIR[,digest=…])',
   },
   {
     name: 'target',
@@ -72,7 +94,7 @@ export const BUILD_FLAGS: readonly FlagSpec[] = [
     type: 'list',
     value: 'SPEC',
     description:
-      'Output destination (type=docker|oci|local|tar|image[,dest=…][,name=…][,push=true][,compression=gzip|zstd|uncompressed][,compression-level=N][,tar=false])',
+      'Output destination (type=docker|oci|local|tar|image[,dest=…][,name=…][,push=true][,compression=gzip|zstd|uncompressed][,compression-level=N][,tar=false][,annotation[-TYPE].KEY=VALUE])',
   },
   { name: 'push', type: 'boolean', description: 'Shorthand for --output=type=image,push=true' },
   {
@@ -88,6 +110,13 @@ export const BUILD_FLAGS: readonly FlagSpec[] = [
     description: 'Write build result metadata to a file',
   },
   { name: 'label', type: 'list', value: 'KEY=VALUE', description: 'Set metadata for an image' },
+  {
+    name: 'annotation',
+    type: 'list',
+    value: '[TYPE:]KEY=VALUE',
+    description:
+      'Add an annotation to the image (TYPE manifest, the default, or manifest-descriptor; [linux/amd64] may follow TYPE)',
+  },
   {
     name: 'secret',
     type: 'list',
@@ -133,6 +162,25 @@ export const BUILD_FLAGS: readonly FlagSpec[] = [
     value: 'N',
     description:
       'How many steps use the CPU at once; idle RUN steps lend their slot (default: number of CPUs)',
+  },
+  {
+    name: 'shm-size',
+    type: 'string',
+    value: 'BYTES',
+    description: 'Size of /dev/shm in RUN steps, e.g. 128m (default 64m)',
+  },
+  {
+    name: 'ulimit',
+    type: 'list',
+    value: 'NAME=SOFT[:HARD]',
+    description: 'Resource limit of RUN steps, e.g. nofile=1024:2048 (-1: unlimited)',
+  },
+  {
+    name: 'builder',
+    type: 'string',
+    value: 'ADDR|NAME',
+    description:
+      'Build on a remote builder (tbuild serve --grpc): tcp://HOST:PORT, unix:///PATH or a name from tbuild builder ls (default $TBUILD_BUILDER, else the one in use)',
   },
   ROOT_FLAG,
   HELP_FLAG,
@@ -181,6 +229,7 @@ export function parseBuildRequest(
   const iidfile = string('iidfile');
   const metadataFile = string('metadata-file');
   const root = string('root');
+  const builder = string('builder');
   // buildx passes SOURCE_DATE_EPOCH from the environment as a build arg.
   const epoch = env['SOURCE_DATE_EPOCH'];
   const buildArgs =
@@ -198,5 +247,7 @@ export function parseBuildRequest(
     ...(metadataFile === undefined ? {} : { metadataFile }),
     ...(maxParallelism === undefined ? {} : { maxParallelism }),
     ...(root === undefined ? {} : { root }),
+    ...(builder === undefined ? {} : { builder }),
+    flagValues: { lists: flags.lists, strings: flags.strings, booleans: flags.booleans },
   };
 }

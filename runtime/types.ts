@@ -55,9 +55,10 @@ export type SandboxMount =
     };
 
 /**
- * `default`: outbound access as BuildKit's default gives; tbuild shares the host's
- * network namespace (see docs/runtime.md for why). `none`: a new network namespace
- * with only `lo`, up. `host`: the host's namespace and its resolv.conf unchanged.
+ * `default`: a network namespace of the step's own with `eth0`, behind the host's NAT:
+ * outbound access and DNS, nothing of the host's own (docs/runtime.md "Network").
+ * `none`: a new network namespace with only `lo`, up. `host`: the host's namespace and
+ * its resolv.conf unchanged.
  */
 export type NetworkMode = 'default' | 'none' | 'host';
 
@@ -89,6 +90,14 @@ export interface RunSpec {
   /** Extra /etc/hosts entries (`--add-host`). */
   readonly extraHosts?: readonly { readonly host: string; readonly ip: string }[];
   readonly limits?: ResourceLimits;
+  /** Bytes of the step's /dev/shm tmpfs; default 64 MiB, as Docker. */
+  readonly shmSize?: number;
+  /** setrlimit for the command, by name (`nofile`, `core`…; see rlimits.ts); -1 is unlimited. */
+  readonly ulimits?: readonly {
+    readonly name: string;
+    readonly soft: number;
+    readonly hard: number;
+  }[];
 }
 
 export interface RunOptions {
@@ -148,6 +157,8 @@ export interface RunResult {
  */
 export interface Executor {
   run(spec: RunSpec, options: RunOptions): Promise<RunResult>;
+  /** Releases what the executor keeps for its steps (the default network's host side). */
+  close?(): Promise<void>;
 }
 
 export interface SandboxExecutorOptions {
@@ -156,4 +167,10 @@ export interface SandboxExecutorOptions {
   readonly logger?: Logger;
   /** The host resolv.conf to derive the sandbox's from. Default /etc/resolv.conf. */
   readonly hostResolvConf?: string;
+  /**
+   * Where the default network keeps its per-namespace lock (runtime/network/). Machine-wide
+   * on purpose: every tbuild process of a network namespace shares one nftables table.
+   * Default /run/tbuild/network.
+   */
+  readonly networkStateDir?: string;
 }

@@ -26,6 +26,9 @@ export function validateSpec(spec: RunSpec): void {
       throw invalid(`unknown cache sharing mode ${mount.sharing as string}`);
     }
   }
+  if (spec.shmSize !== undefined && !(Number.isSafeInteger(spec.shmSize) && spec.shmSize > 0)) {
+    throw invalid(`the /dev/shm size must be a positive number of bytes: ${String(spec.shmSize)}`);
+  }
   const limits = spec.limits;
   if (limits !== undefined) {
     if (!isCount(limits.memoryBytes) || !isCount(limits.pids) || !isCount(limits.cpus)) {

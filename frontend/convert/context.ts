@@ -1,4 +1,4 @@
-import type { NetworkMode, Platform, VertexMeta } from '../../solver/ir/index.js';
+import type { ExecOp, NetworkMode, Platform, VertexMeta } from '../../solver/ir/index.js';
 import { expandWord, expandWords } from '../shell/index.js';
 import type { SourceText } from './errors.js';
 import type { Entitlement } from './types.js';
@@ -17,6 +17,8 @@ export interface LowerContext {
   readonly noCache: boolean;
   readonly network: NetworkMode;
   readonly extraHosts: readonly string[];
+  /** The build's `--shm-size` and `--ulimit`, for every RUN (absent: the sandbox's defaults). */
+  readonly runLimits: Pick<ExecOp, 'shmSize' | 'ulimits'>;
   readonly entitlements: ReadonlySet<Entitlement>;
   /** Absolute context paths read by COPY, ADD and bind mounts (`/` = all). */
   readonly contextPaths: Set<string>;

@@ -96,6 +96,26 @@ describe('lowerDockerfile identities', () => {
     ]);
   });
 
+  it('gives every RUN the build --shm-size and --ulimit, which change the step', async () => {
+    const text = 'FROM busybox\nRUN a\nRUN b\n';
+    const plain = await lower(text);
+    const limited = await lower(text, {
+      shmSize: 128 * 1024 * 1024,
+      ulimits: [{ name: 'nofile', soft: 1024, hard: 2048 }],
+    });
+    const runs = vertices(limited.root).flatMap((vertex) =>
+      vertex.op.kind === 'exec' ? [vertex.op] : [],
+    );
+    expect(runs.map((op) => [op.shmSize, op.ulimits])).toEqual([
+      [134217728, [{ name: 'nofile', soft: 1024, hard: 2048 }]],
+      [134217728, [{ name: 'nofile', soft: 1024, hard: 2048 }]],
+    ]);
+    expect(limited.root?.digest).not.toBe(plain.root?.digest);
+    const plainOp = plain.root?.op;
+    expect(plainOp?.kind === 'exec' && 'shmSize' in plainOp).toBe(false);
+    expect(plainOp?.kind === 'exec' && 'ulimits' in plainOp).toBe(false);
+  });
+
   it('keeps proxy args out of env and history but gives them to RUN', async () => {
     const result = await lower('FROM busybox\nRUN apk add curl\n', {
       buildArgs: new Map([['HTTPS_PROXY', 'http://proxy:3128']]),

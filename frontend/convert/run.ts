@@ -95,6 +95,7 @@ export function dispatchRun(
     security: instruction.security ?? 'sandbox',
     platform: state.platform ?? ctx.platform,
     extraHosts: ctx.extraHosts,
+    ...ctx.runLimits,
     mounts,
     ...(ctx.proxyEnv.length === 0 ? {} : { proxyEnv: ctx.proxyEnv }),
     ...(ctx.session !== undefined && mounts.some(isSessionMount) ? { session: ctx.session } : {}),

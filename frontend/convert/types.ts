@@ -1,6 +1,7 @@
 import type { Logger } from '../../core/index.js';
-import type { NetworkMode, Platform, Vertex } from '../../solver/ir/index.js';
+import type { NetworkMode, Platform, Ulimit, Vertex } from '../../solver/ir/index.js';
 import type { ImageConfig } from '../../core/index.js';
+import type { Linter } from '../checks/index.js';
 import type { LoweredImageConfig } from './image.js';
 
 /** What the frontend learns about a base image before lowering a stage on it. */
@@ -66,6 +67,10 @@ export interface LowerOptions {
   readonly network?: NetworkMode;
   /** `host:ip` entries added to every RUN's /etc/hosts (`--add-host`). */
   readonly extraHosts?: readonly string[];
+  /** Bytes of every RUN's /dev/shm (`--shm-size`); default Docker's 64 MiB. */
+  readonly shmSize?: number;
+  /** Resource limits of every RUN (`--ulimit`), sorted by name. */
+  readonly ulimits?: readonly Ulimit[];
   /**
    * What the build's user allowed beyond the sandbox (buildx `--allow`): without
    * `network.host`, `RUN --network=host` is refused; without `security.insecure`,
@@ -74,6 +79,13 @@ export interface LowerOptions {
   readonly entitlements?: readonly Entitlement[];
   readonly signal: AbortSignal;
   readonly logger?: Logger;
+  /**
+   * Build checks (frontend/checks): the parse and FROM checks run over every
+   * stage, the dispatch checks over the stages lowered. Absent: no checks.
+   */
+  readonly linter?: Linter;
+  /** Lower every stage, not only those the target needs (`--call=check` without --target). */
+  readonly allStages?: boolean;
 }
 
 /** BuildKit's entitlements a Dockerfile may ask for (`--allow`). */

@@ -88,6 +88,10 @@ export interface ExecOp {
   readonly platform: Platform;
   /** `host:ip` pairs from --add-host. */
   readonly extraHosts: readonly string[];
+  /** Bytes of /dev/shm (`--shm-size`, BuildKit's Meta.ShmSize); absent: 64 MiB, as Docker. */
+  readonly shmSize?: number;
+  /** Resource limits of the command (`--ulimit`, BuildKit's Meta.Ulimit), sorted by name. */
+  readonly ulimits?: readonly Ulimit[];
   /**
    * Proxy build args (`HTTP_PROXY=…`, …) added to the environment when the
    * command runs. Absent when none are set. Like BuildKit's proxy_env, they are
@@ -102,6 +106,13 @@ export interface ExecOp {
   readonly session?: string;
   /** The root mount is `{ type: 'bind', target: '/', input: 0, output: true }`. */
   readonly mounts: readonly Mount[];
+}
+
+/** A Linux resource limit by its docker name (`nofile`, `core`…); -1 is unlimited. */
+export interface Ulimit {
+  readonly name: string;
+  readonly soft: number;
+  readonly hard: number;
 }
 
 export type Mount = BindMount | CacheMount | TmpfsMount | SecretMount | SshMount;

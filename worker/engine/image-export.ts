@@ -37,6 +37,8 @@ interface LayerOptions extends LayerSettings {
 
 export interface ImageExportOptions extends LayerOptions {
   readonly ociMediaTypes: boolean;
+  /** The manifest's annotations (`--annotation`). */
+  readonly annotations?: Readonly<Record<string, string>>;
   /** Settles when a layer being made ahead of export is done (LayerPrefetcher). */
   readonly madeAhead?: (snapshot: string) => Promise<void>;
 }
@@ -88,6 +90,7 @@ export async function exportImage(
     config: configBytes,
     layers: layers.map((layer) => withMediaType(layer.descriptor, options.ociMediaTypes)),
     ociMediaTypes: options.ociMediaTypes,
+    ...(options.annotations === undefined ? {} : { annotations: options.annotations }),
   });
   await options.store.content.writeBuffer(configBlob.bytes, {
     signal: options.signal,

@@ -1,6 +1,6 @@
 import type { ArchiveSink } from './archive-sink.js';
 import { blobPath, type ImageBundle } from './image-bundle.js';
-import { writeOciLayout } from './oci-layout.js';
+import { writeOciLayout, type LayoutOptions } from './oci-layout.js';
 
 /**
  * A `docker load` archive: the OCI layout plus the legacy `manifest.json`
@@ -11,7 +11,7 @@ import { writeOciLayout } from './oci-layout.js';
 export async function writeDockerArchive(
   bundle: ImageBundle,
   sink: ArchiveSink,
-  options: { readonly names: readonly string[] },
+  options: LayoutOptions,
 ): Promise<void> {
   await writeOciLayout(bundle, sink, options);
   const manifest = [

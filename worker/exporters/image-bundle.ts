@@ -39,6 +39,8 @@ export function buildManifest(options: {
   readonly config: Buffer;
   readonly layers: readonly Descriptor[];
   readonly ociMediaTypes: boolean;
+  /** The manifest's `annotations` (`--annotation`); none: the field is left out. */
+  readonly annotations?: Readonly<Record<string, string>>;
 }): { manifest: SerializedBlob; config: SerializedBlob } {
   const configMediaType = options.ociMediaTypes ? MEDIA_TYPES.ociConfig : MEDIA_TYPES.dockerConfig;
   const config: SerializedBlob = {
@@ -57,6 +59,10 @@ export function buildManifest(options: {
     mediaType: manifestMediaType,
     config: config.descriptor,
     layers: options.layers,
+    // Canonical JSON sorts the keys: the same annotations always give the same digest.
+    ...(options.annotations === undefined || Object.keys(options.annotations).length === 0
+      ? {}
+      : { annotations: options.annotations }),
   });
   return { manifest, config };
 }

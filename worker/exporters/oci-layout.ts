@@ -5,6 +5,8 @@ import { blobPath, serializeBlob, type ImageBundle } from './image-bundle.js';
 export interface LayoutOptions {
   /** Image names, e.g. `docker.io/library/app:1`; each becomes an index entry. */
   readonly names: readonly string[];
+  /** Annotations of each index entry, the manifest's descriptor (`--annotation manifest-descriptor:…`). */
+  readonly descriptorAnnotations?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -23,17 +25,21 @@ export async function writeOciLayout(
   const index = serializeBlob(MEDIA_TYPES.ociIndex, {
     schemaVersion: 2,
     mediaType: MEDIA_TYPES.ociIndex,
-    manifests: entries.map((name) => ({
-      ...bundle.manifest.descriptor,
-      ...(name === undefined
-        ? {}
-        : {
-            annotations: {
+    manifests: entries.map((name) => {
+      const annotations = {
+        ...options.descriptorAnnotations,
+        ...(name === undefined
+          ? {}
+          : {
               'io.containerd.image.name': name,
               'org.opencontainers.image.ref.name': tagOf(name),
-            },
-          }),
-    })),
+            }),
+      };
+      return {
+        ...bundle.manifest.descriptor,
+        ...(Object.keys(annotations).length === 0 ? {} : { annotations }),
+      };
+    }),
   });
   await sink.file('index.json', index.bytes);
 }

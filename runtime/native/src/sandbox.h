@@ -69,6 +69,7 @@ struct sandbox_config {
   int ncgroup_procs;
   int cgroup_ns;
   const char *cgroup_clone; /* a v2 cgroup dir PID 1 is cloned into (CLONE_INTO_CGROUP), or NULL */
+  unsigned long long shm_size; /* bytes of /dev/shm; 0: Docker's 64 MiB */
 };
 
 int parse_config(int fd, struct sandbox_config *config);

@@ -15,7 +15,7 @@ enum {
   T_MOUNT = 10, /* kind \n source \n dest \n ro \n uid \n gid \n mode \n [data] */
   T_ARG = 20, T_ENV, T_CWD, T_UID, T_GID, T_GROUP, T_HOSTNAME, T_NETWORK,
   T_HOSTS, T_RESOLV, T_SECCOMP, T_RLIMIT, T_CGROUP_PROCS, T_CGROUP_NS, T_CGROUP_CLONE,
-  T_LAYER_DIR,
+  T_LAYER_DIR, T_SHM_SIZE,
 };
 
 static uint8_t *read_all(int fd, size_t *length) {
@@ -97,6 +97,7 @@ int parse_config(int fd, struct sandbox_config *c) {
       case T_WORK: c->work = value; break;
       case T_ROOTFS: c->rootfs = value; break;
       case T_LAYER_DIR: c->layer_dir = value; break;
+      case T_SHM_SIZE: c->shm_size = strtoull(value, NULL, 10); break;
       case T_MOUNT: {
         struct sandbox_mount *m = &c->mounts[c->nmounts++];
         char *cursor = value;

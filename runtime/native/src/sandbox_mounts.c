@@ -135,7 +135,7 @@ static void secret_at(const struct sandbox_mount *m) {
   close(mntfd);
 }
 
-static void setup_dev(void) {
+static void setup_dev(const struct sandbox_config *c) {
   mount_at("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k", 1);
   static const char *nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
   for (size_t i = 0; i < sizeof nodes / sizeof *nodes; i++) {
@@ -154,7 +154,9 @@ static void setup_dev(void) {
   close(dev);
   mount_at("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
            "newinstance,ptmxmode=0666,mode=0620,gid=5", 1);
-  mount_at("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, "mode=1777,size=65536k", 1);
+  char shm[64] = "mode=1777,size=65536k";
+  if (c->shm_size > 0) snprintf(shm, sizeof shm, "mode=1777,size=%llu", c->shm_size);
+  mount_at("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, shm, 1);
   mount_at("mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL, 1);
 }
 
@@ -221,7 +223,7 @@ void setup_rootfs(const struct sandbox_config *c) {
   if (rootfd < 0) die("mount", "open rootfs");
 
   mount_at("proc", "/proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL, 1);
-  setup_dev();
+  setup_dev(c);
   setup_sys(c);
   for (int i = 0; i < c->nmounts; i++) {
     const struct sandbox_mount *m = &c->mounts[i];

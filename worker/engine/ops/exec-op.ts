@@ -107,6 +107,8 @@ export function execOp(vertex: Vertex, op: ExecOp, context: OpContext): SolverOp
                   },
                   network: op.network,
                   extraHosts: op.extraHosts.map(parseExtraHost),
+                  ...(op.shmSize === undefined ? {} : { shmSize: op.shmSize }),
+                  ...(op.ulimits === undefined ? {} : { ulimits: op.ulimits }),
                 },
                 {
                   signal: job.signal,
