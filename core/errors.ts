@@ -82,6 +82,14 @@ export const ERROR_CATALOG = {
     errorClass: 'InvalidArgument',
     summary: 'A platform string is malformed or not supported.',
   },
+  TB_DOCKERFILE_CHECK: {
+    errorClass: 'FailedPrecondition',
+    summary: 'Build checks found warnings and `# check=error=true` makes them fail the build.',
+  },
+  TB_DOCKERFILE_CHECK_OPTIONS: {
+    errorClass: 'InvalidArgument',
+    summary: 'A `# check=` directive or BUILDKIT_DOCKERFILE_CHECK build arg is malformed.',
+  },
   TB_DOCKERIGNORE: {
     errorClass: 'InvalidArgument',
     summary: 'A .dockerignore pattern is invalid.',

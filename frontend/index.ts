@@ -32,3 +32,23 @@ export {
   type IgnoreMatcher,
   type IgnoreRule,
 } from './dockerignore/index.js';
+export {
+  ALL_RULES,
+  CHECK_BUILD_ARG,
+  checkOptionsFor,
+  formatWarningShort,
+  Linter,
+  parseCheckOptions,
+  RULES,
+  syntaxWarning,
+  type CheckOptions,
+  type CheckRule,
+  type CheckWarning,
+} from './checks/index.js';
+export {
+  listTargets,
+  outlineTarget,
+  type Outline,
+  type OutlineOptions,
+  type TargetList,
+} from './describe/index.js';

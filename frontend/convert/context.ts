@@ -1,6 +1,7 @@
 import type { ExecOp, NetworkMode, Platform, VertexMeta } from '../../solver/ir/index.js';
 import { expandWord, expandWords } from '../shell/index.js';
 import type { SourceText } from './errors.js';
+import type { DispatchChecks } from '../checks/index.js';
 import type { Entitlement } from './types.js';
 import { envGet, type StageState } from './state.js';
 
@@ -27,18 +28,31 @@ export interface LowerContext {
   readonly warnings: string[];
   /** The build session (LowerOptions.session), for RUN steps with secret or ssh mounts. */
   readonly session?: string;
+  /** Build checks run while dispatching (LowerOptions.linter); absent: none. */
+  readonly checks?: DispatchChecks;
+  /** Names the current instruction's expansions looked up and did not find (UndefinedVar). */
+  readonly missing: Set<string>;
 }
 
-export function stateLookup(state: StageState): (name: string) => string | undefined {
-  return (name) => envGet(state.env, name);
+/** The stage's variables; a name not found is noted for the UndefinedVar check. */
+export function stateLookup(
+  ctx: LowerContext,
+  state: StageState,
+): (name: string) => string | undefined {
+  return (name) => {
+    const value = envGet(state.env, name);
+    if (value === undefined) ctx.missing.add(name);
+    return value;
+  };
 }
 
 export function expandIn(ctx: LowerContext, state: StageState, word: string): string {
-  return expandWord(word, stateLookup(state), { escape: ctx.escape });
+  return expandWord(word, stateLookup(ctx, state), { escape: ctx.escape });
 }
 
+/** EXPOSE's words: BuildKit expands them without noting unset names, so no UndefinedVar. */
 export function expandListIn(ctx: LowerContext, state: StageState, text: string): string[] {
-  return expandWords(text, stateLookup(state), { escape: ctx.escape });
+  return expandWords(text, (name) => envGet(state.env, name), { escape: ctx.escape });
 }
 
 /** `[name i/n] COMMAND …`, as BuildKit's prefixCommand; advances the stage's step counter. */

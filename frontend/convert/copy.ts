@@ -175,7 +175,7 @@ export function dispatchCopy(
   instruction.heredocs.forEach((doc) => {
     history.push(`<<${doc.name}`);
     const data = doc.expand
-      ? expandHeredoc(chompHeredoc(doc), stateLookup(state))
+      ? expandHeredoc(chompHeredoc(doc), stateLookup(ctx, state))
       : chompHeredoc(doc);
     const file = planNode(
       {

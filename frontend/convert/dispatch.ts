@@ -1,5 +1,6 @@
 import type { Instruction, WorkdirInstruction } from '../dockerfile/index.js';
 import { dispatchConfigInstruction } from './config-instructions.js';
+import { checkView, readsContext } from './check-view.js';
 import { commitHistory, expandIn, stepName, vertexMeta, type LowerContext } from './context.js';
 import { dispatchCopy } from './copy.js';
 import { lowerError, withSource } from './errors.js';
@@ -32,6 +33,7 @@ export function countSteps(state: StageState): number {
 /** Starts a stage from its base: another stage's result, an image, or scratch. */
 export function initStage(ctx: LowerContext, state: StageState): void {
   const platform = state.platform ?? ctx.platform;
+  ctx.checks?.startStage(state, state.base);
   if (state.base !== undefined) {
     const base = state.base;
     state.fs = base.fs;
@@ -110,6 +112,11 @@ export function dispatchStage(ctx: LowerContext, state: StageState): void {
           );
         }
       }
+      const checks = ctx.checks;
+      const view = checks === undefined ? undefined : checkView(ctx, state);
+      if (checks !== undefined && view !== undefined)
+        checks.instruction(state, view, instruction, readsContext(command));
+      ctx.missing.clear();
       switch (instruction.kind) {
         case 'RUN':
           dispatchRun(ctx, state, command, instruction);
@@ -129,6 +136,8 @@ export function dispatchStage(ctx: LowerContext, state: StageState): void {
         default:
           dispatchConfigInstruction(ctx, state, instruction);
       }
+      if (checks !== undefined && view !== undefined)
+        checks.undefinedVariables(view, instruction.range, ctx.missing);
     } catch (error) {
       throw withSource(error, ctx.text, instruction.range);
     }

@@ -1,7 +1,12 @@
 import path from 'node:path/posix';
 import { throwIfAborted } from '../../core/index.js';
 import type { ParsedDockerfile } from '../dockerfile/index.js';
-import { DispatchChecks, ignoredByDockerignore, runFromChecks, runParseChecks } from '../checks/index.js';
+import {
+  DispatchChecks,
+  ignoredByDockerignore,
+  runFromChecks,
+  runParseChecks,
+} from '../checks/index.js';
 import { expandWord } from '../shell/index.js';
 import { vertexMeta, type LowerContext } from './context.js';
 import { countSteps, dispatchStage, initStage } from './dispatch.js';

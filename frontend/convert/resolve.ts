@@ -17,17 +17,17 @@ export interface ResolveContext {
 }
 
 /**
- * Resolves the base images of the stages the target needs (in parallel, each
+ * Resolves the base images of the stages the targets need (in parallel, each
  * image once) and splices in their ONBUILD triggers. Triggers may read other
  * stages or images, so this repeats until no new stage becomes reachable.
  */
 export async function resolveStages(
   ctx: ResolveContext,
-  target: StageState,
+  targets: readonly StageState[],
 ): Promise<Set<StageState>> {
   const cache = new Map<string, Promise<ResolvedImage>>();
   for (;;) {
-    const reachable = reachableStages(target);
+    const reachable = new Set(targets.flatMap((target) => [...reachableStages(target)]));
     await Promise.all(
       [...reachable]
         .filter((state) => state.base === undefined && state.resolved === undefined)

@@ -66,22 +66,11 @@ function parseWhole(text: string, file: string): ParsedDockerfile {
   });
   const globalArgs: ArgInstruction[] = [];
   const stages: { from: FromInstruction; instructions: Instruction[] }[] = [];
-  const stageNames = new Map<string, number>();
   for (const line of lines) {
     const where = locate(file, rawLines, line.startLine, line.endLine);
     const instruction = parseLogicalLine(line, where, directives.escape);
     if (instruction.kind === 'FROM') {
-      if (instruction.alias !== undefined) {
-        const previous = stageNames.get(instruction.alias);
-        if (previous !== undefined) {
-          throw dockerfileError(
-            'TB_DOCKERFILE_STAGE',
-            where,
-            `duplicate stage name "${instruction.alias}" (first defined on line ${String(previous)})`,
-          );
-        }
-        stageNames.set(instruction.alias, line.startLine);
-      }
+      // A stage name used twice is refused by the lowering, after the DuplicateStageName check.
       stages.push({ from: instruction, instructions: [] });
       continue;
     }
