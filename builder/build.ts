@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import {
+  canonicalJson,
   TbuildError,
   toTbuildError,
-  type Descriptor,
   type ProgressEvent,
   type ProgressSink,
 } from '../core/index.js';
@@ -18,28 +18,21 @@ import {
 } from '../frontend/index.js';
 import { isStaleResult, topologicalOrder } from '../solver/index.js';
 import {
-  INLINE_CACHE_FIELD,
+  exportImage,
   SCRATCH,
   type Engine,
+  type ImageBundle,
+  type LayerSettings,
   type LayersAhead,
   type PushResult,
-  type StoredImage,
   type WorkerRef,
 } from '../worker/index.js';
 import type { BuildInputs } from './inputs.js';
 import type { BuildOptions, OutputSpec } from './options.js';
 import { mergeAnnotations } from './annotations.js';
 import { ExportStep } from './export-progress.js';
-import { BuildCaches } from './build-cache.js';
 import { openNamedContexts } from './named-contexts.js';
 import { exportStepName, writeOutput } from './outputs.js';
-import {
-  layerSettings,
-  needsBlobs,
-  outputManifest,
-  plannedManifest,
-  ResultImage,
-} from './result-image.js';
 
 /** One build: what to build, from what, and where its progress goes. */
 export interface BuildJob {
@@ -60,10 +53,8 @@ export interface BuildJob {
 }
 
 export interface BuildResult {
-  /** The image in the local store: config (its digest is the image ID) and layers. */
-  readonly image: StoredImage;
-  /** The first manifest an output wrote (push, oci, docker); none for the local store alone. */
-  readonly manifest?: Descriptor;
+  /** The image as exported (config, manifest, layers) for the first output, or the image store. */
+  readonly image: ImageBundle;
   /** Names given with -t, as the image store holds them. */
   readonly names: readonly string[];
   /** What each push sent (one per pushed name). */
@@ -94,45 +85,24 @@ export async function runBuild(job: BuildJob): Promise<BuildResult> {
     lowered = await lower(job, session, named.contexts);
     for (const warning of lowered.warnings) job.progress(warningEvent(warning));
     const outputs = effectiveOutputs(options);
-    // Layers of the image to export are made while the steps run (LayerPrefetcher): their
-    // blobs when an output needs the bytes, else only their diffIDs (the local store's image).
-    const blobOutput = outputs.find(needsBlobs);
+    // Layers of the image to export are made while the steps run (LayerPrefetcher).
     if (lowered.root !== undefined)
       layersAhead = engine.makeLayersAhead(
         lowered.root,
-        layerSettings(blobOutput ?? outputs[0], sourceDateEpoch(options)),
-        { blobs: blobOutput !== undefined },
+        layerSettings(outputs[0], sourceDateEpoch(options)),
       );
     const build = lowered;
     const ahead = layersAhead;
-    // --cache-from is read before the solve (lazily: records only), --cache-to written after the outputs.
-    const epoch = sourceDateEpoch(options);
-    const caches = new BuildCaches({
-      engine,
-      progress: job.progress,
-      signal,
-      session,
-      cacheFrom: options.cacheFrom ?? [],
-      cacheTo: options.cacheTo ?? [],
-      ...(epoch === undefined ? {} : { sourceDateEpoch: epoch }),
-    });
-    await caches.importAll();
     const solveAndExport = async (): Promise<BuildResult> => {
-      const fallbackCache = caches.fallback();
-      const solved: WorkerRef =
+      const result: WorkerRef =
         build.root === undefined
           ? SCRATCH
           : await engine.solver.solve(build.root, {
               signal,
               progress: job.progress,
               noCache: options.noCache,
-              onKey: caches.onKey,
-              ...(fallbackCache === undefined ? {} : { fallbackCache }),
             });
-      const result = await caches.local(solved, build.root);
-      const exported = await exportOutputs(job, session, result, build, ahead, caches);
-      await caches.exportAll(build.root);
-      return exported;
+      return exportOutputs(job, session, result, build, ahead);
     };
     try {
       return await solveAndExport();
@@ -208,60 +178,60 @@ async function exportOutputs(
   result: WorkerRef,
   lowered: LoweredBuild,
   layersAhead: LayersAhead | undefined,
-  caches: BuildCaches,
 ): Promise<BuildResult> {
   const { engine, options, signal } = job;
   if (result.kind !== 'snapshot')
     throw new TbuildError('TB_INTERNAL', 'a build result must be a snapshot');
   const outputs = effectiveOutputs(options);
   const labels = Object.fromEntries(options.labels);
-  // An inline cache (--cache-to type=inline) rides in the image's config: the image's own steps.
-  const firstSettings = layerSettings(effectiveOutputs(options)[0], sourceDateEpoch(options));
-  const inline = caches.wantsInline
-    ? await caches.inlineValue(lowered.root, {
-        ...firstSettings,
-        ociMediaTypes: effectiveOutputs(options)[0]?.type !== 'docker',
-      })
-    : undefined;
   const config = {
     ...lowered.image,
-    ...(inline === undefined ? {} : { [INLINE_CACHE_FIELD]: inline }),
     config: {
       ...lowered.image.config,
       ...(options.labels.size > 0 ? { Labels: { ...lowered.image.config.Labels, ...labels } } : {}),
     },
   };
   const epoch = sourceDateEpoch(options);
-  const image = new ResultImage({
-    engine,
-    result,
-    config,
-    sourceDateEpoch: epoch,
-    manifest: plannedManifest(outputs, options, epoch),
-    layersAhead,
-    signal,
-  });
+  const bundles = new Map<string, ImageBundle>();
+  const bundleFor = async (output: OutputSpec | undefined): Promise<ImageBundle> => {
+    const settings = layerSettings(output, epoch);
+    const annotations = mergeAnnotations(output?.annotations, options.annotations);
+    // As BuildKit: descriptor annotations exist only in OCI's media types, so they switch to them.
+    const ociMediaTypes =
+      output?.ociMediaTypes ??
+      (output?.type !== 'docker' || Object.keys(annotations.manifestDescriptor).length > 0);
+    const key = `${settings.compression}/${String(settings.compressionLevel)}/${String(ociMediaTypes)}/${canonicalJson(annotations.manifest)}`;
+    let bundle = bundles.get(key);
+    if (bundle === undefined) {
+      bundle = await exportImage(result, config, {
+        ...settings,
+        store: engine.store,
+        pool: engine.pool,
+        ociMediaTypes,
+        annotations: annotations.manifest,
+        signal,
+        ...(layersAhead === undefined
+          ? {}
+          : { madeAhead: (snapshot: string) => layersAhead.ready(snapshot) }),
+      });
+      bundles.set(key, bundle);
+    }
+    return bundle;
+  };
   const pushed: PushResult[] = [];
   for (const [index, output] of outputs.entries()) {
     // Each output is a step of the progress, as buildx shows its exporters.
     const step = new ExportStep(job.progress, session, index, exportStepName(output));
     try {
-      // Layer blobs only for an output that sends the bytes; the local store keeps snapshots.
-      const exported =
+      const bundle =
         output.type === 'local' || output.type === 'tar'
-          ? undefined
-          : await step.task('exporting layers', async () => ({
-              stored: await image.stored(),
-              bundle: needsBlobs(output)
-                ? await image.manifest(outputManifest(output, options, epoch))
-                : undefined,
-            }));
+          ? await bundleFor(output)
+          : await step.task('exporting layers', () => bundleFor(output));
       const results = await writeOutput({
         output,
         engine,
         result,
-        ...(exported === undefined ? {} : { image: exported.stored }),
-        ...(exported?.bundle === undefined ? {} : { bundle: exported.bundle }),
+        bundle,
         names: options.tags,
         descriptorAnnotations: mergeAnnotations(output.annotations, options.annotations)
           .manifestDescriptor,
@@ -277,8 +247,8 @@ async function exportOutputs(
       throw error;
     }
   }
-  // The image (committed above), or the one -q and --iidfile name without an image output.
-  const stored = await image.stored();
+  // The first output's image (made above), or the image -q and --iidfile name without one.
+  const primary = await bundleFor(outputs[0]);
   if (outputs.length === 0) {
     job.progress(
       warningEvent(
@@ -286,12 +256,7 @@ async function exportOutputs(
       ),
     );
   }
-  return {
-    image: stored,
-    ...(image.firstManifest === undefined ? {} : { manifest: image.firstManifest }),
-    names: options.tags,
-    pushed,
-  };
+  return { image: primary, names: options.tags, pushed };
 }
 
 /** The outputs asked for; `-t` alone means the local image store. */
@@ -300,6 +265,16 @@ function effectiveOutputs(options: BuildOptions): OutputSpec[] {
   return options.tags.length > 0
     ? [{ type: 'image', names: [], push: false, compression: 'gzip', tar: true }]
     : [];
+}
+
+function layerSettings(output: OutputSpec | undefined, epoch: number | undefined): LayerSettings {
+  return {
+    compression: output?.compression ?? 'gzip',
+    ...(output?.compressionLevel === undefined
+      ? {}
+      : { compressionLevel: output.compressionLevel }),
+    ...(epoch === undefined ? {} : { sourceDateEpoch: epoch }),
+  };
 }
 
 function warningEvent(message: string): ProgressEvent {

@@ -17,14 +17,6 @@ export interface BuildRequest extends BuildOptions {
   readonly metadataFile?: string;
   readonly maxParallelism?: number;
   readonly root?: string;
-  /** `--builder`: a remote builder's address or name (docs/remote-builders.md). */
-  readonly builder?: string;
-  /** The flags as given, by name: what a remote build sends the builder. */
-  readonly flagValues: {
-    readonly lists: ReadonlyMap<string, readonly string[]>;
-    readonly strings: ReadonlyMap<string, string>;
-    readonly booleans: ReadonlyMap<string, boolean>;
-  };
 }
 
 export const BUILD_FLAGS: readonly FlagSpec[] = [
@@ -49,20 +41,6 @@ export const BUILD_FLAGS: readonly FlagSpec[] = [
     value: 'NAME=VALUE',
     description:
       'Additional build context: a directory, docker-image://REF, oci-layout://DIR[:TAG], or a git or https URL; replaces the stage or image NAME',
-  },
-  {
-    name: 'cache-to',
-    type: 'list',
-    value: 'SPEC',
-    description:
-      'Cache export destination (type=registry,ref=REF | type=local,dest=DIR | type=inline)[,mode=min|max][,compression=…][,image-manifest=…][,ignore-error=true]',
-  },
-  {
-    name: 'cache-from',
-    type: 'list',
-    value: 'SPEC',
-    description:
-      'Cache import source (REF, type=registry,ref=REF or type=local,src=DIR[,digest=…])',
   },
   {
     name: 'target',
@@ -175,13 +153,6 @@ export const BUILD_FLAGS: readonly FlagSpec[] = [
     value: 'NAME=SOFT[:HARD]',
     description: 'Resource limit of RUN steps, e.g. nofile=1024:2048 (-1: unlimited)',
   },
-  {
-    name: 'builder',
-    type: 'string',
-    value: 'ADDR|NAME',
-    description:
-      'Build on a remote builder (tbuild serve --grpc): tcp://HOST:PORT, unix:///PATH or a name from tbuild builder ls (default $TBUILD_BUILDER, else the one in use)',
-  },
   ROOT_FLAG,
   HELP_FLAG,
 ];
@@ -229,7 +200,6 @@ export function parseBuildRequest(
   const iidfile = string('iidfile');
   const metadataFile = string('metadata-file');
   const root = string('root');
-  const builder = string('builder');
   // buildx passes SOURCE_DATE_EPOCH from the environment as a build arg.
   const epoch = env['SOURCE_DATE_EPOCH'];
   const buildArgs =
@@ -247,7 +217,5 @@ export function parseBuildRequest(
     ...(metadataFile === undefined ? {} : { metadataFile }),
     ...(maxParallelism === undefined ? {} : { maxParallelism }),
     ...(root === undefined ? {} : { root }),
-    ...(builder === undefined ? {} : { builder }),
-    flagValues: { lists: flags.lists, strings: flags.strings, booleans: flags.booleans },
   };
 }
