@@ -1,6 +1,12 @@
 import path from 'node:path/posix';
 import { throwIfAborted } from '../../core/index.js';
 import type { ParsedDockerfile } from '../dockerfile/index.js';
+import {
+  DispatchChecks,
+  ignoredByDockerignore,
+  runFromChecks,
+  runParseChecks,
+} from '../checks/index.js';
 import { expandWord } from '../shell/index.js';
 import { vertexMeta, type LowerContext } from './context.js';
 import { countSteps, dispatchStage, initStage } from './dispatch.js';
@@ -13,6 +19,8 @@ import { addCommands, buildStageTable, checkCycles, resolveTarget } from './stag
 import type { StageState } from './state.js';
 import type { LoweredBuild, LoweredStage, LowerOptions, StageBase } from './types.js';
 import { wellFormedJson } from './well-formed.js';
+import { normalizeImageRef } from './image-ref.js';
+import { parsePlatform } from './platform.js';
 
 /**
  * Lowers a parsed Dockerfile to IR and an image config, as BuildKit's
@@ -50,6 +58,27 @@ export async function lowerDockerfile(
       }
     }
   }
+  if (options.linter !== undefined) {
+    runParseChecks(parsed, options.linter);
+    runFromChecks(
+      {
+        stages: parsed.stages,
+        globalArgs: parsed.globalArgs,
+        automaticArgs: new Map(automatic),
+        globalValues: globalArgs,
+        expand: (word, lookup) => expandWord(word, lookup, { escape }),
+        isImageRef: (ref) => succeeds(() => normalizeImageRef(ref)),
+        platformOf: (value) => {
+          try {
+            return parsePlatform(value);
+          } catch {
+            return undefined;
+          }
+        },
+      },
+      options.linter,
+    );
+  }
   const epochArg = buildArgs.get('SOURCE_DATE_EPOCH') ?? globalArgs.get('SOURCE_DATE_EPOCH');
   const epoch =
     options.sourceDateEpoch ??
@@ -70,7 +99,7 @@ export async function lowerDockerfile(
   const target = resolveTarget(table, options.target);
   const reachable = await resolveStages(
     { table, text, escape, resolver: options.resolver, platform, signal: options.signal },
-    target,
+    options.allStages === true ? table.fileStages : [target],
   );
   throwIfAborted(options.signal);
   if (table.states.length === 1) for (const state of table.states) state.displayName = '';
@@ -100,6 +129,15 @@ export async function lowerDockerfile(
       .map(([key, value]) => `${key}=${value}`),
     warnings: [],
     ...(options.session === undefined ? {} : { session: options.session }),
+    ...(options.linter === undefined
+      ? {}
+      : {
+          checks: new DispatchChecks(
+            options.linter,
+            ignoredByDockerignore(options.dockerignore ?? []),
+          ),
+        }),
+    missing: new Set(),
   };
   // Images named by --from come first: they read nothing, and stages read them.
   const order = [...table.states.filter((s) => s.fileIndex === undefined), ...table.fileStages];
@@ -138,6 +176,15 @@ export async function lowerDockerfile(
     target: target.fileIndex ?? 0,
     warnings: ctx.warnings,
   };
+}
+
+function succeeds(work: () => unknown): boolean {
+  try {
+    work();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function finalImage(

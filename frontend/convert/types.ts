@@ -1,6 +1,7 @@
 import type { Logger } from '../../core/index.js';
 import type { NetworkMode, Platform, Ulimit, Vertex } from '../../solver/ir/index.js';
 import type { ImageConfig } from '../../core/index.js';
+import type { Linter } from '../checks/index.js';
 import type { LoweredImageConfig } from './image.js';
 
 /** What the frontend learns about a base image before lowering a stage on it. */
@@ -78,6 +79,13 @@ export interface LowerOptions {
   readonly entitlements?: readonly Entitlement[];
   readonly signal: AbortSignal;
   readonly logger?: Logger;
+  /**
+   * Build checks (frontend/checks): the parse and FROM checks run over every
+   * stage, the dispatch checks over the stages lowered. Absent: no checks.
+   */
+  readonly linter?: Linter;
+  /** Lower every stage, not only those the target needs (`--call=check` without --target). */
+  readonly allStages?: boolean;
 }
 
 /** BuildKit's entitlements a Dockerfile may ask for (`--allow`). */
