@@ -156,6 +156,10 @@ export const ERROR_CATALOG = {
     errorClass: 'FailedPrecondition',
     summary: 'Resource limits were asked for but no usable cgroup hierarchy was found.',
   },
+  TB_RUNTIME_NETWORK: {
+    errorClass: 'FailedPrecondition',
+    summary: "A RUN step's default network (veth, NAT, nftables) could not be set up.",
+  },
   TB_LAYER_UNSAFE_PATH: {
     errorClass: 'PermissionDenied',
     summary: 'A layer tar entry would write outside the directory it is applied to.',

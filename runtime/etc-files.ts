@@ -12,25 +12,45 @@ export function hostsFile(
 
 const FALLBACK_NAMESERVERS = ['8.8.8.8', '8.8.4.4'];
 
+/** Where systemd-resolved lists the servers it forwards to, when /etc/resolv.conf names its stub. */
+export const SYSTEMD_RESOLVED_UPSTREAM = '/run/systemd/resolve/resolv.conf';
+
+const isLoopback = (ip: string): boolean => ip.startsWith('127.') || ip === '::1';
+
+function nameserversOf(file: string): string[] {
+  const servers: string[] = [];
+  for (const line of file.split('\n')) {
+    const match = /^\s*nameserver\s+(\S+)/.exec(line);
+    if (match?.[1] !== undefined) servers.push(match[1]);
+  }
+  return servers;
+}
+
 /**
- * The sandbox's resolv.conf (BuildKit util/resolvconf): the host's file as it is when
- * the step shares the host's network namespace (`host`, and `default`, which tbuild
- * implements as the host namespace); otherwise loopback nameservers are dropped
- * (they would point into the empty namespace), falling back to Google's servers.
+ * The sandbox's resolv.conf (BuildKit util/resolvconf, Docker's libnetwork): the host's
+ * file as it is for `host`, which shares the host's network namespace. Otherwise the
+ * step has a namespace of its own (`none`; `default`, behind NAT), where a loopback
+ * nameserver would point at the step itself: those are dropped, and when none is left
+ * the servers systemd-resolved forwards to are used (`upstream`, the content of
+ * {@link SYSTEMD_RESOLVED_UPSTREAM}, as Docker does), else Google's.
  */
-export function resolvConf(hostFile: string, network: NetworkMode): string {
-  if (network !== 'none')
+export function resolvConf(hostFile: string, network: NetworkMode, upstream = ''): string {
+  if (network === 'host')
     return hostFile.endsWith('\n') || hostFile === '' ? hostFile : hostFile + '\n';
   const kept: string[] = [];
   let nameservers = 0;
   for (const line of hostFile.split('\n')) {
-    const match = /^\s*nameserver\s+(\S+)/.exec(line);
-    if (match?.[1] !== undefined) {
-      if (match[1].startsWith('127.') || match[1] === '::1') continue;
+    const server = nameserversOf(line)[0];
+    if (server !== undefined) {
+      if (isLoopback(server)) continue;
       nameservers++;
     }
     if (line.trim() !== '') kept.push(line);
   }
-  if (nameservers === 0) kept.push(...FALLBACK_NAMESERVERS.map((ip) => `nameserver ${ip}`));
+  if (nameservers === 0) {
+    const forwarded = nameserversOf(upstream).filter((server) => !isLoopback(server));
+    const servers = forwarded.length > 0 ? forwarded : FALLBACK_NAMESERVERS;
+    kept.push(...servers.map((ip) => `nameserver ${ip}`));
+  }
   return kept.join('\n') + '\n';
 }

@@ -38,6 +38,7 @@ export type {
   SandboxMount,
 } from './types.js';
 export { SandboxExecutor } from './sandbox-executor.js';
+export { removeStaleNetworkState } from './network/default-network.js';
 export { resolveUser, type ResolvedUser, type UserDatabase } from './user.js';
 export {
   compileSeccomp,

@@ -85,6 +85,11 @@ export interface NativeFs {
    */
   tryLockExclusive(fd: number): boolean;
   /**
+   * flock(2) LOCK_SH | LOCK_NB: true when a shared lock is now held (any number of
+   * holders), false while an exclusive one is held elsewhere.
+   */
+  tryLockShared(fd: number): boolean;
+  /**
    * Reads files of the directory open as `dirFd` on a libuv thread, never following a
    * final symlink: file i goes into the next `limits[i]` bytes of `buffer`, until its end
    * or its slot is full. Resolves to the byte counts; the buffer must stay untouched and
@@ -153,6 +158,7 @@ export const nativeFs: NativeFs = {
     loadAddon().closeFd(fd);
   },
   tryLockExclusive: (fd) => loadAddon().tryLockExclusive(fd),
+  tryLockShared: (fd) => loadAddon().tryLockShared(fd),
   readFilesAt: (dirFd, names, limits, buffer) =>
     loadAddon().readFilesAt(dirFd, names, limits, buffer),
   scanDirectory: (path, options) =>

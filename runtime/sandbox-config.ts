@@ -28,6 +28,9 @@ export const ConfigTag = {
   cgroupClone: 34,
   /** The directory the lower, upper and work paths are relative to; the helper mounts from there. */
   layerDir: 35,
+  /** The default network (network `nat`): the subnet steps' /31s come from, and the veth MTU. */
+  netSubnet: 48,
+  netMtu: 49,
   /** Bytes of /dev/shm; without it the helper mounts Docker's 64 MiB. */
   shmSize: 36,
 } as const;

@@ -14,7 +14,8 @@ import {
 } from '../core/index.js';
 import { CacheLocks } from './cache-locks.js';
 import { createStepCgroup, type StepCgroup } from './cgroups.js';
-import { hostsFile, resolvConf } from './etc-files.js';
+import { hostsFile, resolvConf, SYSTEMD_RESOLVED_UPSTREAM } from './etc-files.js';
+import { DefaultNetwork } from './network/default-network.js';
 import { nativeBuildPath } from './native/addon.js';
 import { argumentsTooLong, E2BIG } from './exec-limits.js';
 import { relativeOverlay } from './overlay-options.js';
@@ -105,11 +106,21 @@ export class SandboxExecutor implements Executor {
   readonly #logger: Logger;
   readonly #locks = new CacheLocks();
   readonly #sharedFiles = new Set<string>();
+  readonly #network: DefaultNetwork;
   #madeMountPoint = false;
 
   constructor(options: SandboxExecutorOptions) {
     this.#options = options;
     this.#logger = options.logger ?? noopLogger;
+    this.#network = new DefaultNetwork({
+      ...(options.networkStateDir === undefined ? {} : { stateDir: options.networkStateDir }),
+      logger: this.#logger,
+    });
+  }
+
+  /** Stops using the default network (the last tbuild process of the host takes its table down). */
+  async close(): Promise<void> {
+    await this.#network.close();
   }
 
   async run(spec: RunSpec, options: RunOptions): Promise<RunResult> {
@@ -130,7 +141,10 @@ export class SandboxExecutor implements Executor {
     try {
       const hostResolv = readFileOr(this.#options.hostResolvConf ?? '/etc/resolv.conf');
       const hosts = this.#sharedFile(hostsFile(hostname, spec.extraHosts));
-      const resolv = this.#sharedFile(resolvConf(hostResolv, network));
+      const upstream = network === 'host' ? '' : readFileOr(SYSTEMD_RESOLVED_UPSTREAM);
+      const resolv = this.#sharedFile(resolvConf(hostResolv, network, upstream));
+      // The host side of the default network (NAT, firewall), set up by the first such step.
+      const nat = network === 'default' ? await this.#network.ready(options.signal) : undefined;
 
       const overlay = relativeOverlay(rootfs);
       const config = new ConfigWriter();
@@ -154,10 +168,13 @@ export class SandboxExecutor implements Executor {
       for (const gid of user.additionalGids) config.add(ConfigTag.group, String(gid));
       config
         .add(ConfigTag.hostname, hostname)
-        .add(ConfigTag.network, network === 'none' ? 'none' : 'host')
+        .add(ConfigTag.network, network === 'default' ? 'nat' : network)
         .add(ConfigTag.hosts, hosts)
         .add(ConfigTag.resolv, resolv)
         .add(ConfigTag.seccomp, seccompProgram());
+      if (nat !== undefined) {
+        config.add(ConfigTag.netSubnet, nat.subnet).add(ConfigTag.netMtu, String(nat.mtu));
+      }
       for (const limit of stepRlimits(spec.ulimits)) {
         config.add(ConfigTag.rlimit, `${String(limit.resource)} ${limit.soft} ${limit.hard}`);
       }
@@ -185,6 +202,15 @@ export class SandboxExecutor implements Executor {
       const status = parseStatus(statusText);
       stubs = status.stubs;
       if (canceled) throw canceledError(options.signal);
+      if (status.error?.startsWith('network:') === true) {
+        throw new TbuildError(
+          'TB_RUNTIME_NETWORK',
+          `cannot set up the step's network: ${status.error}`,
+          {
+            hint: 'the default network needs root and veth, netfilter NAT in the kernel; --network=host --allow network.host shares the host network instead',
+          },
+        );
+      }
       if (status.error !== undefined) {
         throw new TbuildError('TB_RUNTIME_SANDBOX', `sandbox setup failed: ${status.error}`, {
           hint: 'tbuild runs RUN steps as root with overlayfs and namespaces',

@@ -55,9 +55,10 @@ export type SandboxMount =
     };
 
 /**
- * `default`: outbound access as BuildKit's default gives; tbuild shares the host's
- * network namespace (see docs/runtime.md for why). `none`: a new network namespace
- * with only `lo`, up. `host`: the host's namespace and its resolv.conf unchanged.
+ * `default`: a network namespace of the step's own with `eth0`, behind the host's NAT:
+ * outbound access and DNS, nothing of the host's own (docs/runtime.md "Network").
+ * `none`: a new network namespace with only `lo`, up. `host`: the host's namespace and
+ * its resolv.conf unchanged.
  */
 export type NetworkMode = 'default' | 'none' | 'host';
 
@@ -156,6 +157,8 @@ export interface RunResult {
  */
 export interface Executor {
   run(spec: RunSpec, options: RunOptions): Promise<RunResult>;
+  /** Releases what the executor keeps for its steps (the default network's host side). */
+  close?(): Promise<void>;
 }
 
 export interface SandboxExecutorOptions {
@@ -164,4 +167,10 @@ export interface SandboxExecutorOptions {
   readonly logger?: Logger;
   /** The host resolv.conf to derive the sandbox's from. Default /etc/resolv.conf. */
   readonly hostResolvConf?: string;
+  /**
+   * Where the default network keeps its per-namespace lock (runtime/network/). Machine-wide
+   * on purpose: every tbuild process of a network namespace shares one nftables table.
+   * Default /run/tbuild/network.
+   */
+  readonly networkStateDir?: string;
 }

@@ -11,6 +11,7 @@ debian_packages=(
   skopeo umoci            # real clients that check the images tbuild writes
   openssl                 # certificates for the test token server (registry token auth)
   iproute2                # network namespaces for RUN --network tests
+  nftables                # the default RUN network's NAT and host firewall (runtime/network/nat-table.ts)
   git                     # ADD of git repositories (worker/sources)
   openssh-client          # ssh-agent, ssh-add, ssh-keygen for the RUN --mount=type=ssh e2e test
   bzip2 xz-utils zstd     # ADD extracts .tar.bz2, .tar.xz and .tar.zst through these

@@ -1,5 +1,5 @@
 // Cost of one sandboxed `true` in a busybox rootfs on overlay (docs/runtime.md).
-// Run as root: npx tsx bench/runtime/sandbox-true.ts [runs] [none|host]
+// Run as root: npx tsx bench/runtime/sandbox-true.ts [runs] [none|host|default]
 // Prints the median and p90 of: helper spawn → exit (what the sandbox costs), and the
 // whole Executor.run() (plus user resolution, hosts/resolv files, stub cleanup).
 import { execFileSync } from 'node:child_process';
@@ -50,6 +50,7 @@ try {
     rmSync(step, { recursive: true, force: true });
   }
 } finally {
+  await executor.close();
   rmSync(base, { recursive: true, force: true });
 }
 

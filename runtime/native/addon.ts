@@ -52,6 +52,7 @@ export interface RawAddon {
   resolveInRoot(root: string, path: string, flags: number): string;
   closeFd(fd: number): void;
   tryLockExclusive(fd: number): boolean;
+  tryLockShared(fd: number): boolean;
   readFilesAt(dirFd: number, names: string[], limits: number[], buffer: Buffer): Promise<number[]>;
   scanDirectory(path: string, withXattrs: boolean): RawScan;
   copyFiles(

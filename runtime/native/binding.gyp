@@ -16,7 +16,7 @@
     {
       "target_name": "tbuild-sandbox",
       "type": "executable",
-      "sources": ["src/sandbox.c", "src/sandbox_config.c", "src/sandbox_mounts.c", "src/sandbox_process.c", "src/in_root.c"],
+      "sources": ["src/sandbox.c", "src/sandbox_config.c", "src/sandbox_mounts.c", "src/sandbox_process.c", "src/sandbox_network.c", "src/in_root.c"],
       "defines": ["_GNU_SOURCE"],
       "cflags": ["-Wall", "-Wextra", "-O2", "-std=gnu11"]
     },

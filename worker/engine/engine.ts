@@ -182,6 +182,10 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
         });
         await pool.close();
       } finally {
+        // The last process using the default network takes its nftables table down.
+        await context.executor.close?.().catch((error: unknown) => {
+          logger.warn('could not take the default network down', { error: String(error) });
+        });
         await lease.release();
       }
     },

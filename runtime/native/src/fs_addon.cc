@@ -280,16 +280,22 @@ Napi::Value CloseFd(const Napi::CallbackInfo& info) {
 // waiter polls, so cancelling the wait is only ceasing to poll (a blocking flock on a
 // libuv thread could not be interrupted). The kernel drops the lock when the fd's last
 // reference is closed, including when the process dies.
-Napi::Value TryLockExclusive(const Napi::CallbackInfo& info) {
+static Napi::Value TryLock(const Napi::CallbackInfo& info, int operation) {
   if (!CheckArgs(info, "n")) return info.Env().Undefined();
   int fd = static_cast<int>(Num(info, 0));
   for (;;) {
-    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return Napi::Boolean::New(info.Env(), true);
+    if (flock(fd, operation | LOCK_NB) == 0) return Napi::Boolean::New(info.Env(), true);
     if (errno == EINTR) continue;
     if (errno == EWOULDBLOCK) return Napi::Boolean::New(info.Env(), false);
     return ThrowErrno(info.Env(), errno, "flock", "");
   }
 }
+
+Napi::Value TryLockExclusive(const Napi::CallbackInfo& info) { return TryLock(info, LOCK_EX); }
+
+// tryLockShared(fd): flock(fd, LOCK_SH | LOCK_NB), the same way: many holders at once,
+// none while an exclusive holder has it (the default network's users, runtime/network/).
+Napi::Value TryLockShared(const Napi::CallbackInfo& info) { return TryLock(info, LOCK_SH); }
 
 // readFilesAt(dirFd, names, limits, buffer): a promise of the byte counts read, on a
 // libuv thread. File i is read (never following a final symlink) into the next
@@ -415,6 +421,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("resolveInRoot", Napi::Function::New(env, ResolveInRoot));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));
   exports.Set("tryLockExclusive", Napi::Function::New(env, TryLockExclusive));
+  exports.Set("tryLockShared", Napi::Function::New(env, TryLockShared));
   exports.Set("mknod", Napi::Function::New(env, Mknod));
   exports.Set("lsetxattr", Napi::Function::New(env, Lsetxattr));
   exports.Set("lgetxattr", Napi::Function::New(env, Lgetxattr));

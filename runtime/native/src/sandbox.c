@@ -51,6 +51,15 @@ void die(const char *stage, const char *format, ...) {
   _exit(125);
 }
 
+/* In the child: one byte from the parent, or exit quietly (the parent died or reported why). */
+static void await_byte(int fd) {
+  char byte;
+  ssize_t got;
+  while ((got = read(fd, &byte, 1)) < 0 && errno == EINTR) {}
+  if (got != 1) _exit(125);
+  close(fd);
+}
+
 static void kill_child(int signal_number) {
   (void)signal_number;
   cancelled = 1;
@@ -108,6 +117,13 @@ int main(void) {
 
   int go[2];
   if (pipe2(go, O_CLOEXEC) != 0) die("sync", "pipe2");
+  /*
+   * The default network's link is made while the child builds its root, on the other
+   * CPU: the child waits for this byte only before it starts the command.
+   */
+  int nat = strcmp(config.network, "nat") == 0;
+  int net_ready[2] = {-1, -1};
+  if (nat && pipe2(net_ready, O_CLOEXEC) != 0) die("sync", "pipe2");
 
   struct sigaction action;
   memset(&action, 0, sizeof action);
@@ -115,6 +131,8 @@ int main(void) {
   sigaction(SIGTERM, &action, NULL);
   sigaction(SIGINT, &action, NULL);
   sigaction(SIGHUP, &action, NULL);
+  /* tbuild killed (even -9) ends the step as a cancel does: no sandbox, veth or slot outlives it. */
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
 
   long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
   if (strcmp(config.network, "host") != 0) flags |= CLONE_NEWNET;
@@ -125,20 +143,19 @@ int main(void) {
   if (pid < 0) die("clone", "clone");
   if (pid == 0) {
     close(go[1]);
+    if (nat) close(net_ready[1]);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     /* getppid() is 0 across the PID namespace, so the go byte tells us the parent is alive:
      * if it died before the prctl, the pipe reads EOF instead. */
-    char byte;
-    ssize_t got;
-    while ((got = read(go[0], &byte, 1)) < 0 && errno == EINTR) {}
-    if (got != 1) _exit(125);
-    close(go[0]);
+    await_byte(go[0]);
     setup_rootfs(&config);
     enter_rootfs(&config);
+    if (nat) await_byte(net_ready[0]); /* EOF: the parent failed to make the link, and said so */
     run_init(&config);
   }
   child_pid = pid;
   close(go[0]);
+  if (nat) close(net_ready[0]);
   if (cancelled) kill(pid, SIGKILL); /* a cancel that came before the child existed */
   char pid_text[32];
   snprintf(pid_text, sizeof pid_text, "%d", pid);
@@ -150,6 +167,11 @@ int main(void) {
   }
   if (write(go[1], "g", 1) != 1) die("sync", "write");
   close(go[1]);
+  if (nat) {
+    network_attach(&config, pid);
+    if (write(net_ready[1], "n", 1) != 1) die("sync", "write");
+    close(net_ready[1]);
+  }
 
   int wstatus;
   for (;;) {

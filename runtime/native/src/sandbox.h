@@ -59,7 +59,9 @@ struct sandbox_config {
   gid_t *groups;
   int ngroups;
   const char *hostname;
-  const char *network; /* "none" | "host" */
+  const char *network; /* "none" | "host" | "nat" (sandbox_network.c) */
+  const char *net_subnet; /* nat: the build subnet, "a.b.c.d/len" */
+  int net_mtu;            /* nat: the veth's MTU; 0 keeps the kernel's */
   const char *hosts_file, *resolv_file;
   const uint8_t *seccomp;
   size_t seccomp_len;
@@ -83,6 +85,8 @@ void die(const char *stage, const char *format, ...) __attribute__((noreturn, fo
 void setup_rootfs(const struct sandbox_config *config);
 /* pivot_root into config->rootfs, then masks and read-only paths. */
 void enter_rootfs(const struct sandbox_config *config);
+/* In the parent, while the child builds its root: its veth, addresses and route (nat only). */
+void network_attach(const struct sandbox_config *config, pid_t pid);
 /* PID 1: forks the command, reaps zombies, exits with the command's status. */
 void run_init(const struct sandbox_config *config) __attribute__((noreturn));
 

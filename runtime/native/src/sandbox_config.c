@@ -16,6 +16,8 @@ enum {
   T_ARG = 20, T_ENV, T_CWD, T_UID, T_GID, T_GROUP, T_HOSTNAME, T_NETWORK,
   T_HOSTS, T_RESOLV, T_SECCOMP, T_RLIMIT, T_CGROUP_PROCS, T_CGROUP_NS, T_CGROUP_CLONE,
   T_LAYER_DIR, T_SHM_SIZE,
+  /* The default network's records (sandbox_network.c), numbered apart from the rest. */
+  T_NET_SUBNET = 48, T_NET_MTU = 49,
 };
 
 static uint8_t *read_all(int fd, size_t *length) {
@@ -120,6 +122,8 @@ int parse_config(int fd, struct sandbox_config *c) {
       case T_GROUP: c->groups[c->ngroups++] = (gid_t)strtoul(value, NULL, 10); break;
       case T_HOSTNAME: c->hostname = value; break;
       case T_NETWORK: c->network = value; break;
+      case T_NET_SUBNET: c->net_subnet = value; break;
+      case T_NET_MTU: c->net_mtu = atoi(value); break;
       case T_HOSTS: c->hosts_file = value; break;
       case T_RESOLV: c->resolv_file = value; break;
       case T_SECCOMP: c->seccomp = (const uint8_t *)value; c->seccomp_len = len; break;

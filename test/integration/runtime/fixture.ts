@@ -30,7 +30,8 @@ export interface Sandbox {
     },
     signal?: AbortSignal,
   ): Promise<RunResult & { stdout: string; stderr: string; upperDir: string }>;
-  close(): void;
+  /** Closes the executor (the default network's host side goes with the last user) and removes the files. */
+  close(): Promise<void>;
 }
 
 /** A busybox rootfs under a short state directory, and an executor over it. */
@@ -63,7 +64,8 @@ export function openSandbox(): Sandbox {
       );
       return { ...result, stdout: stdout.text, stderr: stderr.text, upperDir };
     },
-    close() {
+    async close() {
+      await executor.close();
       removeTree(base);
     },
   };

@@ -9,9 +9,7 @@ let sandbox: Sandbox;
 beforeAll(() => {
   sandbox = openSandbox();
 });
-afterAll(() => {
-  sandbox.close();
-});
+afterAll(() => sandbox.close());
 
 const needs = ['root', 'overlay', 'busybox'] as const;
 

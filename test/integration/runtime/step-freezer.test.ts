@@ -12,9 +12,7 @@ let sandbox: Sandbox;
 beforeAll(() => {
   sandbox = openSandbox();
 });
-afterAll(() => {
-  sandbox.close();
-});
+afterAll(() => sandbox.close());
 
 const needs = ['root', 'overlay', 'busybox', 'cgroup2'] as const;
 
