@@ -31,6 +31,8 @@ export interface VertexStarted extends VertexEventBase {
 export interface VertexCached extends VertexEventBase {
   readonly type: 'vertex.cached';
   readonly name: string;
+  /** Where a hit outside the local store came from (an imported cache's ref); absent: local. */
+  readonly from?: string;
 }
 
 export interface VertexLog extends VertexEventBase {

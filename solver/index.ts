@@ -10,6 +10,7 @@ export { SharedTasks } from './shared-task.js';
 export type {
   CacheMap,
   ExecContext,
+  FallbackCache,
   InputKeySpec,
   JobContext,
   OpResolver,

@@ -167,11 +167,16 @@ class Build<R> {
   }
 
   key(vertex: Vertex): Promise<Digest> {
-    return memo(this.#keys, vertex.digest, () =>
-      this.shared.keys.run(this.#sharingPrefix + vertex.digest, this.options.signal, (signal) =>
-        this.#computeKey(vertex, signal),
-      ),
-    );
+    return memo(this.#keys, vertex.digest, async () => {
+      const key = await this.shared.keys.run(
+        this.#sharingPrefix + vertex.digest,
+        this.options.signal,
+        (signal) => this.#computeKey(vertex, signal),
+      );
+      // Per build, even when another build computed it: each build exports its own keys.
+      this.options.onKey?.(vertex, key);
+      return key;
+    });
   }
 
   result(vertex: Vertex): Promise<R> {
@@ -261,6 +266,21 @@ class Build<R> {
         this.#reportBelowAsCached(vertex, signal, new Set());
         job.progress({ type: 'vertex.cached', vertex: vertex.digest, name, at: Date.now() });
         return cached;
+      }
+      // The fallback's results are the worker's too (SolveOptions holds it untyped).
+      const found = (await this.options.fallbackCache?.load(key, job)) as
+        | { readonly result: R; readonly from: string }
+        | undefined;
+      if (found !== undefined) {
+        this.#reportBelowAsCached(vertex, signal, new Set());
+        job.progress({
+          type: 'vertex.cached',
+          vertex: vertex.digest,
+          name,
+          from: found.from,
+          at: Date.now(),
+        });
+        return found.result;
       }
     }
     const inputs = await Promise.all(vertex.inputs.map((input) => this.result(input)));

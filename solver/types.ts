@@ -88,4 +88,19 @@ export interface SolveOptions {
   readonly logger?: Logger;
   /** Re-run every vertex even when a cached result exists (`--no-cache`). */
   readonly noCache?: boolean;
+  /**
+   * This build's caches beyond the engine's own (an imported remote cache),
+   * asked after a local miss. A hit names where it came from (`from`), shown
+   * on the CACHED step.
+   */
+  readonly fallbackCache?: FallbackCache<unknown>;
+  /** Called with each vertex's cache key as it is computed (what a cache export names). */
+  readonly onKey?: (vertex: Vertex, key: Digest) => void;
+}
+
+export interface FallbackCache<R> {
+  load(
+    key: Digest,
+    job: JobContext,
+  ): Promise<{ readonly result: R; readonly from: string } | undefined>;
 }

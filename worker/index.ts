@@ -74,6 +74,7 @@ export {
   openMaintenance,
   readLocalImage,
   SCRATCH,
+  materializeRemote,
   withReadView,
   type BuildSession,
   type Engine,
@@ -89,3 +90,20 @@ export {
   type StoreMaintenance,
   type WorkerRef,
 } from './engine/index.js';
+export {
+  cachedVertices,
+  collectRecords,
+  importCache,
+  importedCacheLookup,
+  inlineCacheValue,
+  writeLocalCache,
+  writeRegistryCache,
+  CACHE_CONFIG_MEDIA_TYPE,
+  INLINE_CACHE_FIELD,
+  type CacheExportSpec,
+  type CacheImportSpec,
+  type CacheMode,
+  type CollectedCache,
+  type ImportedCache,
+  type WrittenCache,
+} from './remote-cache/index.js';

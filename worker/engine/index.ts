@@ -3,12 +3,24 @@ export { openEngine, type Engine, type EngineOptions, type LayersAhead } from '.
 export { SessionRegistry, type BuildSession } from './sessions.js';
 export {
   exportImage,
+  makeLayerBlob,
   type ImageExportOptions,
   type LayerCompression,
   type LayerSettings,
 } from './image-export.js';
 export { normalizeImageName, readLocalImage, chainIds, type LocalImage } from './local-images.js';
-export { SCRATCH, snapshotRef, type LocalRef, type SnapshotRef, type WorkerRef } from './refs.js';
+export {
+  SCRATCH,
+  snapshotRef,
+  type LocalRef,
+  type RemoteBlobSource,
+  type RemoteLayer,
+  type RemoteRef,
+  type SnapshotRef,
+  type WorkerRef,
+} from './refs.js';
+export { materializeRemote } from './remote-layers.js';
+export type { BuildStore } from './store.js';
 export { withReadView } from './views.js';
 export { loadImageArchive, type LoadedImage } from './load-archive.js';
 export { importOciLayoutDir } from './oci-layout-dir.js';

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { toTbuildError } from '../../core/index.js';
+import { TbuildError, toTbuildError } from '../../core/index.js';
 import type { WorkerRef } from './refs.js';
 import type { BuildStore } from './store.js';
 import { makeMountPoint, mountOverlay, unmount } from './overlay.js';
@@ -17,6 +17,9 @@ export async function withReadView<T>(
   use: (dir: string) => Promise<T>,
 ): Promise<T> {
   if (ref.kind === 'local') return use(ref.dir);
+  // Remote results are made local (remote-layers.ts) before anything reads them.
+  if (ref.kind === 'remote')
+    throw new TbuildError('TB_INTERNAL', 'a remote cache result was read before it was fetched');
   if (ref.snapshot === undefined) return use(await emptyDir(store));
   await store.snapshots.ensureIntact(ref.snapshot, { signal });
   const lowerDirs = await store.snapshots.lowerDirs(ref.snapshot);

@@ -11,6 +11,7 @@ import { localSourceOp } from './ops/local-source.js';
 import { mergeOp } from './ops/merge-op.js';
 import { snapshotRef, type WorkerRef } from './refs.js';
 import { lockCacheKey } from './key-lock.js';
+import { materializeInputs } from './remote-layers.js';
 
 /** Binds each IR op to its implementation: the solver's OpResolver. */
 export function resolveOp(context: OpContext): (vertex: Vertex) => SolverOp<WorkerRef> {
@@ -30,11 +31,19 @@ export function resolveOp(context: OpContext): (vertex: Vertex) => SolverOp<Work
         }
         break;
       case 'exec':
-        return announced(vertex, execOp(vertex, op, context), context);
+        return withLocalInputs(
+          vertex,
+          announced(vertex, execOp(vertex, op, context), context),
+          context,
+        );
       case 'file':
-        return announced(vertex, fileOp(vertex, op, context), context);
+        return withLocalInputs(
+          vertex,
+          announced(vertex, fileOp(vertex, op, context), context),
+          context,
+        );
       case 'merge':
-        return mergeOp(context);
+        return withLocalInputs(vertex, mergeOp(context), context);
     }
     return unsupported('this op');
   };
@@ -52,6 +61,19 @@ function announced(
       context.starting?.(vertex.digest);
       return op.exec(inputs, job);
     },
+  };
+}
+
+/** The op, its remote-cache inputs fetched first: only a step that runs reads them. */
+function withLocalInputs(
+  vertex: Vertex,
+  op: SolverOp<WorkerRef>,
+  context: OpContext,
+): SolverOp<WorkerRef> {
+  return {
+    cacheMap: (job) => op.cacheMap(job),
+    exec: async (inputs, job) =>
+      op.exec(await materializeInputs(inputs, context, job, vertex.digest), job),
   };
 }
 

@@ -84,6 +84,47 @@ async function ensureLayerSnapshots(
       `image ${image.name} has ${String(image.layers.length)} layers but ${String(diffIds.length)} diff_ids`,
     );
   }
+  const layers = image.layers.map((descriptor, index) => ({
+    descriptor,
+    diffId: diffIds[index] as Digest,
+  }));
+  return ensureLayerChain(
+    layers,
+    (descriptors, options) => context.puller?.fetchLayers(image, descriptors, options),
+    context,
+    job,
+    vertex,
+  );
+}
+
+/** Fetches blobs into the content store: one promise per descriptor, in order. */
+export type LayerFetcher = (
+  descriptors: readonly Descriptor[],
+  options: {
+    readonly signal: AbortSignal;
+    readonly onProgress: (
+      digest: Digest,
+      current: number,
+      total: number,
+      completed: boolean,
+    ) => void;
+  },
+) => Promise<void>[] | undefined;
+
+/**
+ * The top snapshot of a chain of layers (base first), extracting the layers not
+ * yet extracted; each layer's snapshot is found again by its chain id
+ * (`tbuild.layer-snapshot.v1 <chainId>`), whatever image or cache it came from.
+ */
+export async function ensureLayerChain(
+  chain: readonly { readonly descriptor: Descriptor; readonly diffId: Digest }[],
+  fetch: LayerFetcher,
+  context: Pick<OpContext, 'store' | 'pool'>,
+  job: JobContext,
+  vertex: Digest,
+): Promise<string | undefined> {
+  const diffIds = chain.map((layer) => layer.diffId);
+  const image = { layers: chain.map((layer) => layer.descriptor) };
   const keys = chainIds(diffIds).map((chain) => sha256Digest(`tbuild.layer-snapshot.v1 ${chain}`));
   let parent: string | undefined;
   let first = 0;
@@ -103,8 +144,7 @@ async function ensureLayerSnapshots(
     diffId: diffIds[first + offset] as Digest,
     key: keys[first + offset] as Digest,
   }));
-  const downloads = context.puller?.fetchLayers(
-    image,
+  const downloads = fetch(
     layers.map((layer) => layer.descriptor),
     {
       signal: job.signal,
