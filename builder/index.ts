@@ -14,7 +14,9 @@ export {
 } from './docker-daemon.js';
 export { readBuildInputs, readText, type BuildInputs } from './inputs.js';
 export { openBuildContext, type OpenedContext } from './context-source.js';
+export { describeNamedContexts } from './named-contexts.js';
 export {
+  parseBuildContexts,
   parseBuildOptions,
   parseOptionalInteger,
   parseOptionalPositiveInteger,

@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { TbuildError } from '../core/index.js';
 import { parseDockerignore, type NamedContext } from '../frontend/index.js';
-import { importOciLayoutDir, type Engine } from '../worker/index.js';
+import { chooseOciLayoutImage, importOciLayoutDir, type Engine } from '../worker/index.js';
 import type { BuildContextSpec } from './build-context-spec.js';
 import { openBuildContext } from './context-source.js';
 
@@ -69,14 +69,7 @@ export async function openNamedContexts(
           excludePatterns: await ignorePatterns(opened.dir),
         });
       } else {
-        const path = resolve(spec.path);
-        const stats = await stat(path).catch(() => undefined);
-        if (stats?.isDirectory() !== true) {
-          throw new TbuildError(
-            'TB_FILE_READ',
-            `--build-context ${spec.name}=${spec.path}: ${stats === undefined ? 'no such directory' : 'not a directory'}`,
-          );
-        }
+        const path = await directoryOf(spec);
         locals.set(local, path);
         // Its own .dockerignore applies, as BuildKit reads one in each named directory.
         contexts.set(spec.name, {
@@ -91,6 +84,52 @@ export async function openNamedContexts(
     throw error;
   }
   return { contexts, locals, close };
+}
+
+/**
+ * What the frontend sees of each named context, with nothing fetched or
+ * stored (`tbuild graph`): directories as openNamedContexts gives them, an OCI
+ * layout's image by the digest its index.json names, and a git or URL context
+ * as a local source without its `.dockerignore` (it is not fetched).
+ */
+export async function describeNamedContexts(
+  specs: readonly BuildContextSpec[],
+): Promise<Map<string, NamedContext>> {
+  const contexts = new Map<string, NamedContext>();
+  for (const spec of specs) {
+    const local = `named:${spec.name}`;
+    if (spec.kind === 'image') contexts.set(spec.name, { kind: 'image', ref: spec.ref });
+    else if (spec.kind === 'oci-layout') {
+      const chosen = await chooseOciLayoutImage(spec.path, {
+        ...(spec.tag === undefined ? {} : { tag: spec.tag }),
+        ...(spec.digest === undefined ? {} : { digest: spec.digest }),
+      });
+      contexts.set(spec.name, { kind: 'image', ref: `${OCI_LAYOUT_REPOSITORY}@${chosen.digest}` });
+    } else if (spec.kind === 'url') contexts.set(spec.name, { kind: 'local', name: local });
+    else
+      contexts.set(spec.name, {
+        kind: 'local',
+        name: local,
+        excludePatterns: await ignorePatterns(await directoryOf(spec)),
+      });
+  }
+  return contexts;
+}
+
+/** A directory context's absolute path, once it is known to be a directory. */
+async function directoryOf(spec: {
+  readonly name: string;
+  readonly path: string;
+}): Promise<string> {
+  const path = resolve(spec.path);
+  const stats = await stat(path).catch(() => undefined);
+  if (stats?.isDirectory() !== true) {
+    throw new TbuildError(
+      'TB_FILE_READ',
+      `--build-context ${spec.name}=${spec.path}: ${stats === undefined ? 'no such directory' : 'not a directory'}`,
+    );
+  }
+  return path;
 }
 
 /** The `.dockerignore` patterns of a directory, `!` kept; none when it has no such file. */

@@ -104,7 +104,8 @@ function optionalAnnotations(annotations: ImageAnnotations): ImageAnnotations | 
   return hasAnnotations(annotations) ? annotations : undefined;
 }
 
-function parseBuildContexts(values: readonly string[]): BuildContextSpec[] {
+/** `--build-context` values; a name given twice is refused. */
+export function parseBuildContexts(values: readonly string[]): BuildContextSpec[] {
   const specs = values.map(parseBuildContext);
   const seen = new Set<string>();
   for (const spec of specs) {

@@ -1,5 +1,6 @@
 import { closestMatch, formatError, toTbuildError, TbuildError } from '../core/index.js';
 import { existsSync } from 'node:fs';
+import { parseGitRef } from '../frontend/index.js';
 import { runBuildCommand } from './commands/build.js';
 import { runDu } from './commands/du.js';
 import { runGraph } from './commands/graph.js';
@@ -68,6 +69,11 @@ export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 
+/** A context `tbuild build` fetches (docs/cli.md): a git URL, or an http(s) URL of a tar or Dockerfile. */
+function isRemoteContext(argument: string): boolean {
+  return /^https?:\/\//i.test(argument) || parseGitRef(argument) !== undefined;
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
@@ -76,10 +82,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   // As `docker --version`: the version line, without the build command's flag parsing.
   if (name === '--version' || name === '-v') return runVersion([]);
-  // `tbuild .` and `tbuild -t app .` build, as `docker buildx build` would.
+  // `tbuild .`, `tbuild -t app .` and `tbuild https://host/repo.git` build, as `docker buildx build` would.
   const entry =
     commands[name] ??
-    (name.startsWith('-') || existsSync(name)
+    (name.startsWith('-') || existsSync(name) || isRemoteContext(name)
       ? { run: () => runBuildCommand(argv), summary: '' }
       : undefined);
   try {

@@ -63,6 +63,7 @@ export {
   chainIds,
   exportImage,
   ImagePuller,
+  chooseOciLayoutImage,
   importOciLayoutDir,
   loadImageArchive,
   unpackImage,

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -169,6 +169,92 @@ describe('tbuild graph input and errors', () => {
     if (!isTbuildError(error)) return;
     expect(formatError(error)).toContain(`${bad}:3`);
     expect(formatError(error)).toContain('>>> EXPOSE 80/nope');
+  });
+
+  it('honours --build-context: a directory, an image, an OCI layout and a git URL', async () => {
+    const named = path.join(dir, 'named');
+    await mkdir(named, { recursive: true });
+    await writeFile(path.join(named, '.dockerignore'), 'secret.txt\n');
+    const layout = path.join(dir, 'layout');
+    await mkdir(layout, { recursive: true });
+    const manifest = `sha256:${'ab'.repeat(32)}`;
+    await writeFile(
+      path.join(layout, 'index.json'),
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [
+          {
+            mediaType: 'application/vnd.oci.image.manifest.v1+json',
+            digest: manifest,
+            size: 100,
+            annotations: { 'org.opencontainers.image.ref.name': 'v1' },
+          },
+        ],
+      }),
+    );
+    const dockerfile = path.join(dir, 'Named.Dockerfile');
+    await writeFile(
+      dockerfile,
+      [
+        'FROM base',
+        'COPY --from=files / /files/',
+        'COPY --from=layout /etc/os-release /os-release',
+        'COPY --from=repo / /repo/',
+      ].join('\n'),
+    );
+    const io = capture();
+    const argv = [
+      '--build-context',
+      'base=docker-image://alpine:3.20',
+      '--build-context',
+      `files=${named}`,
+      '--build-context',
+      `layout=oci-layout://${layout}:v1`,
+      '--build-context',
+      'repo=https://example.com/repo.git#main',
+      '-f',
+      dockerfile,
+      dir,
+    ];
+    expect(await runGraph(argv, io)).toBe(0);
+    const graph = JSON.parse(io.out) as GraphJson;
+    const sources = graph.vertices
+      .filter((vertex) => vertex.op.kind === 'source')
+      .map((vertex) => (vertex.op as unknown as { source: Record<string, unknown> }).source);
+    expect(sources).toContainEqual(
+      expect.objectContaining({ type: 'image', ref: 'docker.io/library/alpine:3.20' }),
+    );
+    expect(sources).toContainEqual(
+      expect.objectContaining({ type: 'image', ref: `docker.io/tbuild/oci-layout@${manifest}` }),
+    );
+    expect(sources).toContainEqual(
+      expect.objectContaining({
+        type: 'local',
+        name: 'named:files',
+        excludePatterns: ['secret.txt'],
+      }),
+    );
+    expect(sources).toContainEqual(expect.objectContaining({ type: 'local', name: 'named:repo' }));
+    // Without the flags the same Dockerfile names an image "base" and stages that do not exist.
+    expect(io.out).not.toContain('docker.io/library/base');
+  });
+
+  it('refuses a bad or missing --build-context', async () => {
+    for (const [value, code] of [
+      ['nameonly', 'TB_USAGE'],
+      [`x=${path.join(dir, 'no-such-dir')}`, 'TB_FILE_READ'],
+      [`x=oci-layout://${path.join(dir, 'no-layout')}`, 'TB_FILE_READ'],
+    ] as const) {
+      const error: unknown = await runGraph(['--build-context', value, dir], capture()).catch(
+        (e: unknown) => e,
+      );
+      expect(isTbuildError(error, code), value).toBe(true);
+    }
+    const twice: unknown = await runGraph(
+      ['--build-context', 'a=docker-image://x', '--build-context', 'a=docker-image://y', dir],
+      capture(),
+    ).catch((e: unknown) => e);
+    expect(isTbuildError(twice, 'TB_USAGE')).toBe(true);
   });
 
   it('exits 2 on usage errors and 1 on Dockerfile errors through main', async () => {

@@ -10,6 +10,7 @@ import {
   type LoweredBuild,
 } from '../../frontend/index.js';
 import { topologicalOrder, type Vertex } from '../../solver/index.js';
+import { describeNamedContexts, parseBuildContexts } from '../../builder/index.js';
 import { formatFlagHelp, parseFlags, usage, type FlagSpec } from '../flags.js';
 
 const FLAGS: readonly FlagSpec[] = [
@@ -27,6 +28,13 @@ const FLAGS: readonly FlagSpec[] = [
     description: 'Stage to build (default: the last)',
   },
   { name: 'build-arg', type: 'list', value: 'KEY=VALUE', description: 'Set a build-time variable' },
+  {
+    name: 'build-context',
+    type: 'list',
+    value: 'NAME=VALUE',
+    description:
+      'Additional build context, as tbuild build takes it; replaces the stage or image NAME (git and URL contexts are not fetched)',
+  },
   {
     name: 'platform',
     type: 'string',
@@ -109,6 +117,10 @@ export async function runGraph(argv: readonly string[], io: GraphIo = processIo)
   const displayName = dockerfilePath === '-' ? 'Dockerfile' : dockerfilePath;
   const dockerignore = await readDockerignore(contextDir, dockerfilePath);
 
+  // Read before the Dockerfile is lowered, so a bad --build-context is a usage error first.
+  const namedContexts = await describeNamedContexts(
+    parseBuildContexts(flags.lists.get('build-context') ?? []),
+  );
   const parsed = parseDockerfile(text, { file: displayName });
   const target = flags.strings.get('target');
   const lowered = await lowerDockerfile(parsed, {
@@ -117,6 +129,7 @@ export async function runGraph(argv: readonly string[], io: GraphIo = processIo)
     ...(target === undefined ? {} : { target }),
     ...(platform === undefined ? {} : { platform }),
     resolver: emptyImageResolver,
+    namedContexts,
     dockerignore,
     // Drawing the graph runs nothing, so nothing needs to be refused.
     entitlements: ENTITLEMENTS,

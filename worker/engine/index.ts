@@ -23,7 +23,7 @@ export { materializeRemote } from './remote-layers.js';
 export type { BuildStore } from './store.js';
 export { withReadView } from './views.js';
 export { loadImageArchive, type LoadedImage } from './load-archive.js';
-export { importOciLayoutDir } from './oci-layout-dir.js';
+export { chooseOciLayoutImage, importOciLayoutDir } from './oci-layout-dir.js';
 export { unpackImage } from './unpack-image.js';
 export { ImagePuller, type BlobProgress, type PullOptions } from './pull.js';
 export { pushStoredImage, type PushOptions, type PushResult } from './push.js';

@@ -22,6 +22,33 @@ export async function importOciLayoutDir(
   want: { readonly tag?: string; readonly digest?: Digest },
   signal: AbortSignal,
 ): Promise<Descriptor> {
+  const chosen = await chooseOciLayoutImage(dir, want);
+  const blobs = join(dir, 'blobs', 'sha256');
+  for (const name of await readdir(blobs).catch(() => [] as string[])) {
+    const digest = `sha256:${name}`;
+    if (!isDigest(digest) || (await store.content.info(digest)) !== undefined) continue;
+    await store.content.writeStream(createReadStream(join(blobs, name)), {
+      signal,
+      expected: { digest },
+    });
+  }
+  if ((await store.content.info(chosen.digest)) === undefined) {
+    throw new TbuildError(
+      'TB_ARCHIVE_INVALID',
+      `OCI layout ${dir} lacks the blob ${chosen.digest}`,
+    );
+  }
+  return chosen;
+}
+
+/**
+ * The descriptor of the image `want` names in an OCI layout's index.json (as
+ * importOciLayoutDir chooses it), read without copying anything (`tbuild graph`).
+ */
+export async function chooseOciLayoutImage(
+  dir: string,
+  want: { readonly tag?: string; readonly digest?: Digest },
+): Promise<Descriptor> {
   let index: OciIndex;
   try {
     index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as OciIndex;
@@ -45,21 +72,6 @@ export async function importOciLayoutDir(
       {
         hint: 'name a tag (oci-layout://DIR:TAG) or a digest (oci-layout://DIR@sha256:…) of its index.json',
       },
-    );
-  }
-  const blobs = join(dir, 'blobs', 'sha256');
-  for (const name of await readdir(blobs).catch(() => [] as string[])) {
-    const digest = `sha256:${name}`;
-    if (!isDigest(digest) || (await store.content.info(digest)) !== undefined) continue;
-    await store.content.writeStream(createReadStream(join(blobs, name)), {
-      signal,
-      expected: { digest },
-    });
-  }
-  if ((await store.content.info(chosen.digest)) === undefined) {
-    throw new TbuildError(
-      'TB_ARCHIVE_INVALID',
-      `OCI layout ${dir} lacks the blob ${chosen.digest}`,
     );
   }
   return { mediaType: chosen.mediaType, digest: chosen.digest, size: chosen.size };
