@@ -72,6 +72,28 @@ describe('dockerBuildParams', () => {
     expect(params.quiet).toBe(true);
   });
 
+  it('maps shmsize and ulimits to shm-size and ulimit', () => {
+    const params = dockerBuildParams({
+      ...CLI_DEFAULTS,
+      shmsize: '134217728',
+      ulimits: JSON.stringify([
+        { Name: 'nofile', Hard: 2048, Soft: 1024 },
+        { Name: 'core', Hard: -1, Soft: -1 },
+      ]),
+    });
+    expect(params.query).toMatchObject({
+      'shm-size': '134217728',
+      ulimit: ['nofile=1024:2048', 'core=-1:-1'],
+    });
+    expect(params.warnings).toEqual([]);
+    expect(codeOf(() => dockerBuildParams({ ulimits: '{"Name":"nofile"}' }))).toBe(
+      'TB_SERVICE_REQUEST',
+    );
+    expect(codeOf(() => dockerBuildParams({ ulimits: '[{"Name":"nofile","Soft":"1"}]' }))).toBe(
+      'TB_SERVICE_REQUEST',
+    );
+  });
+
   it('warns about cachefrom and resource limits it does not apply', () => {
     const params = dockerBuildParams({
       ...CLI_DEFAULTS,

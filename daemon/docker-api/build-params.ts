@@ -25,16 +25,15 @@ const IGNORED_WHEN_UNSET: Readonly<Record<string, readonly string[]>> = {
   cpuperiod: ['', '0'],
   cpusetcpus: [''],
   cpusetmems: [''],
-  shmsize: ['', '0'],
   cgroupparent: [''],
-  ulimits: ['', 'null', '[]'],
   isolation: ['', 'default'],
 };
 
 /**
  * Reads the query of Docker's `POST /build` (API 1.41): `t` (repeatable),
  * `dockerfile`, `buildargs` and `labels` (JSON objects), `target`, `nocache`,
- * `pull`, `networkmode`, `platform`, `extrahosts`, `q`, `cachefrom`. What
+ * `pull`, `networkmode`, `platform`, `extrahosts`, `shmsize` (bytes), `ulimits`
+ * (a JSON array of `{Name, Soft, Hard}`), `q`, `cachefrom`. What
  * would change the result and tbuild cannot do (`squash`, `remote`,
  * `outputs`, a BuildKit session with `version=2`) is refused; unknown
  * parameters are ignored, as Docker ignores them.
@@ -68,6 +67,10 @@ export function dockerBuildParams(query: Query): DockerBuildParams {
     .flatMap((value) => value.split(','))
     .filter((host) => host !== '');
   if (hosts.length > 0) v1['add-host'] = hosts;
+  const shmSize = one(query, 'shmsize');
+  if (shmSize !== undefined && shmSize !== '' && shmSize !== '0') v1['shm-size'] = shmSize;
+  const ulimits = dockerUlimits(query);
+  if (ulimits.length > 0) v1['ulimit'] = ulimits;
 
   refuse(query);
   const cacheFrom = jsonArray(query, 'cachefrom');
@@ -111,6 +114,26 @@ function refuse(query: Query): void {
   const security = all(query, 'securityopt').filter((option) => option !== '');
   if (security.length > 0)
     throw unsupported(`securityopt ${security.join(',')}`, 'drop --security-opt');
+}
+
+/** `ulimits=[{"Name":"nofile","Soft":1024,"Hard":2048}]` as `--ulimit nofile=1024:2048` (checked there). */
+function dockerUlimits(query: Query): string[] {
+  const value = jsonValue(query, 'ulimits');
+  if (value === null) return [];
+  const invalid = (): TbuildError =>
+    new TbuildError(
+      'TB_SERVICE_REQUEST',
+      'query parameter ulimits must be a JSON array of {"Name", "Soft", "Hard"}',
+      { hint: 'e.g. ulimits=[{"Name":"nofile","Soft":1024,"Hard":2048}]' },
+    );
+  if (!Array.isArray(value)) throw invalid();
+  return value.map((item: unknown) => {
+    if (typeof item !== 'object' || item === null) throw invalid();
+    const { Name: name, Soft: soft, Hard: hard } = item as Record<string, unknown>;
+    if (typeof name !== 'string' || !Number.isInteger(soft) || !Number.isInteger(hard))
+      throw invalid();
+    return `${name}=${String(soft)}:${String(hard)}`;
+  });
 }
 
 function networkMode(value: string | undefined): string | undefined {

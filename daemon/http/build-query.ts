@@ -13,8 +13,10 @@ const LIST_PARAMS = [
   'secret',
   'allow',
   'add-host',
+  'ulimit',
+  'annotation',
 ];
-const STRING_PARAMS = ['dockerfile', 'target', 'platform', 'network'];
+const STRING_PARAMS = ['dockerfile', 'target', 'platform', 'network', 'shm-size'];
 const BOOLEAN_PARAMS = ['no-cache', 'pull', 'push'];
 const KNOWN = [...LIST_PARAMS, ...STRING_PARAMS, ...BOOLEAN_PARAMS];
 
