@@ -9,6 +9,8 @@ import type { TestContext } from 'vitest';
 export type Requirement =
   | 'root'
   | 'overlay'
+  | 'nftables'
+  | 'debian-mirror'
   | 'userns'
   | 'docker-registry'
   | 'skopeo'
@@ -32,6 +34,20 @@ const probes: Record<Requirement, () => string | undefined> = {
   umoci: () => onPath('umoci'),
   git: () => onPath('git'),
   'ssh-agent': () => onPath('ssh-agent') ?? onPath('ssh-add') ?? onPath('ssh-keygen'),
+  // The default RUN network's NAT and host firewall (runtime/network/nat-table.ts).
+  nftables: () =>
+    ['/usr/sbin/nft', '/sbin/nft', '/usr/bin/nft'].some((path) => existsSync(path))
+      ? undefined
+      : 'needs nft (Debian package nftables)',
+  // Outbound access from RUN steps, tried against the one outside host this machine may reach.
+  'debian-mirror': () => {
+    try {
+      execFileSync('getent', ['hosts', 'deb.debian.org'], { stdio: 'ignore', timeout: 10_000 });
+      return undefined;
+    } catch {
+      return 'needs DNS and outbound HTTP to deb.debian.org';
+    }
+  },
   // The freezer and thread listing a RUN needs to lend its parallelism slot (slot-lender.ts).
   cgroup2: () =>
     ['/sys/fs/cgroup', '/sys/fs/cgroup/unified'].some((dir) => existsSync(`${dir}/cgroup.threads`))
