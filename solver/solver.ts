@@ -237,17 +237,23 @@ class Build<R> {
    * below whose keys this build computed and whose results nobody has asked
    * for are shown as CACHED, inputs first, as BuildKit shows a cached chain.
    */
-  #reportBelowAsCached(vertex: Vertex, signal: AbortSignal, seen: Set<Digest>): void {
+  #reportBelowAsCached(
+    vertex: Vertex,
+    signal: AbortSignal,
+    seen: Set<Digest>,
+    from?: string,
+  ): void {
     for (const input of vertex.inputs) {
       if (seen.has(input.digest)) continue;
       seen.add(input.digest);
       if (this.#results.has(input.digest) || !this.#keys.has(input.digest)) continue;
-      this.#reportBelowAsCached(input, signal, seen);
+      this.#reportBelowAsCached(input, signal, seen, from);
       this.#watch(input.digest);
       this.#job(input, signal).progress({
         type: 'vertex.cached',
         vertex: input.digest,
         name: input.meta.name,
+        ...(from === undefined ? {} : { from }),
         at: Date.now(),
       });
     }
@@ -272,7 +278,7 @@ class Build<R> {
         | { readonly result: R; readonly from: string }
         | undefined;
       if (found !== undefined) {
-        this.#reportBelowAsCached(vertex, signal, new Set());
+        this.#reportBelowAsCached(vertex, signal, new Set(), found.from);
         job.progress({
           type: 'vertex.cached',
           vertex: vertex.digest,

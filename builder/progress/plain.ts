@@ -59,7 +59,8 @@ export class PlainDisplay implements ProgressDisplay {
         this.#switchTo(vertex);
         break;
       case 'vertex.cached':
-        print('CACHED');
+        // A hit from an imported cache names it; a local hit is plain CACHED, as BuildKit's.
+        print(event.from === undefined ? 'CACHED' : `CACHED (from ${terminalText(event.from)})`);
         break;
       case 'vertex.status': {
         const status = vertex.statuses.get(event.id);
