@@ -30,6 +30,7 @@ import {
 import type { BuildInputs } from './inputs.js';
 import type { BuildOptions, OutputSpec } from './options.js';
 import { mergeAnnotations } from './annotations.js';
+import { lowerWithChecks } from './build-checks.js';
 import { ExportStep } from './export-progress.js';
 import { openNamedContexts } from './named-contexts.js';
 import { exportStepName, writeOutput } from './outputs.js';
@@ -131,27 +132,31 @@ async function lower(
   const { engine, options, inputs, signal } = job;
   const parsed = parseDockerfile(inputs.dockerfileText, { file: inputs.dockerfileName });
   const epoch = sourceDateEpoch(options);
-  return lowerDockerfile(parsed, {
-    file: inputs.dockerfileName,
-    session,
-    namedContexts,
-    buildArgs: options.buildArgs,
-    ...(options.target === undefined ? {} : { target: options.target }),
-    resolver: {
-      resolve: (ref, resolveOptions) =>
-        engine.resolveImage(ref, { pull: options.pull, signal: resolveOptions.signal }),
-    },
-    dockerignore: inputs.dockerignore,
-    noCache: options.noCache,
-    network: options.network,
-    // A build-wide --network=host is the user's own choice of the host network.
-    entitlements: options.network === 'host' ? [...options.allow, 'network.host'] : options.allow,
-    extraHosts: options.addHosts.map(({ host, ip }) => `${host}:${ip}`),
-    ...(options.shmSize === undefined ? {} : { shmSize: options.shmSize }),
-    ...(options.ulimits === undefined ? {} : { ulimits: options.ulimits }),
-    ...(epoch === undefined ? {} : { sourceDateEpoch: epoch }),
-    signal,
-  });
+  const checked = { buildArgs: options.buildArgs, progress: job.progress };
+  return lowerWithChecks(parsed, checked, (linter) =>
+    lowerDockerfile(parsed, {
+      linter,
+      file: inputs.dockerfileName,
+      session,
+      namedContexts,
+      buildArgs: options.buildArgs,
+      ...(options.target === undefined ? {} : { target: options.target }),
+      resolver: {
+        resolve: (ref, resolveOptions) =>
+          engine.resolveImage(ref, { pull: options.pull, signal: resolveOptions.signal }),
+      },
+      dockerignore: inputs.dockerignore,
+      noCache: options.noCache,
+      network: options.network,
+      // A build-wide --network=host is the user's own choice of the host network.
+      entitlements: options.network === 'host' ? [...options.allow, 'network.host'] : options.allow,
+      extraHosts: options.addHosts.map(({ host, ip }) => `${host}:${ip}`),
+      ...(options.shmSize === undefined ? {} : { shmSize: options.shmSize }),
+      ...(options.ulimits === undefined ? {} : { ulimits: options.ulimits }),
+      ...(epoch === undefined ? {} : { sourceDateEpoch: epoch }),
+      signal,
+    }),
+  );
 }
 
 /** .dockerignore matching for the engine (the rules belong to the frontend). */

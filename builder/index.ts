@@ -5,6 +5,8 @@
  */
 export { dockerignoreExcluder, runBuild, type BuildJob, type BuildResult } from './build.js';
 export { parseCsvOptions } from './csv-options.js';
+export { parseCallSpec, runCall, type CallJob, type CallResult, type CallSpec } from './call.js';
+export { codeFrame, formatCallResult, type CallOutput } from './call-output.js';
 export {
   DEFAULT_DOCKER_HOST,
   loadIntoDocker,

@@ -1,5 +1,7 @@
 import {
   parseBuildOptions,
+  parseCallSpec,
+  type CallSpec,
   parseOptionalPositiveInteger,
   type BuildOptions,
 } from '../builder/index.js';
@@ -12,6 +14,8 @@ export interface BuildRequest extends BuildOptions {
   /** A path, or `-` for standard input; absent means `<context>/Dockerfile`. */
   readonly dockerfile?: string;
   readonly progress: ProgressMode;
+  /** `--call` / `--check`: answer that instead of building; absent: build. */
+  readonly call?: CallSpec;
   readonly quiet: boolean;
   readonly iidfile?: string;
   readonly metadataFile?: string;
@@ -48,6 +52,14 @@ export const BUILD_FLAGS: readonly FlagSpec[] = [
     value: 'STAGE',
     description: 'Set the target build stage to build',
   },
+  {
+    name: 'call',
+    type: 'string',
+    value: 'METHOD',
+    description:
+      'Set method for evaluating build: build, check, outline, targets (add ,format=json for JSON)',
+  },
+  { name: 'check', type: 'boolean', description: 'Shorthand for "--call=check"' },
   {
     name: 'no-cache',
     type: 'boolean',
@@ -200,6 +212,7 @@ export function parseBuildRequest(
   const iidfile = string('iidfile');
   const metadataFile = string('metadata-file');
   const root = string('root');
+  const call = parseCallSpec(string('call'), flags.booleans.get('check'));
   // buildx passes SOURCE_DATE_EPOCH from the environment as a build arg.
   const epoch = env['SOURCE_DATE_EPOCH'];
   const buildArgs =
@@ -217,5 +230,6 @@ export function parseBuildRequest(
     ...(metadataFile === undefined ? {} : { metadataFile }),
     ...(maxParallelism === undefined ? {} : { maxParallelism }),
     ...(root === undefined ? {} : { root }),
+    ...(call === undefined ? {} : { call }),
   };
 }

@@ -68,6 +68,18 @@ export interface BuildWarning {
   readonly at: number;
   readonly message: string;
   readonly vertex?: Digest;
+  /** Set for a Dockerfile build check: the displays list these after the build, as buildx. */
+  readonly check?: CheckWarningInfo;
+}
+
+/** What a build-check warning adds (BuildKit's VertexWarning detail, url and range). */
+export interface CheckWarningInfo {
+  readonly rule: string;
+  readonly description: string;
+  readonly url: string;
+  readonly file: string;
+  readonly startLine?: number;
+  readonly endLine?: number;
 }
 
 /** Where progress goes. Implementations must not throw and must not block. */

@@ -25,7 +25,9 @@ export function createProgressDisplay(
       // Steps stay silent; warnings (e.g. that nothing was exported) still reach the user.
       return {
         sink: (event) => {
-          if (event.type === 'warning') out.write(`WARNING: ${terminalText(event.message)}\n`);
+          // Build-check warnings are not listed in quiet mode, as buildx's.
+          if (event.type === 'warning' && event.check === undefined)
+            out.write(`WARNING: ${terminalText(event.message)}\n`);
         },
         finish: () => undefined,
       };

@@ -1,4 +1,5 @@
 import { terminalText, type ProgressEvent } from '../../core/index.js';
+import { checkSummary } from './check-summary.js';
 import type { ProgressDisplay, TextOutput } from './output.js';
 import {
   formatLogElapsed,
@@ -42,7 +43,8 @@ export class PlainDisplay implements ProgressDisplay {
   readonly sink = (event: ProgressEvent): void => {
     const { vertex, newLines } = this.#state.apply(event);
     if (event.type === 'warning') {
-      this.#out.write(`WARNING: ${terminalText(event.message)}\n`);
+      // Build-check warnings wait for the list after the build (finish).
+      if (event.check === undefined) this.#out.write(`WARNING: ${terminalText(event.message)}\n`);
       return;
     }
     if (vertex === undefined) return;
@@ -59,8 +61,7 @@ export class PlainDisplay implements ProgressDisplay {
         this.#switchTo(vertex);
         break;
       case 'vertex.cached':
-        // A hit from an imported cache names it; a local hit is plain CACHED, as BuildKit's.
-        print(event.from === undefined ? 'CACHED' : `CACHED (from ${terminalText(event.from)})`);
+        print('CACHED');
         break;
       case 'vertex.status': {
         const status = vertex.statuses.get(event.id);
@@ -108,10 +109,13 @@ export class PlainDisplay implements ProgressDisplay {
   }
 
   finish(): void {
+    // Whether the output already ends with a blank line (the check list then needs none).
+    let blankLine = this.#current !== undefined;
     if (this.#current !== undefined) this.#out.write('\n');
     this.#current = undefined;
     for (const vertex of this.#state.vertices.values()) {
       if (vertex.error === undefined) continue;
+      blankLine = false;
       const tail = vertex.lines.slice(-FAILURE_TAIL_LINES);
       const body = tail.map(
         (line) =>
@@ -120,6 +124,9 @@ export class PlainDisplay implements ProgressDisplay {
       const name = terminalText(vertex.name, { maxBytes: FAILURE_LINE_LIMIT_BYTES });
       this.#out.write(`------\n > ${name}:\n${body.join('')}------\n`);
     }
+    this.#out.write(
+      checkSummary(this.#state.checkWarnings, { color: false, blankLine: !blankLine }),
+    );
   }
 }
 

@@ -82,18 +82,39 @@ export class RawJsonDisplay implements ProgressDisplay {
           ],
         };
       case 'warning':
-        return {
-          warnings: [
-            {
-              ...(event.vertex === undefined ? {} : { vertex: event.vertex }),
-              short: Buffer.from(event.message).toString('base64'),
-            },
-          ],
-        };
+        return { warnings: [warningStatus(event)] };
     }
   }
 
   finish(): void {
     // Every event was written as it came; nothing is buffered.
   }
+}
+
+/** A warning as BuildKit's VertexWarning: level 1, short and detail base64, url and range for a check. */
+function warningStatus(event: ProgressEvent & { type: 'warning' }): Record<string, unknown> {
+  const base64 = (text: string): string => Buffer.from(text).toString('base64');
+  const check = event.check;
+  return {
+    ...(event.vertex === undefined ? {} : { vertex: event.vertex }),
+    ...(check === undefined ? {} : { level: 1 }),
+    short: base64(event.message),
+    ...(check === undefined
+      ? {}
+      : {
+          detail: [base64(check.description)],
+          url: check.url,
+          sourceInfo: { filename: check.file, language: 'Dockerfile' },
+          ...(check.startLine === undefined
+            ? {}
+            : {
+                range: [
+                  {
+                    start: { line: check.startLine },
+                    end: { line: check.endLine ?? check.startLine },
+                  },
+                ],
+              }),
+        }),
+  };
 }

@@ -37,6 +37,8 @@ export interface StatusView {
 export class ProgressState {
   readonly vertices = new Map<Digest, VertexView>();
   readonly warnings: string[] = [];
+  /** Build-check warnings (`Rule: message (line N)`), listed after the build. */
+  readonly checkWarnings: string[] = [];
   readonly startedAt: number;
 
   constructor(now: number) {
@@ -46,7 +48,8 @@ export class ProgressState {
   /** Applies one event; returns the vertex it concerned and the log lines it completed. */
   apply(event: ProgressEvent): { vertex?: VertexView; newLines: LogLine[] } {
     if (event.type === 'warning') {
-      this.warnings.push(event.message);
+      if (event.check === undefined) this.warnings.push(event.message);
+      else this.checkWarnings.push(event.message);
       return { newLines: [] };
     }
     const vertex = this.#vertex(event.vertex);

@@ -1,4 +1,5 @@
 import { showControls, terminalText, type ProgressEvent } from '../../core/index.js';
+import { checkSummary } from './check-summary.js';
 import type { ProgressDisplay, TextOutput } from './output.js';
 import {
   formatSeconds,
@@ -61,6 +62,7 @@ export class TtyDisplay implements ProgressDisplay {
     this.repaint(true);
     for (const warning of this.#state.warnings)
       this.#out.write(`WARNING: ${terminalText(warning)}\n`);
+    this.#out.write(checkSummary(this.#state.checkWarnings, { color: true, blankLine: true }));
   }
 }
 

@@ -15,6 +15,7 @@ import {
 } from '../../builder/index.js';
 import { openEngine } from '../../worker/index.js';
 import { BUILD_FLAGS, parseBuildRequest, type BuildRequest } from '../build-options.js';
+import { runCallCommand } from './build-call.js';
 import { formatFlagHelp } from '../flags.js';
 
 import { readStdin, readStdinBytes } from '../stdin.js';
@@ -40,6 +41,7 @@ export async function runBuildCommand(argv: readonly string[]): Promise<number> 
     console.log(HELP);
     return 0;
   }
+  if (request.call !== undefined) return runCallCommand(request, request.call);
   const controller = new AbortController();
   // Every waiting step listens on the build's signal; many at once is normal, not a leak.
   setMaxListeners(0, controller.signal);
