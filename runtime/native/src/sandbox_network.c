@@ -118,14 +118,25 @@ static int claim_slot(unsigned slot) {
 }
 
 /*
- * The veth pair: `host_name` here and up, `eth0` in the namespace of `pid`, still down
- * (a veth cannot come up before its peer is linked: the kernel answers ENOTCONN).
+ * No IPv6 link-local address on either end (addr_gen_mode none, set while the link is
+ * down: the kernel ignores it in a veth's creation request): steps get no IPv6 path to
+ * the host at all, and the kernel skips duplicate address detection and multicast
+ * reports for a link that lives a few seconds.
  */
+static void without_link_local(struct request *r) {
+  struct rtattr *spec = attribute(r, IFLA_AF_SPEC, NULL, 0);
+  struct rtattr *inet6 = attribute(r, AF_INET6, NULL, 0);
+  uint8_t mode = IN6_ADDR_GEN_MODE_NONE;
+  attribute(r, IFLA_INET6_ADDR_GEN_MODE, &mode, sizeof mode);
+  nest_end(r, inet6);
+  nest_end(r, spec);
+}
+
+/* The veth pair, both ends down: `host_name` here, `eth0` in the namespace of `pid`. */
 static int create_veth(int fd, const char *host_name, pid_t pid, int mtu) {
   struct request r;
   request_init(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, sizeof(struct ifinfomsg));
   r.body.link.ifi_family = AF_UNSPEC;
-  r.body.link.ifi_flags = r.body.link.ifi_change = IFF_UP;
   attribute(&r, IFLA_IFNAME, host_name, strlen(host_name) + 1);
   if (mtu > 0) attribute(&r, IFLA_MTU, &mtu, sizeof mtu);
   struct rtattr *info = attribute(&r, IFLA_LINKINFO, NULL, 0);
@@ -146,13 +157,20 @@ static int create_veth(int fd, const char *host_name, pid_t pid, int mtu) {
   return talk(fd, &r);
 }
 
+/* Brings the link up, first without an IPv6 link-local address where the kernel has IPv6. */
 static void link_up(int fd, int ifindex, const char *what) {
   struct request r;
   request_init(&r, RTM_NEWLINK, 0, sizeof(struct ifinfomsg));
   r.body.link.ifi_family = AF_UNSPEC;
   r.body.link.ifi_index = ifindex;
-  r.body.link.ifi_flags = r.body.link.ifi_change = IFF_UP;
+  without_link_local(&r);
   int err = talk(fd, &r);
+  if (err != 0 && err != EAFNOSUPPORT) { errno = err; die("network", "addr_gen_mode of %s", what); }
+  request_init(&r, RTM_NEWLINK, 0, sizeof(struct ifinfomsg));
+  r.body.link.ifi_family = AF_UNSPEC;
+  r.body.link.ifi_index = ifindex;
+  r.body.link.ifi_flags = r.body.link.ifi_change = IFF_UP;
+  err = talk(fd, &r);
   if (err != 0) { errno = err; die("network", "bring %s up", what); }
 }
 
@@ -236,6 +254,7 @@ void network_attach(const struct sandbox_config *c, pid_t pid) {
   uint32_t host_address = base + 2 * slot, step_address = host_address + 1;
   int host_index = (int)if_nametoindex(name);
   if (host_index == 0) die("network", "find %s", name);
+  link_up(host, host_index, name);
   add_address(host, host_index, host_address, 31, name);
   close(host);
   int eth0;
