@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import {
-  canonicalJson,
   TbuildError,
   toTbuildError,
+  type Descriptor,
   type ProgressEvent,
   type ProgressSink,
 } from '../core/index.js';
@@ -18,13 +18,12 @@ import {
 } from '../frontend/index.js';
 import { isStaleResult, topologicalOrder } from '../solver/index.js';
 import {
-  exportImage,
+  INLINE_CACHE_FIELD,
   SCRATCH,
   type Engine,
-  type ImageBundle,
-  type LayerSettings,
   type LayersAhead,
   type PushResult,
+  type StoredImage,
   type WorkerRef,
 } from '../worker/index.js';
 import type { BuildInputs } from './inputs.js';
@@ -32,8 +31,17 @@ import type { BuildOptions, OutputSpec } from './options.js';
 import { mergeAnnotations } from './annotations.js';
 import { lowerWithChecks } from './build-checks.js';
 import { ExportStep } from './export-progress.js';
+import { explainOptions } from './explain-options.js';
+import { BuildCaches } from './build-cache.js';
 import { openNamedContexts } from './named-contexts.js';
 import { exportStepName, writeOutput } from './outputs.js';
+import {
+  layerSettings,
+  needsBlobs,
+  outputManifest,
+  plannedManifest,
+  ResultImage,
+} from './result-image.js';
 
 /** One build: what to build, from what, and where its progress goes. */
 export interface BuildJob {
@@ -54,8 +62,10 @@ export interface BuildJob {
 }
 
 export interface BuildResult {
-  /** The image as exported (config, manifest, layers) for the first output, or the image store. */
-  readonly image: ImageBundle;
+  /** The image in the local store: config (its digest is the image ID) and layers. */
+  readonly image: StoredImage;
+  /** The first manifest an output wrote (push, oci, docker); none for the local store alone. */
+  readonly manifest?: Descriptor;
   /** Names given with -t, as the image store holds them. */
   readonly names: readonly string[];
   /** What each push sent (one per pushed name). */
@@ -86,24 +96,47 @@ export async function runBuild(job: BuildJob): Promise<BuildResult> {
     lowered = await lower(job, session, named.contexts);
     for (const warning of lowered.warnings) job.progress(warningEvent(warning));
     const outputs = effectiveOutputs(options);
-    // Layers of the image to export are made while the steps run (LayerPrefetcher).
+    // Layers of the image to export are made while the steps run (LayerPrefetcher): their
+    // blobs when an output needs the bytes, else only their diffIDs (the local store's image).
+    const blobOutput = outputs.find(needsBlobs);
     if (lowered.root !== undefined)
       layersAhead = engine.makeLayersAhead(
         lowered.root,
-        layerSettings(outputs[0], sourceDateEpoch(options)),
+        layerSettings(blobOutput ?? outputs[0], sourceDateEpoch(options)),
+        { blobs: blobOutput !== undefined },
       );
     const build = lowered;
     const ahead = layersAhead;
+    // --cache-from is read before the solve (lazily: records only), --cache-to written after the outputs.
+    const epoch = sourceDateEpoch(options);
+    const caches = new BuildCaches({
+      engine,
+      progress: job.progress,
+      signal,
+      session,
+      cacheFrom: options.cacheFrom ?? [],
+      cacheTo: options.cacheTo ?? [],
+      ...(epoch === undefined ? {} : { sourceDateEpoch: epoch }),
+    });
+    await caches.importAll();
     const solveAndExport = async (): Promise<BuildResult> => {
-      const result: WorkerRef =
+      const fallbackCache = caches.fallback();
+      const solved: WorkerRef =
         build.root === undefined
           ? SCRATCH
           : await engine.solver.solve(build.root, {
               signal,
               progress: job.progress,
               noCache: options.noCache,
+              onKey: caches.onKey,
+              ...(fallbackCache === undefined ? {} : { fallbackCache }),
+              // Why a step missed the cache: compared with this project's last build of it.
+              explain: explainOptions(inputs),
             });
-      return exportOutputs(job, session, result, build, ahead);
+      const result = await caches.local(solved, build.root);
+      const exported = await exportOutputs(job, session, result, build, ahead, caches);
+      await caches.exportAll(build.root);
+      return exported;
     };
     try {
       return await solveAndExport();
@@ -183,60 +216,60 @@ async function exportOutputs(
   result: WorkerRef,
   lowered: LoweredBuild,
   layersAhead: LayersAhead | undefined,
+  caches: BuildCaches,
 ): Promise<BuildResult> {
   const { engine, options, signal } = job;
   if (result.kind !== 'snapshot')
     throw new TbuildError('TB_INTERNAL', 'a build result must be a snapshot');
   const outputs = effectiveOutputs(options);
   const labels = Object.fromEntries(options.labels);
+  // An inline cache (--cache-to type=inline) rides in the image's config: the image's own steps.
+  const firstSettings = layerSettings(effectiveOutputs(options)[0], sourceDateEpoch(options));
+  const inline = caches.wantsInline
+    ? await caches.inlineValue(lowered.root, {
+        ...firstSettings,
+        ociMediaTypes: effectiveOutputs(options)[0]?.type !== 'docker',
+      })
+    : undefined;
   const config = {
     ...lowered.image,
+    ...(inline === undefined ? {} : { [INLINE_CACHE_FIELD]: inline }),
     config: {
       ...lowered.image.config,
       ...(options.labels.size > 0 ? { Labels: { ...lowered.image.config.Labels, ...labels } } : {}),
     },
   };
   const epoch = sourceDateEpoch(options);
-  const bundles = new Map<string, ImageBundle>();
-  const bundleFor = async (output: OutputSpec | undefined): Promise<ImageBundle> => {
-    const settings = layerSettings(output, epoch);
-    const annotations = mergeAnnotations(output?.annotations, options.annotations);
-    // As BuildKit: descriptor annotations exist only in OCI's media types, so they switch to them.
-    const ociMediaTypes =
-      output?.ociMediaTypes ??
-      (output?.type !== 'docker' || Object.keys(annotations.manifestDescriptor).length > 0);
-    const key = `${settings.compression}/${String(settings.compressionLevel)}/${String(ociMediaTypes)}/${canonicalJson(annotations.manifest)}`;
-    let bundle = bundles.get(key);
-    if (bundle === undefined) {
-      bundle = await exportImage(result, config, {
-        ...settings,
-        store: engine.store,
-        pool: engine.pool,
-        ociMediaTypes,
-        annotations: annotations.manifest,
-        signal,
-        ...(layersAhead === undefined
-          ? {}
-          : { madeAhead: (snapshot: string) => layersAhead.ready(snapshot) }),
-      });
-      bundles.set(key, bundle);
-    }
-    return bundle;
-  };
+  const image = new ResultImage({
+    engine,
+    result,
+    config,
+    sourceDateEpoch: epoch,
+    manifest: plannedManifest(outputs, options, epoch),
+    layersAhead,
+    signal,
+  });
   const pushed: PushResult[] = [];
   for (const [index, output] of outputs.entries()) {
     // Each output is a step of the progress, as buildx shows its exporters.
     const step = new ExportStep(job.progress, session, index, exportStepName(output));
     try {
-      const bundle =
+      // Layer blobs only for an output that sends the bytes; the local store keeps snapshots.
+      const exported =
         output.type === 'local' || output.type === 'tar'
-          ? await bundleFor(output)
-          : await step.task('exporting layers', () => bundleFor(output));
+          ? undefined
+          : await step.task('exporting layers', async () => ({
+              stored: await image.stored(),
+              bundle: needsBlobs(output)
+                ? await image.manifest(outputManifest(output, options, epoch))
+                : undefined,
+            }));
       const results = await writeOutput({
         output,
         engine,
         result,
-        bundle,
+        ...(exported === undefined ? {} : { image: exported.stored }),
+        ...(exported?.bundle === undefined ? {} : { bundle: exported.bundle }),
         names: options.tags,
         descriptorAnnotations: mergeAnnotations(output.annotations, options.annotations)
           .manifestDescriptor,
@@ -252,8 +285,8 @@ async function exportOutputs(
       throw error;
     }
   }
-  // The first output's image (made above), or the image -q and --iidfile name without one.
-  const primary = await bundleFor(outputs[0]);
+  // The image (committed above), or the one -q and --iidfile name without an image output.
+  const stored = await image.stored();
   if (outputs.length === 0) {
     job.progress(
       warningEvent(
@@ -261,7 +294,12 @@ async function exportOutputs(
       ),
     );
   }
-  return { image: primary, names: options.tags, pushed };
+  return {
+    image: stored,
+    ...(image.firstManifest === undefined ? {} : { manifest: image.firstManifest }),
+    names: options.tags,
+    pushed,
+  };
 }
 
 /** The outputs asked for; `-t` alone means the local image store. */
@@ -270,16 +308,6 @@ function effectiveOutputs(options: BuildOptions): OutputSpec[] {
   return options.tags.length > 0
     ? [{ type: 'image', names: [], push: false, compression: 'gzip', tar: true }]
     : [];
-}
-
-function layerSettings(output: OutputSpec | undefined, epoch: number | undefined): LayerSettings {
-  return {
-    compression: output?.compression ?? 'gzip',
-    ...(output?.compressionLevel === undefined
-      ? {}
-      : { compressionLevel: output.compressionLevel }),
-    ...(epoch === undefined ? {} : { sourceDateEpoch: epoch }),
-  };
 }
 
 function warningEvent(message: string): ProgressEvent {

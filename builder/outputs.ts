@@ -3,6 +3,8 @@ import { TbuildError, type Descriptor } from '../core/index.js';
 import {
   DirectorySink,
   normalizeImageName,
+  isBuiltImage,
+  pushableManifest,
   pushStoredImage,
   withReadView,
   writeDockerArchive,
@@ -10,6 +12,7 @@ import {
   type Engine,
   type ImageBundle,
   type PushResult,
+  type StoredImage,
   type WorkerRef,
 } from '../worker/index.js';
 import { loadIntoDocker, parseDockerHost } from './docker-daemon.js';
@@ -45,15 +48,20 @@ export function exportStepName(output: OutputSpec): string {
 }
 
 /**
- * Writes one `-o` output. Image outputs (image, oci, docker) take the bundle
- * already stored; filesystem outputs (local, tar) take the result's files.
+ * Writes one `-o` output. Image outputs take the image already stored (the
+ * local store names it) and, where the bytes go somewhere (push, oci,
+ * docker), its manifest and layer blobs already made (`bundle`); filesystem
+ * outputs (local, tar) take the result's files.
  * `stdout` is where `dest=-` goes; without one, `dest=-` is refused.
  */
 export async function writeOutput(options: {
   readonly output: OutputSpec;
   readonly engine: Engine;
   readonly result: WorkerRef;
-  readonly bundle: ImageBundle;
+  /** The image in the local store; image outputs need it. */
+  readonly image?: StoredImage;
+  /** Its manifest and blobs; oci, docker and pushing image outputs need them. */
+  readonly bundle?: ImageBundle;
   readonly names: readonly string[];
   /** Annotations of the manifest's descriptor, in an OCI or docker archive's index.json. */
   readonly descriptorAnnotations?: Readonly<Record<string, string>>;
@@ -67,7 +75,7 @@ export async function writeOutput(options: {
   readonly tasks?: ExportTasks;
   readonly signal: AbortSignal;
 }): Promise<readonly PushResult[]> {
-  const { output, engine, bundle, signal } = options;
+  const { output, engine, signal } = options;
   const tasks = options.tasks ?? UNSEEN;
   // Files and directories are written beside dest and renamed in: whole or not at all.
   const files = { faults: engine.store.faults, signal };
@@ -85,17 +93,25 @@ export async function writeOutput(options: {
           hint: 'give one with -t NAME or -o type=image,name=NAME,push=true',
         });
       }
-      // The image ID, as docker names it: the config's digest.
-      await tasks.task(`writing image ${bundle.config.descriptor.digest}`, () => Promise.resolve());
-      for (const name of names)
-        await tasks.task(`naming to ${name}`, () =>
-          tagImages(engine, [name], bundle.manifest.descriptor),
+      {
+        const image = required(options.image, 'image');
+        // The image ID, as docker names it: the config's digest.
+        await tasks.task(`writing image ${image.config.descriptor.digest}`, () =>
+          Promise.resolve(),
         );
-      return output.push
-        ? pushImages(engine, names, bundle.manifest.descriptor, signal, tasks)
-        : [];
+        // A push's manifest (made already) is kept with the names: its blobs stay made.
+        const manifest = output.push ? required(options.bundle, 'bundle').manifest : undefined;
+        for (const name of names)
+          await tasks.task(`naming to ${name}`, () =>
+            tagImages(engine, [name], image.target, manifest?.descriptor),
+          );
+        return manifest === undefined
+          ? []
+          : pushImages(engine, names, manifest.descriptor, signal, tasks);
+      }
     case 'oci':
     case 'docker': {
+      const bundle = required(options.bundle, 'bundle');
       const write = output.type === 'oci' ? writeOciLayout : writeDockerArchive;
       await tasks.task(`exporting manifest ${bundle.manifest.descriptor.digest}`, () =>
         Promise.resolve(),
@@ -149,25 +165,39 @@ export async function writeOutput(options: {
   }
 }
 
+/** Points each name at `target`; `manifest`: one already made of it, kept with the name. */
 export async function tagImages(
   engine: Engine,
   names: readonly string[],
-  manifest: Descriptor,
+  target: Descriptor,
+  manifest?: Descriptor,
 ): Promise<void> {
-  for (const name of names) await engine.store.images.put(name, manifest);
+  for (const name of names)
+    await engine.store.images.put(name, target, manifest === undefined ? [] : [manifest]);
 }
 
-/** Pushes a stored image under each name, one after the other (later names mount or skip every blob). */
+/**
+ * Pushes a stored image under each name, one after the other (later names mount or skip
+ * every blob). `image` is a manifest, or the target of an image built here: its manifest
+ * is made first (and the layer blobs not made before), and each name keeps it.
+ */
 export async function pushImages(
   engine: Engine,
   names: readonly string[],
-  manifest: Descriptor,
+  image: Descriptor,
   signal: AbortSignal,
   tasks: ExportTasks = UNSEEN,
 ): Promise<PushResult[]> {
   const client = engine.registryClient();
   if (client === undefined)
     throw new TbuildError('TB_INTERNAL', 'the engine was opened without registry settings');
+  const manifest = isBuiltImage(image)
+    ? await tasks.task('exporting layers', () =>
+        pushableManifest(engine.store, engine.pool, image, names[0] ?? image.digest, signal),
+      )
+    : image;
+  if (manifest !== image)
+    for (const name of names) await engine.store.images.addManifest(name, image.digest, manifest);
   const pushed: PushResult[] = [];
   for (const name of names) {
     // The blobs and then the manifest, each shown as buildx shows it.
@@ -175,12 +205,19 @@ export async function pushImages(
     const blobsPushed = new Promise<void>((resolve) => (manifestDone = resolve));
     const push = pushStoredImage(engine.store, client, manifest, name, {
       signal,
+      pool: engine.pool,
       onBlobsPushed: () => manifestDone?.(),
     });
     await tasks.task('pushing layers', () => Promise.race([blobsPushed, push]));
     pushed.push(await tasks.task(`pushing manifest for ${name}@${manifest.digest}`, () => push));
   }
   return pushed;
+}
+
+function required<T>(value: T | undefined, what: string): T {
+  if (value === undefined)
+    throw new TbuildError('TB_INTERNAL', `an image output without its ${what}`);
+  return value;
 }
 
 function requireDest(output: OutputSpec): string {

@@ -45,6 +45,14 @@ export {
 export { CacheKeyIndex, type CacheRecord, type StoredRecord } from './index/records.js';
 export { ImageStore, type ImageRecord } from './index/images.js';
 export {
+  descriptionReferences,
+  IMAGE_DESCRIPTION_MEDIA_TYPE,
+  parseImageDescription,
+  type DescribedLayer,
+  type ImageDescription,
+  type ManifestSettings,
+} from './index/image-description.js';
+export {
   isLeaseLive,
   Lease,
   LeaseManager,

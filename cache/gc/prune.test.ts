@@ -10,6 +10,7 @@ import {
   type Descriptor,
 } from '../../core/index.js';
 import { encodeChecked } from '../fs/atomic.js';
+import { IMAGE_DESCRIPTION_MEDIA_TYPE } from '../index/image-description.js';
 import { currentOwner } from '../fs/process-owner.js';
 import { openStore, type TbuildStore } from '../store.js';
 
@@ -43,6 +44,52 @@ async function snapshot(bytes: number, parent?: string): Promise<string> {
 const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
 
 describe('prune', () => {
+  it('keeps an image built here: its description, config, known blobs, layer snapshots and the manifests made of it', async () => {
+    const config = await blob('{"config":{}}', MEDIA_TYPES.ociConfig);
+    const baseBlob = await blob('base layer');
+    const base = await snapshot(10);
+    const top = await snapshot(20, base);
+    const description = await blob(
+      JSON.stringify({
+        mediaType: IMAGE_DESCRIPTION_MEDIA_TYPE,
+        config,
+        layers: [
+          { diffId: sha256Digest('base tar'), snapshot: base, blob: baseBlob, size: 10 },
+          { diffId: sha256Digest('top tar'), snapshot: top, size: 20 },
+        ],
+        manifest: { compression: 'gzip', ociMediaTypes: true },
+      }),
+      IMAGE_DESCRIPTION_MEDIA_TYPE,
+    );
+    const madeLayer = await blob('top layer, compressed for a push');
+    const manifest = await blob(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MEDIA_TYPES.ociManifest,
+        config,
+        layers: [baseBlob, madeLayer],
+      }),
+      MEDIA_TYPES.ociManifest,
+    );
+    await store.images.put('example/built:1', description);
+    await store.images.addManifest('example/built:1', description.digest, manifest);
+    const orphan = await blob('nobody refers to me');
+    await tick();
+
+    const report = await store.prune({ signal, all: true });
+    expect(report).toMatchObject({ blobs: 1, snapshots: 0 });
+    expect(await store.content.info(orphan.digest)).toBeUndefined();
+    for (const kept of [config, baseBlob, description, madeLayer, manifest])
+      expect(await store.content.info(kept.digest)).toBeDefined();
+    expect(await store.snapshots.get(top)).toBeDefined();
+    expect(await store.snapshots.get(base)).toBeDefined();
+
+    // Without its name, all of it goes.
+    await store.images.delete('example/built:1');
+    await tick();
+    expect(await store.prune({ signal, all: true })).toMatchObject({ blobs: 5, snapshots: 2 });
+  });
+
   it('keeps what images reach through manifests and removes unreferenced records with --all', async () => {
     const config = await blob('{"config":{}}', MEDIA_TYPES.ociConfig);
     const layer = await blob('layer bytes');

@@ -79,7 +79,7 @@ export async function prune(parts: StoreParts, options: PruneOptions): Promise<P
   const leased = new Set(state.liveLeases.flatMap((lease) => lease.records));
 
   const fixedRoots = {
-    descriptors: state.images.map((image) => image.target),
+    descriptors: state.images.flatMap((image) => [image.target, ...(image.manifests ?? [])]),
     blobs: state.liveLeases.flatMap((lease) => lease.blobs),
     snapshots: [
       ...state.liveLeases.flatMap((lease) => lease.snapshots),

@@ -6,6 +6,11 @@ import {
   type Digest,
 } from '../../core/index.js';
 import type { BlobInfo, ContentStore } from '../content/types.js';
+import {
+  descriptionReferences,
+  IMAGE_DESCRIPTION_MEDIA_TYPE,
+  parseImageDescription,
+} from '../index/image-description.js';
 import type { ImageRecord } from '../index/images.js';
 import type { StoredRecord } from '../index/records.js';
 import type { LeaseRecord } from '../leases.js';
@@ -35,16 +40,26 @@ const WALKED_TYPES: ReadonlySet<string> = new Set([
   MEDIA_TYPES.ociIndex,
   MEDIA_TYPES.dockerManifest,
   MEDIA_TYPES.dockerManifestList,
+  IMAGE_DESCRIPTION_MEDIA_TYPE,
 ]);
+
+/** What a walked blob references: blobs, and snapshots (an image description's layers). */
+interface Children {
+  readonly descriptors: readonly Descriptor[];
+  readonly snapshots: readonly string[];
+}
+
+const NO_CHILDREN: Children = { descriptors: [], snapshots: [] };
 
 /**
  * Follows references from roots: snapshots to their parents; manifests and
  * indexes (read from the content store, once per digest) to their config,
- * layers and manifests. A child that cannot be read is not followed: what it
- * would keep is unreachable anyway.
+ * layers and manifests; image descriptions to their config, blobs and layer
+ * snapshots. A child that cannot be read is not followed: what it would keep
+ * is unreachable anyway.
  */
 export class Marker {
-  private readonly children = new Map<Digest, readonly Descriptor[]>();
+  private readonly children = new Map<Digest, Children>();
   private readonly state: StoreState;
   private readonly content: ContentStore;
 
@@ -60,19 +75,24 @@ export class Marker {
   }): Promise<Reachable> {
     const reachable: Reachable = { blobs: new Set(), snapshots: new Set() };
     const pending: Descriptor[] = [...roots.descriptors];
+    const snapshots = [...roots.snapshots];
+    const follow = (children: Children): void => {
+      pending.push(...children.descriptors);
+      snapshots.push(...children.snapshots);
+    };
     for (const digest of roots.blobs) {
       const info = this.state.blobs.get(digest);
       reachable.blobs.add(digest);
-      if (info !== undefined) pending.push(...(await this.childrenOf(digest, undefined)));
+      if (info !== undefined) follow(await this.childrenOf(digest, undefined));
     }
     while (pending.length > 0) {
       const next = pending.pop();
       if (next === undefined || reachable.blobs.has(next.digest)) continue;
       reachable.blobs.add(next.digest);
       if (WALKED_TYPES.has(next.mediaType))
-        pending.push(...(await this.childrenOf(next.digest, next.mediaType)));
+        follow(await this.childrenOf(next.digest, next.mediaType));
     }
-    for (const id of roots.snapshots) {
+    for (const id of snapshots) {
       let next: string | undefined = id;
       while (next !== undefined && !reachable.snapshots.has(next)) {
         reachable.snapshots.add(next);
@@ -90,24 +110,34 @@ export class Marker {
     };
   }
 
-  private async childrenOf(
-    digest: Digest,
-    mediaType: string | undefined,
-  ): Promise<readonly Descriptor[]> {
+  private async childrenOf(digest: Digest, mediaType: string | undefined): Promise<Children> {
     const known = this.children.get(digest);
     if (known !== undefined) return known;
-    let found: Descriptor[] = [];
+    let found: Children = NO_CHILDREN;
     // Manifests are small; a large blob (a layer) is never parsed.
     if ((this.state.blobs.get(digest)?.size ?? Infinity) <= MAX_MANIFEST_BYTES) {
       try {
-        const json = JSON.parse(
-          (await this.content.readBuffer(digest, { signal: neverAborted })).toString('utf8'),
-        ) as { mediaType?: unknown; config?: unknown; layers?: unknown; manifests?: unknown };
+        const bytes = await this.content.readBuffer(digest, { signal: neverAborted });
+        const json = JSON.parse(bytes.toString('utf8')) as {
+          mediaType?: unknown;
+          config?: unknown;
+          layers?: unknown;
+          manifests?: unknown;
+        };
         const type = mediaType ?? (typeof json.mediaType === 'string' ? json.mediaType : undefined);
-        if (type === undefined || WALKED_TYPES.has(type)) {
-          found = [json.config, ...asArray(json.layers), ...asArray(json.manifests)].filter(
-            isDescriptorLike,
-          );
+        const description =
+          json.mediaType === IMAGE_DESCRIPTION_MEDIA_TYPE
+            ? parseImageDescription(bytes)
+            : undefined;
+        if (description !== undefined) {
+          found = descriptionReferences(description);
+        } else if (type === undefined || WALKED_TYPES.has(type)) {
+          found = {
+            descriptors: [json.config, ...asArray(json.layers), ...asArray(json.manifests)].filter(
+              isDescriptorLike,
+            ),
+            snapshots: [],
+          };
         }
       } catch {
         // Not JSON, corrupt or gone: nothing to follow.

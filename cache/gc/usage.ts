@@ -39,7 +39,7 @@ export async function diskUsage(parts: StoreParts, signal: AbortSignal): Promise
   const state = await loadState(parts, signal);
   const marker = new Marker(state, parts.content);
   const pinned = await marker.mark({
-    descriptors: state.images.map((image) => image.target),
+    descriptors: state.images.flatMap((image) => [image.target, ...(image.manifests ?? [])]),
     blobs: state.liveLeases.flatMap((lease) => lease.blobs),
     snapshots: [
       ...state.liveLeases.flatMap((lease) => lease.snapshots),

@@ -4,6 +4,7 @@ import {
   TbuildError,
   isDigest,
   type Descriptor,
+  type Digest,
   type Logger,
   type WriteFaults,
 } from '../../core/index.js';
@@ -16,10 +17,20 @@ import {
 } from '../fs/atomic.js';
 import type { StoreLayout } from '../layout.js';
 
-/** A name in the local image store and the manifest (or index) it points at. */
+/**
+ * A name in the local image store and what it points at: a manifest (or
+ * index), or an image description (image-description.ts) for an image built
+ * here whose layers are not compressed until something needs them.
+ */
 export interface ImageRecord {
   readonly name: string;
   readonly target: Descriptor;
+  /**
+   * Manifests made of a description target so far (a push, `tbuild push`
+   * later), each with its layer blobs: kept while the name is, so a layer is
+   * not compressed twice for the same settings.
+   */
+  readonly manifests?: readonly Descriptor[];
   readonly createdAt: number;
   readonly updatedAt: number;
 }
@@ -32,7 +43,8 @@ function isImageRecord(value: unknown): value is ImageRecord {
     typeof record['name'] === 'string' &&
     typeof target === 'object' &&
     isDigest(target['digest']) &&
-    typeof target['mediaType'] === 'string'
+    typeof target['mediaType'] === 'string' &&
+    (record['manifests'] === undefined || Array.isArray(record['manifests']))
   );
 }
 
@@ -92,20 +104,44 @@ export class ImageStore {
     });
   }
 
-  async put(name: string, target: Descriptor): Promise<ImageRecord> {
+  /** Points `name` at `target`; `manifests` are those already made of it (see ImageRecord). */
+  async put(
+    name: string,
+    target: Descriptor,
+    manifests?: readonly Descriptor[],
+  ): Promise<ImageRecord> {
     const now = Date.now();
     const previous = await this.get(name);
     const record: ImageRecord = {
       name,
       target,
+      ...(manifests === undefined || manifests.length === 0 ? {} : { manifests }),
       createdAt: previous?.createdAt ?? now,
       updatedAt: now,
     };
-    await writeFileAtomic(this.layout.tmp, this.path(name), encodeChecked(record), {
+    await this.write(record);
+    return record;
+  }
+
+  /**
+   * Adds a manifest made of `name`'s target to its record, if the name still
+   * points at `target` (it may have been retagged meanwhile). Two processes
+   * adding at once may lose one: that manifest's blobs then stay only as long
+   * as their cache records do, and are made again if pruned.
+   */
+  async addManifest(name: string, target: Digest, manifest: Descriptor): Promise<void> {
+    const current = await this.get(name);
+    if (current?.target.digest !== target) return;
+    const known = current.manifests ?? [];
+    if (known.some((made) => made.digest === manifest.digest)) return;
+    await this.write({ ...current, manifests: [...known, manifest] });
+  }
+
+  private async write(record: ImageRecord): Promise<void> {
+    await writeFileAtomic(this.layout.tmp, this.path(record.name), encodeChecked(record), {
       durable: this.durable,
       faults: this.faults,
     });
-    return record;
   }
 
   async delete(name: string): Promise<boolean> {

@@ -11,9 +11,11 @@ import {
   resolveRoot,
   runBuild,
   type BuildResult,
+  type OpenedContext,
   type ProgressDisplay,
 } from '../../builder/index.js';
 import { openEngine } from '../../worker/index.js';
+import { chooseBuilder, type NamedBuilder } from '../remote/builder-store.js';
 import { BUILD_FLAGS, parseBuildRequest, type BuildRequest } from '../build-options.js';
 import { runCallCommand } from './build-call.js';
 import { formatFlagHelp } from '../flags.js';
@@ -50,13 +52,20 @@ export async function runBuildCommand(argv: readonly string[]): Promise<number> 
   };
   process.once('SIGINT', interrupt);
   process.once('SIGTERM', interrupt);
-  const display = createProgressDisplay(request.quiet ? 'quiet' : request.progress, process.stderr);
+  const display = createProgressDisplay(
+    request.quiet ? 'quiet' : request.progress,
+    process.stderr,
+    { explain: request.explain },
+  );
   const context = await openBuildContext(request.contextPath, {
     signal: controller.signal,
     readStdin: readStdinBytes,
     dockerfileFromStdin: request.dockerfile === '-',
   });
   try {
+    const builder = await chooseBuilder(request.builder, process.env);
+    if (builder !== undefined)
+      return await buildOnBuilder(request, builder, context, { controller, display });
     return await buildIn(request, context.dir, context.dockerfilePath(request.dockerfile), {
       controller,
       display,
@@ -65,6 +74,43 @@ export async function runBuildCommand(argv: readonly string[]): Promise<number> 
     process.off('SIGINT', interrupt);
     process.off('SIGTERM', interrupt);
     await context.close();
+  }
+}
+
+/** A build on a remote builder (docs/remote-builders.md), its modules loaded only then. */
+async function buildOnBuilder(
+  request: BuildRequest,
+  builder: NamedBuilder,
+  context: OpenedContext,
+  { controller, display }: { controller: AbortController; display: ProgressDisplay },
+): Promise<number> {
+  const { buildRemotely } = await import('../remote/remote-build.js');
+  try {
+    const result = await buildRemotely({
+      request,
+      builder,
+      contextDir: context.dir,
+      dockerfile: context.dockerfilePath(request.dockerfile),
+      secrets: secretReaders(request),
+      sshSockets: sshSockets(request),
+      display,
+      signal: controller.signal,
+    });
+    display.finish();
+    await reportDigests(request, {
+      manifestDigest: result.manifestDigest,
+      configDigest: result.configDigest,
+      descriptor: result.manifestDescriptor,
+      names: result.names,
+    });
+    return 0;
+  } catch (error) {
+    display.finish();
+    if (controller.signal.aborted) {
+      console.error('ERROR: canceled');
+      return EXIT_INTERRUPTED;
+    }
+    throw error;
   }
 }
 
@@ -122,15 +168,41 @@ function writeFaults(env: NodeJS.ProcessEnv): { faults?: WriteFaults } {
 }
 
 async function reportResult(request: BuildRequest, result: BuildResult): Promise<void> {
-  const manifestDigest = result.image.manifest.descriptor.digest;
-  const configDigest = result.image.config.descriptor.digest;
-  if (request.quiet) process.stdout.write(`${manifestDigest}\n`);
+  await reportDigests(request, {
+    // No manifest when only the local store holds the image (its layers stay uncompressed).
+    manifestDigest: result.manifest?.digest ?? '',
+    configDigest: result.image.config.descriptor.digest,
+    descriptor: result.manifest,
+    names: result.names,
+  });
+}
+
+/**
+ * What a build reports, as buildx: -q and --iidfile the image ID (the config's digest),
+ * --metadata-file that and, when a manifest was written (push, oci, docker), its digest
+ * and descriptor (a local or a remote build's).
+ */
+async function reportDigests(
+  request: BuildRequest,
+  result: {
+    readonly manifestDigest: string;
+    readonly configDigest: string;
+    readonly descriptor: unknown;
+    readonly names: readonly string[];
+  },
+): Promise<void> {
+  const { manifestDigest, configDigest } = result;
+  if (request.quiet) process.stdout.write(`${configDigest}\n`);
   if (request.iidfile !== undefined) await writeFile(request.iidfile, configDigest);
   if (request.metadataFile !== undefined) {
     const metadata = {
-      'containerimage.digest': manifestDigest,
+      ...(manifestDigest === ''
+        ? {}
+        : {
+            'containerimage.digest': manifestDigest,
+            'containerimage.descriptor': result.descriptor,
+          }),
       'containerimage.config.digest': configDigest,
-      'containerimage.descriptor': result.image.manifest.descriptor,
       ...(result.names.length > 0 ? { 'image.name': result.names.join(',') } : {}),
     };
     await writeFile(request.metadataFile, `${JSON.stringify(metadata, null, 2)}\n`);

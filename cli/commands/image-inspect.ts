@@ -81,7 +81,11 @@ function describe(entry: NamedImage, all: readonly NamedImage[]): Record<string,
     RepoTags: tags.map(({ repository, tag }) => `${repository}:${tag}`),
     RepoDigests: [
       ...new Set(
-        names.map((other) => `${splitName(other.name).repository}@${other.manifestDigest}`),
+        names.flatMap((other) =>
+          other.manifestDigest === undefined
+            ? []
+            : [`${splitName(other.name).repository}@${other.manifestDigest}`],
+        ),
       ),
     ],
     Parent: '',

@@ -1,5 +1,6 @@
 import { TbuildError, toTbuildError, type Digest } from '../../core/index.js';
 import {
+  isBuiltImage,
   normalizeImageName,
   readLocalImage,
   type LocalImage,
@@ -10,7 +11,8 @@ import {
 export interface NamedImage {
   /** As stored: `docker.io/library/busybox:latest`. */
   readonly name: string;
-  readonly manifestDigest: Digest;
+  /** Undefined for an image built here that no push gave a manifest yet. */
+  readonly manifestDigest: Digest | undefined;
   /** The image ID docker shows: the config digest (the manifest's when unreadable). */
   readonly id: Digest;
   readonly image: LocalImage | undefined;
@@ -33,7 +35,10 @@ export async function listNamedImages(
     }
     found.push({
       name: record.name,
-      manifestDigest: image?.manifestDigest ?? record.target.digest,
+      manifestDigest:
+        image !== undefined || isBuiltImage(record.target)
+          ? image?.manifestDigest
+          : record.target.digest,
       id: image?.configDescriptor.digest ?? record.target.digest,
       image,
       taggedAt: record.updatedAt,

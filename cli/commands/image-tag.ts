@@ -51,6 +51,6 @@ export async function runImageTag(argv: readonly string[]): Promise<number> {
   const [found] = findImages(await listNamedImages(store, signal), source);
   if (found === undefined) throw new TbuildError('TB_INTERNAL', 'findImages returned nothing');
   const record = await store.images.resolve(found.name);
-  await store.images.put(targetName, record.target);
+  await store.images.put(targetName, record.target, record.manifests);
   return 0;
 }

@@ -73,7 +73,8 @@ export async function runImages(argv: readonly string[]): Promise<number> {
       repository,
       tag,
       id: entry.id,
-      digest: entry.manifestDigest,
+      // docker's <none>: an image built here that no push gave a manifest yet.
+      digest: entry.manifestDigest ?? '<none>',
       created: created === undefined || Number.isNaN(created) ? undefined : created,
       size: storedSize(entry.image),
     };

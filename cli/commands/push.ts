@@ -36,10 +36,14 @@ export async function runPush(argv: readonly string[]): Promise<number> {
       );
     }
     const destination = normalizeImageName(target ?? name);
-    const [pushed] = await pushImages(engine, [destination], record.target, signal);
     // Like `docker tag` then `docker push`: the target name now names the image here too.
-    if (destination !== normalized) await engine.store.images.put(destination, record.target);
+    if (destination !== normalized)
+      await engine.store.images.put(destination, record.target, record.manifests);
+    const [pushed] = await pushImages(engine, [destination], record.target, signal);
     if (pushed === undefined) return 1;
+    // The manifest made of an image built here is kept by its own name too (its blobs stay).
+    if (destination !== normalized)
+      await engine.store.images.addManifest(normalized, record.target.digest, pushed.manifest);
     if (!quiet) {
       for (const [digest, result] of pushed.blobs)
         console.error(`${short(digest)}: ${SAID[result]}`);

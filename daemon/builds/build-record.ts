@@ -20,7 +20,8 @@ export interface StepRecord {
 }
 
 export interface BuildResultRecord {
-  readonly manifestDigest: string;
+  /** When a manifest was written (push, oci, docker): only the local store needs none. */
+  readonly manifestDigest?: string;
   readonly configDigest: string;
   readonly tags: readonly string[];
 }
@@ -43,6 +44,9 @@ export interface BuildRecord {
   steps: StepRecord[];
   result?: BuildResultRecord;
   error?: { readonly code: string; readonly message: string };
+  /** With a shared queue (`--queue`): the node that runs or ran it, and its attempt (2 on, a retry). */
+  readonly node?: string;
+  readonly attempt?: number;
 }
 
 export function isFinished(status: BuildStatus): boolean {

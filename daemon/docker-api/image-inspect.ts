@@ -1,6 +1,6 @@
 import { familiarName, parseReference } from '../../registry-client/index.js';
 import type { ServiceParts } from '../service.js';
-import { findLocalImage, listNamedImages } from './local-images.js';
+import { findLocalImage, listNamedImages, manifestDigestOf } from './local-images.js';
 
 /**
  * `GET /images/{name}/json` (`docker inspect`, `docker image inspect`, and
@@ -22,8 +22,9 @@ export async function inspectImage(
     const ref = parseReference(named.record.name);
     const repository = familiarName({ ...ref, tag: undefined, digest: undefined });
     if (ref.tag !== undefined) tags.push(`${repository}:${ref.tag}`);
-    const digest = `${repository}@${named.record.target.digest}`;
-    if (!digests.includes(digest)) digests.push(digest);
+    const manifest = manifestDigestOf(named);
+    const digest = `${repository}@${manifest ?? ''}`;
+    if (manifest !== undefined && !digests.includes(digest)) digests.push(digest);
   }
   const image = found.image;
   const size =

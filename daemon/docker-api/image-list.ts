@@ -4,7 +4,7 @@ import { familiarName, parseReference } from '../../registry-client/index.js';
 import type { Query } from '../http/build-query.js';
 import type { ServiceParts } from '../service.js';
 import { dockerRoute } from './docker-route.js';
-import { listNamedImages, type NamedImage } from './local-images.js';
+import { listNamedImages, manifestDigestOf, type NamedImage } from './local-images.js';
 
 /** One entry of `GET /images/json` (Docker API 1.41 ImageSummary). */
 interface ImageSummary {
@@ -35,8 +35,10 @@ export function registerImageList(app: FastifyInstance, parts: ServiceParts): vo
       const summary = byId.get(named.id) ?? summaryOf(named);
       const { tag, repository } = familiar(named.record.name);
       if (tag !== undefined) summary.RepoTags.push(`${repository}:${tag}`);
-      const digest = `${repository}@${named.record.target.digest}`;
-      if (!summary.RepoDigests.includes(digest)) summary.RepoDigests.push(digest);
+      const manifest = manifestDigestOf(named);
+      const digest = `${repository}@${manifest ?? ''}`;
+      if (manifest !== undefined && !summary.RepoDigests.includes(digest))
+        summary.RepoDigests.push(digest);
       byId.set(named.id, summary);
     }
     return [...byId.values()].sort((a, b) => b.Created - a.Created);

@@ -66,6 +66,8 @@ export async function pushImage(
       const lastSent = new Map<Digest, number>();
       const result = await pushStoredImage(parts.engine.store, client, target, normalized, {
         signal: controller.signal,
+        // An image built here gets its manifest now, its layers compressed if not before.
+        pool: parts.engine.pool,
         onProgress: (digest, sent, total) => {
           const now = Date.now();
           if (sent < total && now - (lastSent.get(digest) ?? 0) < PROGRESS_INTERVAL_MS) return;

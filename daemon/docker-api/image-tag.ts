@@ -18,7 +18,7 @@ export async function tagImage(
   const tag = last(query['tag']) ?? '';
   const target = normalizeRequestedName(tag === '' ? repo : `${repo}:${tag}`);
   const source = await findLocalImage(parts.engine, name, AbortSignal.timeout(60_000));
-  await parts.engine.store.images.put(target, source.record.target);
+  await parts.engine.store.images.put(target, source.record.target, source.record.manifests);
   return reply.code(201).send();
 }
 

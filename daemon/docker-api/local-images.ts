@@ -1,6 +1,7 @@
 import { TbuildError, toTbuildError } from '../../core/index.js';
 import type { ImageRecord } from '../../cache/index.js';
 import {
+  isBuiltImage,
   normalizeImageName,
   readLocalImage,
   type Engine,
@@ -24,6 +25,12 @@ export async function listNamedImages(engine: Engine, signal: AbortSignal): Prom
     named.push({ record, image, id: image?.configDescriptor.digest ?? record.target.digest });
   }
   return named;
+}
+
+/** The manifest a name's image has, for RepoDigests; none for an image built here and not pushed. */
+export function manifestDigestOf(named: NamedImage): string | undefined {
+  if (named.image !== undefined) return named.image.manifestDigest;
+  return isBuiltImage(named.record.target) ? undefined : named.record.target.digest;
 }
 
 /**

@@ -36,10 +36,15 @@ describe('zstd layers', () => {
     execFileSync('tar', ['-xf', archive, '-C', layout]);
     const blob = async (digest: string): Promise<Buffer> =>
       readFile(join(layout, 'blobs/sha256', digest.slice(7)));
-    const manifest = JSON.parse((await blob(built.stdout.trim())).toString()) as {
+    const index = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8')) as {
+      manifests: { digest: string }[];
+    };
+    const manifest = JSON.parse((await blob(index.manifests[0]?.digest ?? '')).toString()) as {
       config: { digest: string };
       layers: { digest: string; mediaType: string }[];
     };
+    // -q prints the image ID, the config's digest.
+    expect(manifest.config.digest).toBe(built.stdout.trim());
     const config = JSON.parse((await blob(manifest.config.digest)).toString()) as {
       rootfs: { diff_ids: string[] };
     };

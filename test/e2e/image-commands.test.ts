@@ -31,8 +31,9 @@ describe('tbuild image ls|tag|inspect|history|rm, du and prune', () => {
       root,
     });
     expect(built.code, built.stderr).toBe(0);
-    const manifestDigest = built.stdout.trim();
     const configDigest = await readFile(iidfile, 'utf8');
+    // -q prints the image ID too, as buildx.
+    expect(built.stdout.trim()).toBe(configDigest);
 
     // tag, then ls shows both names with the same ID.
     expect(runTbuild(['image', 'tag', 'demo/app:v1', 'demo/other'], { root }).code).toBe(0);
@@ -63,7 +64,8 @@ describe('tbuild image ls|tag|inspect|history|rm, du and prune', () => {
     expect(first).toMatchObject({
       Id: configDigest,
       RepoTags: ['demo/app:v1', 'demo/other:latest'],
-      RepoDigests: [`demo/app@${manifestDigest}`, `demo/other@${manifestDigest}`],
+      // As docker's for an image built here and never pushed: no manifest, so no digest.
+      RepoDigests: [],
       Architecture: 'amd64',
       Os: 'linux',
       Config: { Cmd: ['sh'] },

@@ -119,12 +119,29 @@ describe('--build-context', () => {
       Dockerfile: 'FROM busybox\nRUN echo in-layout > /layout.txt\n',
     });
     const layout = join(work, 'layout');
+    const metadataFile = join(work, 'layout-metadata.json');
     const made = runTbuild(
-      ['build', '-q', '-t', 'lay:1', '-o', `type=oci,tar=false,dest=${layout}`, maker],
+      [
+        'build',
+        '-q',
+        '--metadata-file',
+        metadataFile,
+        '-t',
+        'lay:1',
+        '-o',
+        `type=oci,tar=false,dest=${layout}`,
+        maker,
+      ],
       { root },
     );
     expect(made.code, made.stderr).toBe(0);
-    const digest = made.stdout.trim();
+    // The layout's manifest (-q prints the image ID, the config's digest).
+    const digest = String(
+      (JSON.parse(await readFile(metadataFile, 'utf8')) as Record<string, unknown>)[
+        'containerimage.digest'
+      ],
+    );
+    expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
     // Nothing but the layout holds the image now: the build below must read it from there.
     expect(runTbuild(['prune', '--all', '--force'], { root }).code).toBe(0);
     const user = await writeContext(join(work, 'user'), {

@@ -95,16 +95,31 @@ async function served(registry: TestRegistry): Promise<number> {
     .filter((line) => /"(GET|HEAD|PUT|POST|PATCH) \/v2\//.test(line)).length;
 }
 
+/** The digest of the manifest a build wrote, from its --metadata-file (-q prints the image ID). */
+async function manifestWritten(metadataFile: string): Promise<string> {
+  const metadata = JSON.parse(await readFile(metadataFile, 'utf8')) as Record<string, unknown>;
+  const digest = metadata['containerimage.digest'];
+  expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+  return String(digest);
+}
+
 async function buildPush(registry: TestRegistry, name: string, text: string): Promise<string> {
   const dir = await context(`base-${text}`, `FROM busybox\nRUN echo ${text} > /base.txt\n`);
+  const metadataFile = join(work, `metadata-${text}.json`);
   const result = await tbuild(
-    ['build', '-q', '-o', `type=image,name=${registry.host}/${name},push=true`, dir],
+    [
+      'build',
+      '-q',
+      '--metadata-file',
+      metadataFile,
+      '-o',
+      `type=image,name=${registry.host}/${name},push=true`,
+      dir,
+    ],
     builderRoot,
   );
   expect(result.code, result.stderr).toBe(0);
-  const digest = result.stdout.trim();
-  expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
-  return digest;
+  return manifestWritten(metadataFile);
 }
 
 describe('registry images in builds', () => {
@@ -114,19 +129,34 @@ describe('registry images in builds', () => {
     expect(skopeoDigest(`${registry.host}/e2e/base:v1`)).toBe(first);
     // --push with -t does the same as push=true.
     const other = await context('other', 'FROM busybox\nRUN echo other > /other.txt\n');
+    const otherMetadata = join(work, 'metadata-other.json');
     const pushed = await tbuild(
-      ['build', '-q', '--push', '-t', `${registry.host}/e2e/other:v1`, other],
+      [
+        'build',
+        '-q',
+        '--metadata-file',
+        otherMetadata,
+        '--push',
+        '-t',
+        `${registry.host}/e2e/other:v1`,
+        other,
+      ],
       builderRoot,
     );
     expect(pushed.code, pushed.stderr).toBe(0);
-    expect(skopeoDigest(`${registry.host}/e2e/other:v1`)).toBe(pushed.stdout.trim());
+    expect(skopeoDigest(`${registry.host}/e2e/other:v1`)).toBe(
+      await manifestWritten(otherMetadata),
+    );
     expect(JSON.parse(skopeoRaw(`${registry.host}/e2e/other:v1`))).toMatchObject({
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
     });
+    const dockerMetadata = join(work, 'metadata-docker.json');
     const docker = await tbuild(
       [
         'build',
         '-q',
+        '--metadata-file',
+        dockerMetadata,
         '-o',
         `type=image,name=${registry.host}/e2e/docker:v1,push=true,oci-mediatypes=false`,
         other,
@@ -134,7 +164,9 @@ describe('registry images in builds', () => {
       builderRoot,
     );
     expect(docker.code, docker.stderr).toBe(0);
-    expect(skopeoDigest(`${registry.host}/e2e/docker:v1`)).toBe(docker.stdout.trim());
+    expect(skopeoDigest(`${registry.host}/e2e/docker:v1`)).toBe(
+      await manifestWritten(dockerMetadata),
+    );
     expect(JSON.parse(skopeoRaw(`${registry.host}/e2e/docker:v1`))).toMatchObject({
       mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
       layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip' }, {}],
@@ -228,13 +260,22 @@ describe('registry images in builds', () => {
 
       // A build on the copy, pushed beside it in the same registry, mounts the shared layers.
       const dir = await context('on-copy', `FROM ${destination}\nRUN echo more > /more.txt\n`);
+      const appMetadata = join(work, 'metadata-app.json');
       const built = await tbuild(
-        ['build', '-q', '-o', `type=image,name=${target.host}/team/app:v1,push=true`, dir],
+        [
+          'build',
+          '-q',
+          '--metadata-file',
+          appMetadata,
+          '-o',
+          `type=image,name=${target.host}/team/app:v1,push=true`,
+          dir,
+        ],
         fresh,
       );
       expect(built.code, built.stderr).toBe(0);
       expect(skopeoDigest(`${target.host}/team/app:v1`, `tester:${PASSWORD}`)).toBe(
-        built.stdout.trim(),
+        await manifestWritten(appMetadata),
       );
       await served(target);
       expect(target.logs()).toMatch(/mount=sha256/);

@@ -25,6 +25,7 @@ import type { OpContext } from './ops/context.js';
 import type { WorkerRef } from './refs.js';
 import type { BuildStore } from './store.js';
 import { resolveOp, snapshotResultCache } from './worker.js';
+import { fileExplanationStore } from './explanations.js';
 import { SessionRegistry, type BuildSession } from './sessions.js';
 
 export interface EngineOptions {
@@ -79,9 +80,11 @@ export interface Engine {
   registryClient(): RegistryClient | undefined;
   /**
    * Makes the layers of `root`'s image with `settings` while the build runs
-   * (see LayerPrefetcher); exportImage then waits for them through `ready`.
+   * (see LayerPrefetcher): their blobs when an output needs the bytes
+   * (`blobs`), else only their diffIDs; commitImage and makeImageManifest
+   * then wait for them through `ready`.
    */
-  makeLayersAhead(root: Vertex, settings: LayerSettings): LayersAhead;
+  makeLayersAhead(root: Vertex, settings: LayerSettings, ahead: { blobs: boolean }): LayersAhead;
   /** Saves what is worth keeping (the context stat cache) and stops the threads. */
   close(): Promise<void>;
 }
@@ -142,6 +145,7 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
   const solver = new Solver<WorkerRef>({
     resolveOp: resolveOp(context),
     cache: snapshotResultCache(context),
+    explanations: fileExplanationStore(store),
     logger,
     ...(options.maxParallelism === undefined ? {} : { maxParallelism: options.maxParallelism }),
   });
@@ -160,8 +164,15 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
     attachSession(session) {
       return sessions.attach(session);
     },
-    makeLayersAhead(root, settings) {
-      const prefetcher = new LayerPrefetcher({ store, pool, settings, root, logger });
+    makeLayersAhead(root, settings, ahead) {
+      const prefetcher = new LayerPrefetcher({
+        store,
+        pool,
+        settings,
+        blobs: ahead.blobs,
+        root,
+        logger,
+      });
       prefetchers.add(prefetcher);
       return {
         ready: (snapshot) => prefetcher.ready(snapshot),

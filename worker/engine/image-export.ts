@@ -1,78 +1,104 @@
 import { Readable } from 'node:stream';
 import {
   mapLimit,
-  MEDIA_TYPES,
-  sha256Digest,
   TbuildError,
   type Descriptor,
   type Digest,
   type ImageConfig,
 } from '../../core/index.js';
-import { Sha256Stream } from '../../runtime/index.js';
-import { buildManifest, type ImageBundle, type LayerBlob } from '../exporters/index.js';
-import { upperDirTarChunks } from '../layers/index.js';
-import { gzipParallel, type ThreadPool } from '../threads/index.js';
+import {
+  IMAGE_DESCRIPTION_MEDIA_TYPE,
+  type DescribedLayer,
+  type ImageDescription,
+  type ManifestSettings,
+} from '../../cache/index.js';
+import {
+  buildManifest,
+  serializeBlob,
+  type ImageBundle,
+  type LayerBlob,
+  type SerializedBlob,
+} from '../exporters/index.js';
+import type { ThreadPool } from '../threads/index.js';
 import { stampHistory } from './history-times.js';
-import { blobIntact, checkLayerDiffId, recordedDiffId } from './layer-diff.js';
-import { zstdCompress } from './zstd.js';
+import { layerDiffId } from './layer-diffid.js';
+import { compressionOf, makeLayerBlob, withMediaType, type LayerSettings } from './layer-blob.js';
 import { LAYER_LABELS } from './ops/image-source.js';
 import type { SnapshotRef } from './refs.js';
 import type { BuildStore } from './store.js';
 
-export type LayerCompression = 'gzip' | 'zstd' | 'uncompressed';
+export {
+  compressionOf,
+  makeLayerBlob,
+  type LayerCompression,
+  type LayerOptions,
+  type LayerSettings,
+} from './layer-blob.js';
 
-/** What a layer blob is made with; a blob is made once per snapshot and these. */
-export interface LayerSettings {
-  readonly compression: LayerCompression;
-  readonly compressionLevel?: number;
-  /** Clamps file times in new layers and sets `created` (reproducible builds). */
-  readonly sourceDateEpoch?: number;
-}
+/** Layers handled at once; the compression of each is spread on the threads anyway. */
+const LAYER_EXPORT_CONCURRENCY = 4;
 
-interface LayerOptions extends LayerSettings {
+interface StoreAccess {
   readonly store: BuildStore;
   readonly pool: ThreadPool;
   readonly signal: AbortSignal;
-}
-
-export interface ImageExportOptions extends LayerOptions {
-  readonly ociMediaTypes: boolean;
-  /** The manifest's annotations (`--annotation`). */
-  readonly annotations?: Readonly<Record<string, string>>;
   /** Settles when a layer being made ahead of export is done (LayerPrefetcher). */
   readonly madeAhead?: (snapshot: string) => Promise<void>;
 }
 
-/** Layers made at once on export; the compression of each is spread on the threads anyway. */
-const LAYER_EXPORT_CONCURRENCY = 4;
-/** Tar chunks (~1 MiB each) a layer's diffID hashing may lag behind the tar. */
-const DIFF_HASH_AHEAD = 4;
+export interface ImageExportOptions extends LayerSettings, StoreAccess {
+  readonly ociMediaTypes: boolean;
+  /** The manifest's annotations (`--annotation`). */
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
+/** An image of the local store as a build leaves it: config and layers, no manifest yet. */
+export interface StoredImage {
+  /** What an image name points at: the description's descriptor. */
+  readonly target: Descriptor;
+  readonly description: ImageDescription;
+  /** The config; its digest is the image ID. */
+  readonly config: SerializedBlob;
+}
 
 /**
- * Turns a result into an image in the content store: one layer blob per
- * snapshot of its chain (made once per snapshot and compression, then reused;
- * base-image layers keep their original blobs), the config with the layers'
- * diff ids, and the manifest. Returns the bundle the exporters write.
+ * Turns a result into an image of the local store without compressing any
+ * layer: the config (with the layers' diffIDs, made by tarring and hashing a
+ * layer only when no diffID was recorded for it) and the description (the
+ * layers' snapshots and the manifest-to-be, `manifest`), both written to the
+ * content store. makeImageManifest makes the blobs and the manifest when
+ * something needs them. A base image's layer whose own blob has the
+ * compression asked for keeps that blob (and its diffID).
  */
-export async function exportImage(
+export async function commitImage(
   ref: SnapshotRef,
   config: Omit<ImageConfig, 'rootfs'>,
-  options: ImageExportOptions,
-): Promise<ImageBundle> {
+  options: StoreAccess & {
+    readonly sourceDateEpoch?: number;
+    readonly manifest: ManifestSettings;
+  },
+): Promise<StoredImage> {
+  const { store } = options;
   const chain =
-    ref.snapshot === undefined ? [] : (await options.store.snapshots.chain(ref.snapshot)).reverse();
-  // Several layers at once: each is a tree walk here, compression on the threads and
-  // an fsync of its blob, which overlap (a 40-step chain exported in half the time).
+    ref.snapshot === undefined ? [] : (await store.snapshots.chain(ref.snapshot)).reverse();
   const layers = await mapLimit(
     chain,
     LAYER_EXPORT_CONCURRENCY,
-    async (snapshot, _index, signal) => {
+    async (snapshot, _index, signal): Promise<DescribedLayer> => {
       await options.madeAhead?.(snapshot.id);
-      return makeLayerBlob(snapshot.id, snapshot.labels, { ...options, signal });
+      const size = snapshot.tree.bytes;
+      const own = await baseLayerBlob(store, snapshot.labels, options.manifest.compression);
+      if (own !== undefined)
+        return { diffId: own.diffId, snapshot: snapshot.id, blob: own.blob, size };
+      const diffId = await layerDiffId(snapshot.id, {
+        store,
+        sourceDateEpoch: options.sourceDateEpoch,
+        signal,
+      });
+      return { diffId, snapshot: snapshot.id, size };
     },
     options.signal,
   );
-
   // Times from the layers' snapshots (or SOURCE_DATE_EPOCH): a cached rebuild gives the same digest.
   const { history, created } = stampHistory(
     config.history ?? [],
@@ -85,167 +111,155 @@ export async function exportImage(
     rootfs: { type: 'layers', diff_ids: layers.map((layer) => layer.diffId) },
     ...(history.length === 0 ? {} : { history }),
   };
-  const configBytes = Buffer.from(JSON.stringify(imageConfig));
-  const { manifest, config: configBlob } = buildManifest({
-    config: configBytes,
-    layers: layers.map((layer) => withMediaType(layer.descriptor, options.ociMediaTypes)),
-    ociMediaTypes: options.ociMediaTypes,
-    ...(options.annotations === undefined ? {} : { annotations: options.annotations }),
+  // The same bytes buildManifest describes, so the image ID is the pushed config's digest.
+  const { config: configBlob } = buildManifest({
+    config: Buffer.from(JSON.stringify(imageConfig)),
+    layers: [],
+    ociMediaTypes: options.manifest.ociMediaTypes,
   });
-  await options.store.content.writeBuffer(configBlob.bytes, {
-    signal: options.signal,
-    expected: { digest: configBlob.descriptor.digest },
-  });
-  await options.store.content.writeBuffer(manifest.bytes, {
-    signal: options.signal,
-    expected: { digest: manifest.descriptor.digest },
-  });
-  const blobs = layers.map((layer): LayerBlob => ({
-    descriptor: withMediaType(layer.descriptor, options.ociMediaTypes),
-    open: () =>
-      lazyStream(() =>
-        options.store.content.readStream(layer.descriptor.digest, { signal: options.signal }),
-      ),
-  }));
-  return { manifest, config: configBlob, layers: blobs };
-}
-
-/** The blob of one snapshot's layer: reused when known, otherwise tarred, compressed and stored. */
-export async function makeLayerBlob(
-  snapshot: string,
-  labels: Readonly<Record<string, string>>,
-  options: LayerOptions,
-): Promise<{ descriptor: Descriptor; diffId: Digest }> {
-  const fromImage = labels[LAYER_LABELS.digest];
-  const fromImageDiff = labels[LAYER_LABELS.diffId];
-  const fromImageType = labels[LAYER_LABELS.mediaType] ?? '';
-  if (
-    fromImage !== undefined &&
-    fromImageDiff !== undefined &&
-    compressionOf(fromImageType) === options.compression
-  ) {
-    const info = await options.store.content.info(fromImage as Digest);
-    if (info !== undefined) {
-      return {
-        descriptor: { mediaType: fromImageType, digest: info.digest, size: info.size },
-        diffId: fromImageDiff as Digest,
-      };
-    }
-  }
-  const key = sha256Digest(
-    `tbuild.layer-blob.v1 ${snapshot} ${options.compression} ${String(options.compressionLevel ?? 6)} ${String(options.sourceDateEpoch ?? '')}`,
-  );
-  const record = await options.store.records.load(key, { signal: options.signal });
-  const known = record?.blobs?.[0];
-  const knownDiff = record?.data?.['diffId'];
-  if (
-    known !== undefined &&
-    typeof knownDiff === 'string' &&
-    // Verified, not just present: a damaged blob is removed here and the layer made again.
-    (await blobIntact(options.store, known.digest, options.signal))
-  ) {
-    return { descriptor: known, diffId: knownDiff as Digest };
-  }
-  // What the layer's tar hashed to when first made: a tar made again must match it.
-  const expectedDiff =
-    typeof knownDiff === 'string'
-      ? (knownDiff as Digest)
-      : await recordedDiffId(options.store, snapshot, options.sourceDateEpoch, options.signal);
-
-  await options.store.snapshots.ensureIntact(snapshot, { signal: options.signal });
-  // The diffID is hashed on libuv threads, so this thread only makes the tar. Tar
-  // chunks are never written again once yielded, so they can be hashed while they
-  // travel on; gzip hashes its blocks itself, before they move to its threads.
-  const diffHash = new Sha256Stream();
-  const tar = upperDirTarChunks(options.store.snapshots.path(snapshot), {
-    signal: options.signal,
+  const description: ImageDescription = {
+    mediaType: IMAGE_DESCRIPTION_MEDIA_TYPE,
+    config: configBlob.descriptor,
+    layers,
     ...(options.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: options.sourceDateEpoch }),
-  });
-  async function* hashed(): AsyncGenerator<Uint8Array> {
-    const hashing: Promise<void>[] = [];
-    for await (const chunk of tar) {
-      hashing.push(diffHash.update(chunk));
-      // A bounded queue: the tar never runs more than a few chunks ahead of its hash.
-      if (hashing.length > DIFF_HASH_AHEAD) await hashing.shift();
-      yield chunk;
-    }
-  }
-  const level = options.compressionLevel;
-  const body =
-    options.compression === 'gzip'
-      ? gzipParallel(tar, {
-          pool: options.pool,
-          signal: options.signal,
-          digest: diffHash,
-          ...(level === undefined ? {} : { level }),
-        })
-      : options.compression === 'zstd'
-        ? zstdCompress(hashed(), {
-            signal: options.signal,
-            ...(level === undefined ? {} : { level }),
-          })
-        : hashed();
-  const written = await options.store.content.writeStream(Readable.from(body), {
-    signal: options.signal,
-  });
-  const diffId = `sha256:${await diffHash.digest()}` as Digest;
-  const descriptor: Descriptor = {
-    mediaType: LAYER_MEDIA_TYPES[options.compression],
-    digest: written.digest,
-    size: written.size,
+    manifest: options.manifest,
   };
-  await checkLayerDiffId(
-    options.store,
-    {
-      snapshot,
-      sourceDateEpoch: options.sourceDateEpoch,
-      found: diffId,
-      expected: expectedDiff,
-    },
-    options.signal,
-  );
-  await options.store.records.save(
-    key,
-    { blobs: [descriptor], data: { diffId }, description: `layer of snapshot ${snapshot}` },
-    options.signal,
-  );
-  return { descriptor, diffId };
-}
-
-const LAYER_MEDIA_TYPES: Record<LayerCompression, string> = {
-  gzip: MEDIA_TYPES.ociLayerGzip,
-  zstd: MEDIA_TYPES.ociLayerZstd,
-  uncompressed: MEDIA_TYPES.ociLayer,
-};
-
-function compressionOf(mediaType: string): LayerCompression | 'other' {
-  if (mediaType.endsWith('gzip')) return 'gzip';
-  if (mediaType.endsWith('zstd')) return 'zstd';
-  if (mediaType.endsWith('.tar') || mediaType === 'application/vnd.docker.image.rootfs.diff.tar')
-    return 'uncompressed';
-  return 'other';
-}
-
-/** The layer media type in the manifest's family (OCI or Docker). */
-function withMediaType(descriptor: Descriptor, oci: boolean): Descriptor {
-  const compression = compressionOf(descriptor.mediaType);
-  if (compression === 'other') {
-    throw new TbuildError(
-      'TB_IMAGE_INVALID',
-      `cannot export a layer of type ${descriptor.mediaType}`,
-    );
-  }
-  if (compression === 'zstd' && !oci) {
-    throw new TbuildError('TB_USAGE', 'zstd layers need OCI media types', {
-      hint: 'drop oci-mediatypes=false, or use compression=gzip',
+  const described = serializeBlob(IMAGE_DESCRIPTION_MEDIA_TYPE, description);
+  for (const blob of [configBlob, described]) {
+    await store.content.writeBuffer(blob.bytes, {
+      signal: options.signal,
+      expected: { digest: blob.descriptor.digest },
     });
   }
-  const mediaType = oci
-    ? LAYER_MEDIA_TYPES[compression]
-    : compression === 'gzip'
-      ? MEDIA_TYPES.dockerLayerGzip
-      : 'application/vnd.docker.image.rootfs.diff.tar';
-  return { ...descriptor, mediaType };
+  return { target: described.descriptor, description, config: configBlob };
+}
+
+/**
+ * The manifest of a stored image with `settings` (by default its
+ * manifest-to-be): each layer's blob is made now if it was not before (once
+ * per snapshot and settings, see makeLayerBlob), then the manifest is written
+ * to the content store. A layer known by its blob alone, or a base layer, is
+ * sent as that blob whatever the settings. Returns what the exporters write.
+ */
+export async function makeImageManifest(
+  image: Pick<StoredImage, 'description'>,
+  options: StoreAccess & {
+    readonly settings?: ManifestSettings;
+    /** How a blob made before is trusted (makeLayerBlob's `storedBlob`). */
+    readonly storedBlob?: 'verify' | 'present';
+  },
+): Promise<ImageBundle> {
+  const { store, signal } = options;
+  const { description } = image;
+  const settings = options.settings ?? description.manifest;
+  const layers = await mapLimit(
+    description.layers,
+    LAYER_EXPORT_CONCURRENCY,
+    async (layer, index, layerSignal): Promise<Descriptor> => {
+      if (layer.blob !== undefined) return layer.blob;
+      if (layer.snapshot === undefined)
+        throw new TbuildError('TB_INTERNAL', 'a layer without snapshot or blob');
+      await options.madeAhead?.(layer.snapshot);
+      const made = await makeLayerBlob(
+        layer.snapshot,
+        {},
+        {
+          compression: settings.compression,
+          ...(settings.compressionLevel === undefined
+            ? {}
+            : { compressionLevel: settings.compressionLevel }),
+          ...(description.sourceDateEpoch === undefined
+            ? {}
+            : { sourceDateEpoch: description.sourceDateEpoch }),
+          store,
+          pool: options.pool,
+          signal: layerSignal,
+          ...(options.storedBlob === undefined ? {} : { storedBlob: options.storedBlob }),
+        },
+      );
+      if (made.diffId !== layer.diffId) throw diffIdMismatch(index, layer.diffId, made.diffId);
+      return made.descriptor;
+    },
+    signal,
+  );
+  const configBytes = await store.content.readBuffer(description.config.digest, { signal });
+  const { manifest, config } = buildManifest({
+    config: configBytes,
+    layers: layers.map((layer) => withMediaType(layer, settings.ociMediaTypes)),
+    ociMediaTypes: settings.ociMediaTypes,
+    ...(settings.annotations === undefined ? {} : { annotations: settings.annotations }),
+  });
+  await store.content.writeBuffer(manifest.bytes, {
+    signal,
+    expected: { digest: manifest.descriptor.digest },
+  });
+  return {
+    manifest,
+    config,
+    layers: layers.map((layer): LayerBlob => ({
+      descriptor: withMediaType(layer, settings.ociMediaTypes),
+      open: () => lazyStream(() => store.content.readStream(layer.digest, { signal })),
+    })),
+  };
+}
+
+/**
+ * A result as an image with a manifest in one go (commitImage, then
+ * makeImageManifest with the same settings).
+ */
+export async function exportImage(
+  ref: SnapshotRef,
+  config: Omit<ImageConfig, 'rootfs'>,
+  options: ImageExportOptions,
+): Promise<ImageBundle> {
+  const stored = await commitImage(ref, config, {
+    ...options,
+    manifest: manifestSettings(options),
+  });
+  return makeImageManifest(stored, options);
+}
+
+/** The manifest settings of layer settings and a media type family. */
+export function manifestSettings(
+  options: LayerSettings & {
+    readonly ociMediaTypes: boolean;
+    readonly annotations?: Readonly<Record<string, string>>;
+  },
+): ManifestSettings {
+  return {
+    compression: options.compression,
+    ...(options.compressionLevel === undefined
+      ? {}
+      : { compressionLevel: options.compressionLevel }),
+    ociMediaTypes: options.ociMediaTypes,
+    ...(options.annotations === undefined || Object.keys(options.annotations).length === 0
+      ? {}
+      : { annotations: options.annotations }),
+  };
+}
+
+/** A base image's own blob of a layer, when it is here and compressed as asked. */
+async function baseLayerBlob(
+  store: BuildStore,
+  labels: Readonly<Record<string, string>>,
+  compression: ManifestSettings['compression'],
+): Promise<{ blob: Descriptor; diffId: Digest } | undefined> {
+  const digest = labels[LAYER_LABELS.digest];
+  const diffId = labels[LAYER_LABELS.diffId];
+  const mediaType = labels[LAYER_LABELS.mediaType] ?? '';
+  if (digest === undefined || diffId === undefined || compressionOf(mediaType) !== compression)
+    return undefined;
+  const info = await store.content.info(digest as Digest);
+  if (info === undefined) return undefined;
+  return { blob: { mediaType, digest: info.digest, size: info.size }, diffId: diffId as Digest };
+}
+
+function diffIdMismatch(index: number, expected: Digest, found: Digest): TbuildError {
+  return new TbuildError(
+    'TB_IMAGE_INVALID',
+    `layer ${String(index + 1)} of the image: its blob holds ${found}, not the ${expected} the image config names`,
+    { hint: 'build the image again (tbuild build --no-cache), or prune and build it again' },
+  );
 }
 
 /** A stream that opens its source only when first read. */

@@ -1,21 +1,26 @@
 import type { Digest, Logger } from '../../core/index.js';
 import type { Vertex } from '../../solver/index.js';
 import type { ThreadPool } from '../threads/index.js';
-import { makeLayerBlob, type LayerSettings } from './image-export.js';
+import { makeLayerBlob, type LayerSettings } from './layer-blob.js';
+import { layerDiffId } from './layer-diffid.js';
 import type { BuildStore } from './store.js';
 
 /**
- * Makes the layer blobs of the image a build will export while the build still
- * runs: each snapshot of the exported chain is tarred and compressed as soon as
- * its step commits, one at a time, in the time the next steps spend in their
- * sandboxes (the main thread mostly waits then). Export then finds the blobs
- * made (the same records as its own, so the same bytes). Only the chain of the
- * exported result is made: a builder stage's layers never are.
+ * Makes the layers of the image a build will export while the build still
+ * runs: each snapshot of the exported chain is tarred as soon as its step
+ * commits, one at a time, in the time the next steps spend in their sandboxes
+ * (the main thread mostly waits then). With `blobs` (an output needs the
+ * bytes: a push, an archive) the tar is compressed into the layer's blob;
+ * without (the local image store only) it is only hashed for its diffID.
+ * Export then finds what was made (the same records as its own, so the same
+ * bytes). Only the chain of the exported result is made: a builder stage's
+ * layers never are.
  */
 export class LayerPrefetcher {
   readonly #store: BuildStore;
   readonly #pool: ThreadPool;
   readonly #settings: LayerSettings;
+  readonly #blobs: boolean;
   readonly #wanted: ReadonlySet<Digest>;
   readonly #logger: Logger;
   readonly #jobs = new Map<string, Promise<void>>();
@@ -26,12 +31,15 @@ export class LayerPrefetcher {
     readonly store: BuildStore;
     readonly pool: ThreadPool;
     readonly settings: LayerSettings;
+    /** Compressed blobs, not only diffIDs. */
+    readonly blobs: boolean;
     readonly root: Vertex;
     readonly logger: Logger;
   }) {
     this.#store = options.store;
     this.#pool = options.pool;
     this.#settings = options.settings;
+    this.#blobs = options.blobs;
     this.#wanted = layerVertices(options.root);
     this.#logger = options.logger;
   }
@@ -42,7 +50,7 @@ export class LayerPrefetcher {
    * the first layer otherwise waits for once its step is done.
    */
   starting(vertex: Digest): void {
-    if (this.#wanted.has(vertex)) this.#warm();
+    if (this.#blobs && this.#wanted.has(vertex)) this.#warm();
   }
 
   /**
@@ -54,7 +62,8 @@ export class LayerPrefetcher {
   }
 
   #warm(): void {
-    if (!this.#stop.signal.aborted) this.#pool.warm();
+    // Only compression runs on the threads; a diffID is hashed on libuv's.
+    if (this.#blobs && !this.#stop.signal.aborted) this.#pool.warm();
   }
 
   /** A step committed `snapshot`: queue its layer if the exported chain has it. */
@@ -63,16 +72,24 @@ export class LayerPrefetcher {
     const job = this.#queue.then(async () => {
       if (this.#stop.signal.aborted) return;
       try {
-        await makeLayerBlob(
-          snapshot,
-          {},
-          {
-            ...this.#settings,
+        if (this.#blobs) {
+          await makeLayerBlob(
+            snapshot,
+            {},
+            {
+              ...this.#settings,
+              store: this.#store,
+              pool: this.#pool,
+              signal: this.#stop.signal,
+            },
+          );
+        } else {
+          await layerDiffId(snapshot, {
             store: this.#store,
-            pool: this.#pool,
+            sourceDateEpoch: this.#settings.sourceDateEpoch,
             signal: this.#stop.signal,
-          },
-        );
+          });
+        }
       } catch (error) {
         // Export makes it again, and reports what goes wrong then.
         this.#logger.debug('layer made ahead of export failed', { snapshot, error: String(error) });

@@ -1,10 +1,16 @@
 import {
+  MEDIA_TYPES,
   sha256Digest,
   TbuildError,
   type Descriptor,
   type Digest,
   type ImageConfig,
 } from '../../core/index.js';
+import {
+  IMAGE_DESCRIPTION_MEDIA_TYPE,
+  parseImageDescription,
+  type ImageDescription,
+} from '../../cache/index.js';
 import {
   formatReference,
   LINUX_AMD64,
@@ -18,10 +24,21 @@ import type { BuildStore } from './store.js';
 export interface LocalImage {
   /** The normalised name it was found under. */
   readonly name: string;
-  readonly manifestDigest: Digest;
+  /**
+   * The manifest's digest; for an image built here (kept as a description),
+   * the last manifest made of it (by a push), undefined while none was.
+   */
+  readonly manifestDigest: Digest | undefined;
   readonly config: ImageConfig;
   readonly configDescriptor: Descriptor;
+  /**
+   * The layers' blobs. A described layer that has no blob yet is listed as its
+   * uncompressed tar (digest: its diffID, size: its files' bytes): right for
+   * sizes, not a blob to read.
+   */
   readonly layers: readonly Descriptor[];
+  /** For an image built here: its description (layers as snapshots, manifest-to-be). */
+  readonly description?: ImageDescription;
 }
 
 /** `busybox` → `docker.io/library/busybox:latest`: the form names are stored under. */
@@ -51,6 +68,21 @@ export async function readLocalImage(
       : undefined;
   let descriptor: Descriptor | undefined = record?.target ?? byDigest;
   if (descriptor === undefined) return undefined;
+  if (descriptor.mediaType === IMAGE_DESCRIPTION_MEDIA_TYPE) {
+    const description = await readImageDescription(store, descriptor.digest, normalized, signal);
+    const configBytes = await store.content.readBuffer(description.config.digest, { signal });
+    return {
+      name: normalized,
+      manifestDigest: record?.manifests?.at(-1)?.digest,
+      config: JSON.parse(configBytes.toString('utf8')) as ImageConfig,
+      configDescriptor: description.config,
+      layers: description.layers.map(
+        (layer) =>
+          layer.blob ?? { mediaType: MEDIA_TYPES.ociLayer, digest: layer.diffId, size: layer.size },
+      ),
+      description,
+    };
+  }
   for (let depth = 0; depth < 4; depth++) {
     const parsed = parseManifest(
       await store.content.readBuffer(descriptor.digest, { signal }),
@@ -71,6 +103,19 @@ export async function readLocalImage(
     };
   }
   throw new TbuildError('TB_IMAGE_NOT_FOUND', `image ${normalized} nests indexes too deeply`);
+}
+
+/** An image description from the content store (TB_IMAGE_INVALID when it is not one). */
+export async function readImageDescription(
+  store: BuildStore,
+  digest: Digest,
+  name: string,
+  signal: AbortSignal,
+): Promise<ImageDescription> {
+  const description = parseImageDescription(await store.content.readBuffer(digest, { signal }));
+  if (description === undefined)
+    throw new TbuildError('TB_IMAGE_INVALID', `image ${name}: its record ${digest} cannot be read`);
+  return description;
 }
 
 /** The OCI chain ids of a stack of diff ids: chain(n) = sha256(chain(n-1) + " " + diff(n)). */

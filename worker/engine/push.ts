@@ -11,18 +11,27 @@ import {
   type PushBlobResult,
   type RegistryClient,
 } from '../../registry-client/index.js';
-import { readLocalImage } from './local-images.js';
+import { IMAGE_DESCRIPTION_MEDIA_TYPE } from '../../cache/index.js';
+import type { ThreadPool } from '../threads/index.js';
+import { makeImageManifest } from './image-export.js';
+import { readImageDescription, readLocalImage } from './local-images.js';
 import type { BuildStore } from './store.js';
 
 export interface PushResult {
   /** The manifest's digest, as the registry stores it. */
   readonly digest: Digest;
+  /** The manifest pushed, as the content store holds it. */
+  readonly manifest: Descriptor;
   readonly name: string;
   readonly blobs: ReadonlyMap<Digest, PushBlobResult>;
+  /** Bytes of the blobs uploaded (not those the registry had or mounted). */
+  readonly uploadedBytes: number;
 }
 
 export interface PushOptions {
   readonly signal: AbortSignal;
+  /** Compresses the layers of an image built here whose blobs were not made yet. */
+  readonly pool?: ThreadPool;
   /** Parallel blob uploads; default 4. */
   readonly concurrency?: number;
   /** Bytes sent of one blob. */
@@ -32,19 +41,27 @@ export interface PushOptions {
 }
 
 /**
- * Pushes an image whose manifest and blobs are in the content store to `name`: blobs
- * first (skipped when the registry has them, mounted from another repository of the same
- * registry that a local image came from, uploaded otherwise), then the manifest by digest,
- * then the tag. The manifest's bytes are pushed as stored, so the digest the build printed
- * is the digest the registry serves. An index is pushed as its linux/amd64 image.
+ * Pushes an image of the local store to `name`: blobs first (skipped when the registry
+ * has them, mounted from another repository of the same registry that a local image came
+ * from, uploaded otherwise), then the manifest by digest, then the tag. `manifest` is a
+ * manifest in the content store, pushed as stored, so the digest the build printed is the
+ * digest the registry serves; an index is pushed as its linux/amd64 image. It may also be
+ * an image built here (an image description): its manifest-to-be is made first, with the
+ * layer blobs not made before (`options.pool`), and the name's record keeps it.
  */
 export async function pushStoredImage(
   store: BuildStore,
   client: RegistryClient,
-  manifest: Descriptor,
+  stored: Descriptor,
   name: string,
   options: PushOptions,
 ): Promise<PushResult> {
+  const manifest =
+    options.pool === undefined || !isBuiltImage(stored)
+      ? stored
+      : await pushableManifest(store, options.pool, stored, name, options.signal);
+  if (isBuiltImage(manifest))
+    throw new TbuildError('TB_INTERNAL', 'pushing an image built here needs the thread pool');
   const target = parseReference(name);
   const { bytes, image } = await imageManifest(store, manifest, name, options.signal);
   const mountSources = await mountCandidates(store, target, options.signal);
@@ -72,11 +89,45 @@ export async function pushStoredImage(
   const body = { mediaType: image.mediaType, bytes };
   const digest = await putManifest(client, target, image.digest, body, options.signal);
   if (target.tag !== undefined) await putManifest(client, target, target.tag, body, options.signal);
+  if (manifest !== stored) await store.images.addManifest(name, stored.digest, manifest);
   return {
     digest,
+    manifest: { mediaType: image.mediaType, digest: image.digest, size: bytes.length },
     name,
     blobs: new Map(blobs.map((blob, index) => [blob.digest, results[index] ?? 'uploaded'])),
+    uploadedBytes: blobs.reduce(
+      (sum, blob, index) => sum + (results[index] === 'uploaded' ? blob.size : 0),
+      0,
+    ),
   };
+}
+
+/** Whether an image name's target is an image built here (a description, no manifest yet). */
+export function isBuiltImage(target: Descriptor): boolean {
+  return target.mediaType === IMAGE_DESCRIPTION_MEDIA_TYPE;
+}
+
+/**
+ * The manifest pushed for an image name's target: itself, or for an image built
+ * here the manifest made of its description with its manifest-to-be. A blob made
+ * before is only checked to be there: the upload reads it (a damaged one fails
+ * there and is removed, so the next push makes it again), and a registry that
+ * has it needs no byte of it.
+ */
+export async function pushableManifest(
+  store: BuildStore,
+  pool: ThreadPool,
+  target: Descriptor,
+  name: string,
+  signal: AbortSignal,
+): Promise<Descriptor> {
+  if (!isBuiltImage(target)) return target;
+  const description = await readImageDescription(store, target.digest, name, signal);
+  const bundle = await makeImageManifest(
+    { description },
+    { store, pool, signal, storedBlob: 'present' },
+  );
+  return bundle.manifest.descriptor;
 }
 
 interface StoredManifest {

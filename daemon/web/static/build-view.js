@@ -76,7 +76,7 @@ export function showBuild(container, id, { signal, report }) {
       ['Started', formatTime(shown.startedAt)],
       ['Finished', formatTime(shown.finishedAt)],
       ['Duration', buildDuration(shown)],
-      ['Image', shown.result?.manifestDigest ?? ''],
+      ['Image', shown.result?.manifestDigest ?? shown.result?.configDigest ?? ''],
     ].filter(([, value]) => value !== '');
     replaceChildren(
       facts,

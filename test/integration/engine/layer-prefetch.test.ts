@@ -7,7 +7,8 @@ import { openStore, type TbuildStore } from '../../../cache/index.js';
 import { emptyImageResolver, lowerDockerfile, parseDockerfile } from '../../../frontend/index.js';
 import type { Vertex } from '../../../solver/index.js';
 import { createThreadPool, type ThreadPool } from '../../../worker/threads/index.js';
-import { exportImage } from '../../../worker/engine/image-export.js';
+import { commitImage, exportImage } from '../../../worker/engine/image-export.js';
+import { recordedDiffId } from '../../../worker/engine/layer-diff.js';
 import { LayerPrefetcher } from '../../../worker/engine/layer-prefetch.js';
 
 /**
@@ -80,6 +81,7 @@ describe('LayerPrefetcher', () => {
       store,
       pool,
       settings: { compression: 'gzip' },
+      blobs: true,
       root: target,
       logger: noopLogger,
     });
@@ -121,6 +123,7 @@ describe('LayerPrefetcher', () => {
       store,
       pool: countingPool,
       settings: { compression: 'gzip' },
+      blobs: true,
       root: target,
       logger: noopLogger,
     });
@@ -136,12 +139,60 @@ describe('LayerPrefetcher', () => {
     expect(warmed).toBe(2);
   });
 
+  it('without blobs (the local store only) records diffIDs, compresses nothing, and does not start the threads', async () => {
+    const { root: target, copy, finalRun } = await graph();
+    let warmed = 0;
+    const countingPool: ThreadPool = {
+      size: pool.size,
+      run: (name, input, runSignal, transfer) => pool.run(name, input, runSignal, transfer),
+      warm: () => {
+        warmed += 1;
+      },
+      close: () => pool.close(),
+    };
+    const prefetcher = new LayerPrefetcher({
+      store,
+      pool: countingPool,
+      settings: { compression: 'gzip' },
+      blobs: false,
+      root: target,
+      logger: noopLogger,
+    });
+    prefetcher.starting(copy.digest);
+    prefetcher.idle();
+    const copied = await snapshotWith('copied');
+    const last = await snapshotWith('tested', copied);
+    prefetcher.committed(copy.digest, copied);
+    prefetcher.committed(finalRun.digest, last);
+    await Promise.all([copied, last].map((id) => prefetcher.ready(id)));
+    expect(warmed).toBe(0);
+    expect(await blobs()).toEqual(new Set());
+    const recorded = await recordedDiffId(store, last, undefined, signal);
+    expect(recorded).toMatch(/^sha256:[0-9a-f]{64}$/);
+    // The image of the store then needs no tar at all: its config names the recorded diffIDs.
+    const stored = await commitImage(
+      { kind: 'snapshot', snapshot: last },
+      { architecture: 'amd64', os: 'linux', config: {} },
+      {
+        store,
+        pool,
+        signal,
+        manifest: { compression: 'gzip', ociMediaTypes: true },
+        madeAhead: (id) => prefetcher.ready(id),
+      },
+    );
+    expect(stored.description.layers.at(-1)?.diffId).toBe(recorded);
+    expect(await blobs()).toEqual(new Set([stored.target.digest, stored.config.descriptor.digest]));
+    await prefetcher.close();
+  });
+
   it('makes nothing once closed', async () => {
     const { root: target, copy } = await graph();
     const prefetcher = new LayerPrefetcher({
       store,
       pool,
       settings: { compression: 'gzip' },
+      blobs: true,
       root: target,
       logger: noopLogger,
     });

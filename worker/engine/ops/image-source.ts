@@ -61,13 +61,40 @@ export function imageSourceOp(
         }),
         inputs: [],
         cacheable: true,
+        // The image ID: what a miss names when the base image behind FROM changed.
+        origin: found.configDescriptor.digest,
       };
     },
     async exec(_inputs, job) {
       const found = await load(job.signal);
+      const built = await builtSnapshot(found, context);
+      if (built !== undefined) return snapshotRef(built);
       return snapshotRef(await ensureLayerSnapshots(found, context, job, vertex.digest));
     },
   };
+}
+
+/**
+ * An image built here is its snapshots already (its layers may have no blob
+ * at all): the top one, when it is still in the store. Undefined when the
+ * image is to be extracted from its blobs.
+ */
+async function builtSnapshot(image: LocalImage, context: OpContext): Promise<string | undefined> {
+  const layers = image.description?.layers;
+  const top = layers?.at(-1)?.snapshot;
+  if (layers === undefined || layers.length === 0) return undefined;
+  if (
+    top !== undefined &&
+    layers.every((layer) => layer.snapshot !== undefined) &&
+    (await context.store.snapshots.get(top)) !== undefined
+  )
+    return top;
+  if (layers.every((layer) => layer.blob !== undefined)) return undefined;
+  throw new TbuildError(
+    'TB_IMAGE_INVALID',
+    `the layers of image ${image.name} are no longer in the local store`,
+    { hint: `build ${image.name} again` },
+  );
 }
 
 /** The top snapshot of an image's layer chain, extracting the layers not yet extracted. */
