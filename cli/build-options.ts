@@ -14,6 +14,8 @@ export interface BuildRequest extends BuildOptions {
   /** A path, or `-` for standard input; absent means `<context>/Dockerfile`. */
   readonly dockerfile?: string;
   readonly progress: ProgressMode;
+  /** `--explain`: plain progress prints every component of a missed step's key. */
+  readonly explain: boolean;
   /** `--call` / `--check`: answer that instead of building; absent: build. */
   readonly call?: CallSpec;
   readonly quiet: boolean;
@@ -71,6 +73,12 @@ export const BUILD_FLAGS: readonly FlagSpec[] = [
     type: 'string',
     value: 'MODE',
     description: 'Progress output: auto, tty, plain, rawjson, quiet (default auto)',
+  },
+  {
+    name: 'explain',
+    type: 'boolean',
+    description:
+      'Under a step that missed the cache, list every part of its key, as before and now (plain progress)',
   },
   {
     name: 'quiet',
@@ -224,6 +232,7 @@ export function parseBuildRequest(
     buildArgs,
     contextPath,
     progress: progress as ProgressMode,
+    explain: flags.booleans.get('explain') ?? false,
     quiet: flags.booleans.get('quiet') ?? false,
     ...(dockerfile === undefined ? {} : { dockerfile }),
     ...(iidfile === undefined ? {} : { iidfile }),

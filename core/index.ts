@@ -32,9 +32,12 @@ export {
 } from './oci.js';
 export type {
   BuildWarning,
+  CacheMissReason,
+  KeyComponentComparison,
   ProgressEvent,
   ProgressSink,
   VertexCached,
+  VertexCacheMiss,
   VertexCanceled,
   VertexCompleted,
   VertexFailed,

@@ -14,6 +14,7 @@ export type ProgressEvent =
   | VertexCompleted
   | VertexFailed
   | VertexCanceled
+  | VertexCacheMiss
   | BuildWarning;
 
 interface VertexEventBase {
@@ -61,6 +62,54 @@ export interface VertexFailed extends VertexEventBase {
 
 export interface VertexCanceled extends VertexEventBase {
   readonly type: 'vertex.canceled';
+}
+
+/**
+ * Why a step ran although an earlier build (a local record or an imported
+ * cache) had a result for the same step of the same Dockerfile: sent after its
+ * `vertex.started`. Only names, digests and context paths, never a value of a
+ * build arg or ENV (secrets are never part of a key at all).
+ */
+export interface VertexCacheMiss extends VertexEventBase {
+  readonly type: 'vertex.cache-miss';
+  /** What changed, the first causes only: a step below that ran again is a `parent`. */
+  readonly reasons: readonly CacheMissReason[];
+  /** Every component of the key, compared (what `--explain` prints). */
+  readonly components: readonly KeyComponentComparison[];
+}
+
+export type CacheMissReason =
+  /** The instruction as written changed. */
+  | { readonly kind: 'instruction'; readonly before: string; readonly after: string }
+  /** Build args or ENV variables the step sees that were changed, added or removed. */
+  | { readonly kind: 'arg' | 'env'; readonly names: readonly string[] }
+  /** The base image behind FROM is another one (manifest digests). */
+  | { readonly kind: 'base-image'; readonly before?: string; readonly after?: string }
+  /**
+   * Files the step reads from a context changed, were added or removed: the
+   * first paths (at most 20) and how many in all.
+   */
+  | { readonly kind: 'files'; readonly paths: readonly string[]; readonly count: number }
+  /** An input step's key changed; `ran` when it ran again in this build. */
+  | {
+      readonly kind: 'parent';
+      readonly vertex: Digest;
+      readonly name: string;
+      readonly ran: boolean;
+    }
+  /** The step's definition changed in what the Dockerfile does not show (build flags, tbuild's encoding). */
+  | { readonly kind: 'settings' }
+  /** The key is the one recorded, but its result is no longer stored (pruned, or found damaged). */
+  | { readonly kind: 'evicted' };
+
+/** One component a key is made of, in the earlier build and now. */
+export interface KeyComponentComparison {
+  /** `instruction`, `ARG NAME`, `ENV NAME`, `base image`, `input 0`, `files of input 1`, `settings`. */
+  readonly component: string;
+  readonly same: boolean;
+  /** Shown only for what is no secret and short: instruction text, digests, counts. */
+  readonly before?: string;
+  readonly after?: string;
 }
 
 export interface BuildWarning {

@@ -7,6 +7,23 @@ export * from './ir/index.js';
 export { CACHE_KEY_ENCODING, isStaleResult, Solver, type SolverOptions } from './solver.js';
 export { Semaphore, type Permit } from './semaphore.js';
 export { SharedTasks } from './shared-task.js';
+export {
+  explainMiss,
+  FILES_LISTED,
+  type InputNow,
+  type MissExplanation,
+} from './explain/compare.js';
+export { changedPaths } from './explain/files.js';
+export type { ExplainOptions } from './explain/explainer.js';
+export {
+  EXPLANATION_VERSION,
+  ImportedExplanations,
+  isStepExplanation,
+  type ExplainedInput,
+  type ExplanationStore,
+  type FileDigests,
+  type StepExplanation,
+} from './explain/record.js';
 export type {
   CacheMap,
   ExecContext,

@@ -8,6 +8,13 @@ import {
   type Digest,
   type Logger,
 } from '../core/index.js';
+import {
+  cacheMissEvent,
+  MissExplainer,
+  type ExplainedRun,
+  type KeyParts,
+} from './explain/explainer.js';
+import type { ExplanationStore } from './explain/record.js';
 import type { Vertex } from './ir/index.js';
 import { ProgressFanout } from './progress-fanout.js';
 import { Semaphore } from './semaphore.js';
@@ -36,6 +43,8 @@ export interface SolverOptions<R> {
    */
   readonly maxParallelism?: number;
   readonly logger?: Logger;
+  /** Where explanations of step keys are kept, to say why a step missed (solver/explain/). */
+  readonly explanations?: ExplanationStore;
 }
 
 /**
@@ -146,6 +155,11 @@ class Build<R> {
   readonly #keys = new Map<Digest, Promise<Digest>>();
   readonly #results = new Map<Digest, Promise<R>>();
   readonly #watched = new Set<Digest>();
+  /** What each key this build computed was made of, for explaining a miss. */
+  readonly #parts = new Map<Digest, KeyParts>();
+  /** Vertices this build ran (not found in the cache): a miss below them names them as its cause. */
+  readonly #ran = new Set<Digest>();
+  readonly #explainer: MissExplainer;
   readonly #logger: Logger;
   readonly #sharingPrefix: string;
   private readonly solverOptions: SolverOptions<R>;
@@ -157,6 +171,7 @@ class Build<R> {
     this.options = options;
     this.shared = shared;
     this.#logger = options.logger ?? solverOptions.logger ?? noopLogger;
+    this.#explainer = new MissExplainer(solverOptions.explanations, options.explain, this.#logger);
     // Builds that ignore the cache must not join work of builds that use it, and the reverse.
     this.#sharingPrefix = options.noCache === true ? 'nocache:' : 'cache:';
   }
@@ -229,6 +244,7 @@ class Build<R> {
         return { content: await checksum(inputResult, this.#job(vertex, signal)) };
       }),
     );
+    this.#parts.set(vertex.digest, { op: cacheMap.digest, inputs });
     return canonicalDigest({ encoding: CACHE_KEY_ENCODING, op: cacheMap.digest, inputs });
   }
 
@@ -275,8 +291,7 @@ class Build<R> {
       }
       // The fallback's results are the worker's too (SolveOptions holds it untyped).
       const found = (await this.options.fallbackCache?.load(key, job)) as
-        | { readonly result: R; readonly from: string }
-        | undefined;
+        { readonly result: R; readonly from: string } | undefined;
       if (found !== undefined) {
         this.#reportBelowAsCached(vertex, signal, new Set(), found.from);
         job.progress({
@@ -290,6 +305,21 @@ class Build<R> {
       }
     }
     const inputs = await Promise.all(vertex.inputs.map((input) => this.result(input)));
+    const parts = this.#parts.get(vertex.digest);
+    const explained =
+      key === undefined || parts === undefined
+        ? undefined
+        : await this.#explainer.explain({
+            vertex,
+            key,
+            parts,
+            cacheMap,
+            inputs,
+            inputCacheMap: (input) => this.#cacheMap(input, signal),
+            ran: (input) => this.#ran.has(input.digest),
+            compare: useCache,
+            job,
+          });
     // The key's lock is taken only here, with every input's result in hand and no
     // slot held: a build holding a key then waits only for a slot, and a slot's
     // holder only for its own exec, never for a key. So no build, in this process
@@ -307,7 +337,7 @@ class Build<R> {
           return cached;
         }
       }
-      return await this.#execute(vertex, inputs, key, job, signal);
+      return await this.#execute(vertex, inputs, key, job, signal, explained);
     } finally {
       await unlock?.();
     }
@@ -320,6 +350,7 @@ class Build<R> {
     key: Digest | undefined,
     job: JobContext,
     signal: AbortSignal,
+    explained?: ExplainedRun,
   ): Promise<R> {
     const name = vertex.meta.name;
     const permit = await this.shared.semaphore.acquire(
@@ -333,6 +364,9 @@ class Build<R> {
       inputs: vertex.inputs.map((input) => input.digest),
       at: Date.now(),
     });
+    this.#ran.add(vertex.digest);
+    const missed = cacheMissEvent(vertex.digest, explained);
+    if (missed !== undefined) job.progress(missed);
     let result: R;
     try {
       // Only lend and reclaim: the solver releases the permit itself when exec settles.
@@ -360,6 +394,7 @@ class Build<R> {
       permit.release();
     }
     if (key !== undefined) await this.solverOptions.cache.save(key, result, job);
+    if (explained !== undefined) await this.#explainer.saved(explained, job);
     job.progress({ type: 'vertex.completed', vertex: vertex.digest, at: Date.now() });
     return result;
   }

@@ -1,4 +1,6 @@
 import type { Digest, Logger, ProgressSink } from '../core/index.js';
+import type { ExplainOptions } from './explain/explainer.js';
+import type { FileDigests } from './explain/record.js';
 import type { Vertex } from './ir/index.js';
 
 /**
@@ -30,10 +32,21 @@ export interface CacheMap<R> {
   readonly inputs: readonly InputKeySpec<R>[];
   /** False for results that must never be reused by key (a local context sync). */
   readonly cacheable: boolean;
+  /**
+   * Where the result comes from outside the build, when the key does not say it
+   * (a base image's manifest digest): shown when a step misses because it changed.
+   */
+  readonly origin?: string;
 }
 
 export interface InputKeySpec<R> {
   readonly contentChecksum?: (input: R, job: JobContext) => Promise<Digest>;
+  /**
+   * With contentChecksum: the checksums of what the op reads, path by path and
+   * bounded, so a miss can name the files that changed. Asked for only when the
+   * step runs (solver/explain/).
+   */
+  readonly files?: (input: R, job: JobContext) => Promise<FileDigests>;
 }
 
 /**
@@ -96,6 +109,8 @@ export interface SolveOptions {
   readonly fallbackCache?: FallbackCache<unknown>;
   /** Called with each vertex's cache key as it is computed (what a cache export names). */
   readonly onKey?: (vertex: Vertex, key: Digest) => void;
+  /** Says why Dockerfile steps missed the cache (`vertex.cache-miss`); absent: no explanations. */
+  readonly explain?: ExplainOptions;
 }
 
 export interface FallbackCache<R> {

@@ -7,18 +7,22 @@ import { TtyDisplay } from './tty.js';
 export type ProgressMode = 'auto' | 'tty' | 'plain' | 'rawjson' | 'quiet';
 export const PROGRESS_MODES: readonly ProgressMode[] = ['auto', 'tty', 'plain', 'rawjson', 'quiet'];
 
-/** `auto` is tty on a terminal and plain otherwise, as buildx decides. */
+/**
+ * `auto` is tty on a terminal and plain otherwise, as buildx decides. `explain`
+ * (`--explain`) has plain output print every component of a missed step's key.
+ */
 export function createProgressDisplay(
   mode: ProgressMode,
   out: TextOutput & { readonly isTTY?: boolean },
+  options: { readonly explain?: boolean } = {},
 ): ProgressDisplay {
   switch (mode) {
     case 'auto':
-      return out.isTTY === true ? new TtyDisplay(out) : new PlainDisplay(out);
+      return out.isTTY === true ? new TtyDisplay(out) : new PlainDisplay(out, Date.now, options);
     case 'tty':
       return new TtyDisplay(out);
     case 'plain':
-      return new PlainDisplay(out);
+      return new PlainDisplay(out, Date.now, options);
     case 'rawjson':
       return new RawJsonDisplay(out);
     case 'quiet':

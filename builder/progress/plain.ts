@@ -1,5 +1,6 @@
 import { terminalText, type ProgressEvent } from '../../core/index.js';
 import { checkSummary } from './check-summary.js';
+import { cacheMissLine, componentLines } from './cache-miss.js';
 import type { ProgressDisplay, TextOutput } from './output.js';
 import {
   formatLogElapsed,
@@ -35,9 +36,17 @@ export class PlainDisplay implements ProgressDisplay {
   readonly #statusPrinted = new Map<string, number>();
   #current: VertexView | undefined;
 
-  constructor(out: TextOutput, now: () => number = Date.now) {
+  readonly #explain: boolean;
+
+  /** `explain` (`--explain`) prints, under a cache miss, every component of the step's key. */
+  constructor(
+    out: TextOutput,
+    now: () => number = Date.now,
+    options: { readonly explain?: boolean } = {},
+  ) {
     this.#out = out;
     this.#state = new ProgressState(now());
+    this.#explain = options.explain === true;
   }
 
   readonly sink = (event: ProgressEvent): void => {
@@ -61,7 +70,8 @@ export class PlainDisplay implements ProgressDisplay {
         this.#switchTo(vertex);
         break;
       case 'vertex.cached':
-        print('CACHED');
+        // A hit from an imported cache names it; a local hit is plain CACHED, as BuildKit's.
+        print(event.from === undefined ? 'CACHED' : `CACHED (from ${terminalText(event.from)})`);
         break;
       case 'vertex.status': {
         const status = vertex.statuses.get(event.id);
@@ -91,6 +101,10 @@ export class PlainDisplay implements ProgressDisplay {
         break;
       case 'vertex.canceled':
         print('CANCELED');
+        break;
+      case 'vertex.cache-miss':
+        print(cacheMissLine(event, (digest) => this.#state.vertices.get(digest)?.number));
+        if (this.#explain) for (const line of componentLines(event)) print(line);
         break;
       case 'vertex.log':
         break;

@@ -81,6 +81,18 @@ export class RawJsonDisplay implements ProgressDisplay {
             },
           ],
         };
+      case 'vertex.cache-miss':
+        // Not in BuildKit's SolveStatus: why a step ran although an earlier build had it.
+        return {
+          cacheMisses: [
+            {
+              vertex: event.vertex,
+              reasons: event.reasons,
+              components: event.components,
+              timestamp: time,
+            },
+          ],
+        };
       case 'warning':
         return { warnings: [warningStatus(event)] };
     }

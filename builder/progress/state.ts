@@ -1,4 +1,4 @@
-import type { Digest, ProgressEvent, SerializedError } from '../../core/index.js';
+import type { Digest, ProgressEvent, SerializedError, VertexCacheMiss } from '../../core/index.js';
 
 /** What the displays know about one vertex, folded from its progress events. */
 export interface VertexView {
@@ -11,6 +11,8 @@ export interface VertexView {
   cached: boolean;
   canceled: boolean;
   error?: SerializedError;
+  /** Why it ran although an earlier build had its result (solver/explain/). */
+  miss?: VertexCacheMiss;
   /** Complete lines of output; never clipped (the display decides what to show). */
   readonly lines: LogLine[];
   /** A partial last line per stream, waiting for its newline. */
@@ -100,6 +102,9 @@ export class ProgressState {
         newLines.push(...this.#flushPartial(vertex, event.at));
         vertex.canceled = true;
         vertex.completed = event.at;
+        break;
+      case 'vertex.cache-miss':
+        vertex.miss = event;
         break;
     }
     return { vertex, newLines };

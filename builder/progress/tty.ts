@@ -1,5 +1,6 @@
 import { showControls, terminalText, type ProgressEvent } from '../../core/index.js';
 import { checkSummary } from './check-summary.js';
+import { cacheMissLine } from './cache-miss.js';
 import type { ProgressDisplay, TextOutput } from './output.js';
 import {
   formatSeconds,
@@ -85,6 +86,13 @@ export function renderTty(
         options.columns,
       ),
     );
+    // Why it ran, dimmed: `=> => cache miss: ARG VERSION changed`.
+    if (vertex.miss !== undefined) {
+      const line = cacheMissLine(vertex.miss, (digest) => state.vertices.get(digest)?.number);
+      rows.push(
+        `\x1b[2m${truncate(` => => ${rowText(line, options.columns)}`, options.columns)}\x1b[22m`,
+      );
+    }
     // Sub-tasks (a layer download, `exporting layers`, `naming to …`), as BuildKit's `=> =>` rows.
     for (const status of vertex.statuses.values()) {
       rows.push(

@@ -45,6 +45,7 @@ export class StepTracker {
       }
       case 'vertex.log':
       case 'vertex.status':
+      case 'vertex.cache-miss':
         return undefined;
     }
   }

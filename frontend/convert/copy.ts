@@ -14,6 +14,7 @@ import { isHttpUrl, parseGitRef } from './git-ref.js';
 import { cleanPath, resolveDest } from './paths.js';
 import { CONTEXT, InputList, planNode } from './plan.js';
 import { chompHeredoc } from './run.js';
+import { withStep, writtenWithHeredocs } from './step-meta.js';
 import type { StageCommand, StageState } from './state.js';
 
 /**
@@ -204,7 +205,12 @@ export function dispatchCopy(
   history.push(rawDest);
 
   const name = stepName(state, instruction.original, command.onbuild);
-  const meta = vertexMeta(ctx, name, instruction.range);
+  const meta = withStep(
+    vertexMeta(ctx, name, instruction.range),
+    state,
+    writtenWithHeredocs(instruction.original, instruction.heredocs),
+    { all: false },
+  );
   const copied = planNode(
     { kind: 'file', ...(base === undefined ? {} : { base }), actions },
     inputs.refs,

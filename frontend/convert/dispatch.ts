@@ -10,6 +10,7 @@ import { joinWorkdir } from './paths.js';
 import { planNode } from './plan.js';
 import { dispatchRun } from './run.js';
 import { stageLabel } from './stages.js';
+import { withStep } from './step-meta.js';
 import type { StageState } from './state.js';
 
 /** Instructions that create an op, and so a numbered step. */
@@ -82,7 +83,10 @@ export function initStage(ctx: LowerContext, state: StageState): void {
         state.fs = planNode(
           { kind: 'source', source: { type: 'image', ref: resolved.ref, platform } },
           [],
-          vertexMeta(ctx, name, state.from?.range),
+          withStep(vertexMeta(ctx, name, state.from?.range), state, state.from?.original ?? name, {
+            all: false,
+            globalArgs: ctx.globalArgs,
+          }),
         );
       }
     }
@@ -179,7 +183,9 @@ function dispatchWorkdir(
       ],
     },
     state.fs === undefined ? [] : [state.fs],
-    vertexMeta(ctx, name, instruction.range),
+    withStep(vertexMeta(ctx, name, instruction.range), state, instruction.original, {
+      all: false,
+    }),
   );
   commitHistory(ctx, state, `WORKDIR ${workdir}`, true);
 }

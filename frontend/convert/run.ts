@@ -4,6 +4,7 @@ import type { Heredoc, RunInstruction, RunMountFlag } from '../dockerfile/index.
 import { withShell } from './config-instructions.js';
 import { commitHistory, expandIn, stepName, vertexMeta, type LowerContext } from './context.js';
 import { lowerError } from './errors.js';
+import { withStep, writtenWithHeredocs } from './step-meta.js';
 import { cleanPath, goPathClean } from './paths.js';
 import { CONTEXT, InputList, planNode } from './plan.js';
 import type { Entitlement } from './types.js';
@@ -101,7 +102,14 @@ export function dispatchRun(
     ...(ctx.session !== undefined && mounts.some(isSessionMount) ? { session: ctx.session } : {}),
   };
   const name = stepName(state, instruction.original + nameSuffix, command.onbuild);
-  state.fs = planNode(op, inputs.refs, vertexMeta(ctx, name, instruction.range));
+  // A RUN's environment holds every ARG and ENV of the stage: all of them are in its key.
+  const meta = withStep(
+    vertexMeta(ctx, name, instruction.range),
+    state,
+    writtenWithHeredocs(instruction.original, instruction.heredocs),
+    { all: true },
+  );
+  state.fs = planNode(op, inputs.refs, meta);
   commitHistory(ctx, state, `RUN ${runHistoryText(state, args)}`, true, true);
 }
 

@@ -5,6 +5,7 @@ export {
   topologicalOrder,
   vertexDigest,
   VERTEX_ENCODING,
+  type StepMeta,
   type Vertex,
   type VertexMeta,
 } from './vertex.js';

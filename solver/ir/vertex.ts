@@ -11,6 +11,25 @@ export interface VertexMeta {
   readonly source?: { readonly file: string; readonly startLine: number; readonly endLine: number };
   /** Re-run even when a cached result exists (`--no-cache`). */
   readonly ignoreCache?: boolean;
+  /** Which step of a Dockerfile this is, to tell why its key changed since an earlier build. */
+  readonly step?: StepMeta;
+}
+
+/**
+ * A Dockerfile step as the frontend saw it, kept with its result so that a
+ * later miss of the same step can say what changed (solver/explain/). Outside
+ * the digest and the key: it only explains them.
+ */
+export interface StepMeta {
+  /** Stable across builds of one Dockerfile: its stage and the instruction's place in it. */
+  readonly id: string;
+  /** The instruction as written (continuations joined). */
+  readonly instruction: string;
+  /**
+   * Build args and ENV variables the step's definition depends on, by
+   * `ARG NAME` / `ENV NAME`: digests of the values, never the values.
+   */
+  readonly vars: Readonly<Record<string, string>>;
 }
 
 export interface Vertex {

@@ -82,6 +82,41 @@ export async function checksumPath(path: string, options: ChecksumOptions): Prom
   }
 }
 
+/**
+ * The checksums of a directory's children, by name, sorted (as its own
+ * checksum is made of them), and whether each is a directory; undefined when
+ * `path` is not a directory. A walk like checksumPath's, with its remembered
+ * checksums: used to tell which context files a step's key changed by.
+ */
+export async function checksumChildren(
+  path: string,
+  options: ChecksumOptions,
+): Promise<{ name: string; digest: Digest; dir: boolean }[] | undefined> {
+  throwIfAborted(options.signal);
+  const hashing = new PoolHashing(options);
+  try {
+    const root = await walkTree(cleanRelative(path), options, hashing);
+    await hashing.settle();
+    if (root.kind !== 'dir') return undefined;
+    const subdirs = new Set(
+      root.children.filter(([, child]) => child.kind === 'dir').map(([name]) => name),
+    );
+    const walked = root.children.map(([name, child]): [string, Digest] => [
+      name,
+      entryDigest(child, options),
+    ]);
+    // A directory passed over (listing unchanged) has only its subdirectories walked.
+    const all =
+      root.tracked?.reused === undefined ? walked : withFiles(root.tracked, walked, options);
+    return all
+      .filter(([, digest]) => digest !== NOTHING_KEPT)
+      .map(([name, digest]) => ({ name, digest, dir: subdirs.has(name) }));
+  } catch (error) {
+    hashing.abandon();
+    throw error;
+  }
+}
+
 /** One entry of the walked tree; a file's digest arrives later when the pool hashes it. */
 type Entry =
   | DirEntry

@@ -1,3 +1,8 @@
 /** worker/contenthash: content checksums of context and snapshot paths, with a persistent stat cache. */
-export { checksumPath, cleanRelative, type ChecksumOptions } from './checksum.js';
+export {
+  checksumChildren,
+  checksumPath,
+  cleanRelative,
+  type ChecksumOptions,
+} from './checksum.js';
 export { StatCache } from './stat-cache.js';

@@ -1,0 +1,154 @@
+import { canonicalDigest, type Digest, type Logger, type ProgressEvent } from '../../core/index.js';
+import type { Vertex } from '../ir/index.js';
+import type { CacheMap, JobContext } from '../types.js';
+import { explainMiss, type InputNow, type MissExplanation } from './compare.js';
+import {
+  EXPLANATION_VERSION,
+  type ExplainedInput,
+  type ExplanationStore,
+  type ImportedExplanations,
+  type StepExplanation,
+} from './record.js';
+
+/** Which project a build's steps belong to, so a step is compared with its own earlier result. */
+export interface ExplainOptions {
+  /** This project on this machine (the context's directory): local explanations are per project. */
+  readonly project: string;
+  /** The Dockerfile as named in its context: with StepMeta.id, the step's identity on any machine. */
+  readonly dockerfile: string;
+  /** Explanations an imported cache carried (`--cache-from`). */
+  readonly imported?: ImportedExplanations;
+}
+
+/** What a key was computed from: the op's digest and, per input, its key or content checksum. */
+export interface KeyParts {
+  readonly op: Digest;
+  readonly inputs: readonly ({ readonly key: Digest } | { readonly content: Digest })[];
+}
+
+/** A step about to run: its explanation now, and why it missed when an earlier one is known. */
+export interface ExplainedRun {
+  readonly place: Digest;
+  readonly now: StepExplanation;
+  readonly miss?: MissExplanation;
+}
+
+/** What the solver hands over for one step; everything it has computed already. */
+export interface StepFacts<R> {
+  readonly vertex: Vertex;
+  readonly key: Digest;
+  readonly parts: KeyParts;
+  readonly cacheMap: CacheMap<R>;
+  /** The inputs' results, in order. */
+  readonly inputs: readonly R[];
+  /** The CacheMap of an input (memoised by the solver). */
+  readonly inputCacheMap: (input: Vertex) => Promise<CacheMap<R>>;
+  /** Whether an input ran in this build. */
+  readonly ran: (input: Vertex) => boolean;
+  /** False when the step runs because the cache was not asked (--no-cache): nothing to explain. */
+  readonly compare: boolean;
+  readonly job: JobContext;
+}
+
+/**
+ * Tells why a Dockerfile step missed the cache (solver/explain/compare.ts) and
+ * keeps what its new key was made of for the next build. Works only on a miss,
+ * so a build that hits everywhere pays nothing; never fails a build (an error
+ * here costs only the explanation).
+ */
+export class MissExplainer {
+  readonly #store: ExplanationStore | undefined;
+  readonly #options: ExplainOptions | undefined;
+  readonly #logger: Logger;
+
+  constructor(
+    store: ExplanationStore | undefined,
+    options: ExplainOptions | undefined,
+    logger: Logger,
+  ) {
+    this.#store = store;
+    this.#options = options;
+    this.#logger = logger;
+  }
+
+  /** The step's explanation now, compared with the last one; undefined for steps not explained. */
+  async explain<R>(facts: StepFacts<R>): Promise<ExplainedRun | undefined> {
+    const store = this.#store;
+    const options = this.#options;
+    const step = facts.vertex.meta.step;
+    if (store === undefined || options === undefined || step === undefined) return undefined;
+    try {
+      const stepId = `${options.dockerfile}#${step.id}`;
+      const place = canonicalDigest({ project: options.project, step: stepId });
+      const now = await this.#describe(facts, stepId);
+      if (!facts.compare) return { place, now };
+      const before = (await store.last(place, facts.job)) ?? options.imported?.get(stepId);
+      if (before === undefined) return { place, now };
+      const inputs = facts.vertex.inputs.map((input): InputNow => ({
+        vertex: input.digest,
+        name: input.meta.name,
+        ran: facts.ran(input),
+        image: input.op.kind === 'source' && input.op.source.type === 'image',
+      }));
+      return { place, now, miss: explainMiss(before, now, inputs) };
+    } catch (error) {
+      this.#logger.debug('could not explain a cache miss', { error: String(error) });
+      return undefined;
+    }
+  }
+
+  /** Keeps the explanation of a result just saved under its key. */
+  async saved(run: ExplainedRun, job: JobContext): Promise<void> {
+    try {
+      await this.#store?.save(run.place, run.now, job);
+    } catch (error) {
+      this.#logger.debug('could not keep the explanation of a step', { error: String(error) });
+    }
+  }
+
+  async #describe<R>(facts: StepFacts<R>, stepId: string): Promise<StepExplanation> {
+    const step = facts.vertex.meta.step;
+    const inputs = await Promise.all(
+      facts.parts.inputs.map(async (part, index): Promise<ExplainedInput> => {
+        const vertex = facts.vertex.inputs[index];
+        if ('key' in part) {
+          const origin =
+            vertex === undefined ? undefined : (await facts.inputCacheMap(vertex)).origin;
+          return { key: part.key, ...(origin === undefined ? {} : { origin }) };
+        }
+        const listing = facts.cacheMap.inputs[index]?.files;
+        const result = facts.inputs[index];
+        const files =
+          listing === undefined || result === undefined
+            ? undefined
+            : await listing(result, facts.job);
+        return { content: part.content, ...(files === undefined ? {} : { files }) };
+      }),
+    );
+    return {
+      version: EXPLANATION_VERSION,
+      step: stepId,
+      key: facts.key,
+      instruction: step?.instruction ?? facts.vertex.meta.name,
+      vars: step?.vars ?? {},
+      op: facts.parts.op,
+      ...(facts.cacheMap.origin === undefined ? {} : { origin: facts.cacheMap.origin }),
+      inputs,
+    };
+  }
+}
+
+/** The progress event of a step that missed, or undefined when nothing is known of it. */
+export function cacheMissEvent(
+  vertex: Digest,
+  run: ExplainedRun | undefined,
+): ProgressEvent | undefined {
+  if (run?.miss === undefined) return undefined;
+  return {
+    type: 'vertex.cache-miss',
+    vertex,
+    reasons: run.miss.reasons,
+    components: run.miss.components,
+    at: Date.now(),
+  };
+}

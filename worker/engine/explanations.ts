@@ -1,0 +1,79 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { digestHex, type Digest } from '../../core/index.js';
+import { writeFileAtomic } from '../../cache/index.js';
+import {
+  isStepExplanation,
+  type ExplanationStore,
+  type StepExplanation,
+} from '../../solver/index.js';
+import type { BuildStore } from './store.js';
+
+/**
+ * Explanations of step keys (solver/explain/) under the root, in
+ * `v1/explain/`: `steps/<place>.json`, the last one of each step of each
+ * project, read when that step misses; `keys/<key>.json`, the same record by
+ * the key it explains, read by a cache export (collectExplanations). A few
+ * hundred bytes each (more with a step's context listing, at most 512 paths),
+ * written only when a step runs, without fsync: a lost one costs only an
+ * explanation.
+ */
+export function explanationDirs(store: BuildStore): { steps: string; keys: string } {
+  const base = join(store.layout.root, 'v1', 'explain');
+  return { steps: join(base, 'steps'), keys: join(base, 'keys') };
+}
+
+export function fileExplanationStore(store: BuildStore): ExplanationStore {
+  const dirs = explanationDirs(store);
+  let made: Promise<unknown> | undefined;
+  return {
+    last: (place) => readExplanation(join(dirs.steps, `${digestHex(place)}.json`)),
+    async save(place, explanation) {
+      made ??= Promise.all([
+        mkdir(dirs.steps, { recursive: true }),
+        mkdir(dirs.keys, { recursive: true }),
+      ]);
+      await made;
+      const text = JSON.stringify(explanation);
+      const options = { durable: false };
+      await writeFileAtomic(
+        store.layout.tmp,
+        join(dirs.keys, `${digestHex(explanation.key)}.json`),
+        text,
+        options,
+      );
+      await writeFileAtomic(
+        store.layout.tmp,
+        join(dirs.steps, `${digestHex(place)}.json`),
+        text,
+        options,
+      );
+    },
+  };
+}
+
+/**
+ * The explanations of `keys` kept here, for a cache export to carry beside
+ * its records (a key with none is left out). The importing side hands them to
+ * ImportedExplanations.add, so its misses are explained too.
+ */
+export async function collectExplanations(
+  store: BuildStore,
+  keys: Iterable<Digest>,
+): Promise<StepExplanation[]> {
+  const dir = explanationDirs(store).keys;
+  const found = await Promise.all(
+    [...new Set(keys)].map((key) => readExplanation(join(dir, `${digestHex(key)}.json`))),
+  );
+  return found.filter((explanation) => explanation !== undefined);
+}
+
+async function readExplanation(path: string): Promise<StepExplanation | undefined> {
+  try {
+    const value: unknown = JSON.parse(await readFile(path, 'utf8'));
+    return isStepExplanation(value) ? value : undefined;
+  } catch {
+    // Absent or damaged: nothing to compare with.
+    return undefined;
+  }
+}
