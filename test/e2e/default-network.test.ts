@@ -3,12 +3,14 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import {
   REPO_ROOT,
   requires,
   runTbuild,
   runTbuildAsync,
+  startTbuildService,
   useBuildRoot,
   writeContext,
 } from '../harness/index.js';
@@ -195,4 +197,41 @@ ${LEFTOVERS}`);
       /^links: lo \nruleset: table inet tbuild \{.*\}\nlock: present\nafter du:\nlinks: lo \nruleset: \nlock: absent\n$/,
     );
   }, 240_000);
+});
+
+describe("the service's builds", () => {
+  it("run on the default network too: a RUN cannot reach the service's own API", async (ctx) => {
+    requires(ctx, ...needs);
+    const service = await startTbuildService({ root });
+    ctx.onTestFinished(async () => {
+      await service.stop();
+    });
+    const port = new URL(service.url).port;
+    const context = await writeContext(join(work, 'service'), {
+      Dockerfile: `FROM busybox
+RUN tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort | tr '\\n' ' '; echo; \\
+    wget -q -O - http://127.0.0.1:${port}/healthz || echo api-unreachable
+`,
+    });
+    const tar = spawnSync('tar', ['-C', context, '-cf', '-', '.'], { maxBuffer: 1 << 20 });
+    const submitted = await fetch(`${service.url}/v1/builds?no-cache=true`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-tar' },
+      body: tar.stdout,
+    });
+    expect(submitted.status).toBe(202);
+    const { id } = (await submitted.json()) as { id: string };
+    let status = '';
+    for (let i = 0; i < 600 && !['succeeded', 'failed'].includes(status); i++) {
+      if (i > 0) await sleep(200);
+      status = (
+        (await (await fetch(`${service.url}/v1/builds/${id}`)).json()) as { status: string }
+      ).status;
+    }
+    const log = await (await fetch(`${service.url}/v1/builds/${id}/logs`)).text();
+    expect(status, log).toBe('succeeded');
+    expect(log).toContain('eth0 lo');
+    expect(log).toContain('api-unreachable');
+    expect(log).not.toContain('"status":"ok"');
+  }, 180_000);
 });
