@@ -139,15 +139,22 @@ export function tabulate(rows: readonly (readonly string[])[], padding: number):
   const widths: number[] = [];
   for (const row of rows) {
     row.slice(0, -1).forEach((cell, column) => {
-      widths[column] = Math.max(widths[column] ?? 0, [...cell].length + padding);
+      widths[column] = Math.max(widths[column] ?? 0, runes(cell) + padding);
     });
   }
   return rows
     .map((row) => {
-      const cells = row.slice(0, -1).map((cell, column) => cell.padEnd(widths[column] ?? 0));
+      const cells = row
+        .slice(0, -1)
+        .map((cell, column) => cell + ' '.repeat(Math.max(0, (widths[column] ?? 0) - runes(cell))));
       return `${cells.join('')}${row.at(-1) ?? ''}\n`;
     })
     .join('');
+}
+
+/** Width in code points, as Go's tabwriter counts runes. */
+function runes(text: string): number {
+  return Array.from(text).length;
 }
 
 function targetsText(list: TargetList): string {
