@@ -1,8 +1,10 @@
 import { join } from 'node:path';
+import { pack } from 'tar-stream';
 import { describe, expect, it, type TestContext } from 'vitest';
 import {
   requires,
   runTbuild,
+  startTbuildService,
   useBuildRoot,
   writeContext,
   type CliResult,
@@ -197,5 +199,52 @@ describe('checks in a build', () => {
     expect(other.stderr).toContain(
       'WARNING: the syntax directive names the frontend image "example.com/frontend:2": tbuild builds with its own Dockerfile frontend',
     );
+  });
+});
+
+/** A tar holding one Dockerfile: a context for the service. */
+async function dockerfileTar(dockerfile: string): Promise<Buffer> {
+  const archive = pack();
+  const chunks: Buffer[] = [];
+  archive.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const ended = new Promise((resolve) => archive.on('end', resolve));
+  archive.entry({ name: 'Dockerfile', mode: 0o644 }, dockerfile);
+  archive.finalize();
+  await ended;
+  return Buffer.concat(chunks);
+}
+
+describe('checks in a build of the service', () => {
+  it('records the warnings in its events and its log', async (ctx) => {
+    needs(ctx);
+    const service = await startTbuildService({ root });
+    try {
+      const response = await fetch(`${service.url}/v1/builds?tag=checks/svc:1`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-tar' },
+        body: await dockerfileTar('FROM busybox\nMAINTAINER me\n'),
+      });
+      expect(response.status).toBe(202);
+      const { id } = (await response.json()) as { id: string };
+      // The event stream ends with the build.
+      const events = await (await fetch(`${service.url}/v1/builds/${id}/events`)).text();
+      const warnings = events
+        .split('\n')
+        .filter((line) => line.startsWith('data: {'))
+        .flatMap(
+          (line) =>
+            (JSON.parse(line.slice('data: '.length)) as { warnings?: { url?: string }[] })
+              .warnings ?? [],
+        );
+      expect(warnings.map((warning) => warning.url)).toContain(
+        'https://docs.docker.com/go/dockerfile/rule/maintainer-deprecated/',
+      );
+      const log = await (await fetch(`${service.url}/v1/builds/${id}/logs`)).text();
+      expect(log).toContain(
+        ' 1 warning found (use docker --debug to expand):\n - MaintainerDeprecated: Maintainer instruction is deprecated in favor of using label (line 2)\n',
+      );
+    } finally {
+      await service.stop();
+    }
   });
 });
