@@ -12,6 +12,7 @@ import { cacheMountDirectory, type CacheSeed } from './cache-mount.js';
 import { contextBindSource } from './context-bind.js';
 import { serveAgentSocket } from './ssh-agent-socket.js';
 import { lendSlotWhileIdle } from './slot-lender.js';
+import { diskFullHint } from './disk-full-hint.js';
 
 /**
  * RUN: the command in a sandbox over a new snapshot of the root mount's
@@ -140,10 +141,12 @@ export function execOp(vertex: Vertex, op: ExecOp, context: OpContext): SolverOp
           const why = result.oomKilled
             ? 'killed: out of memory'
             : `exit code: ${String(result.exitCode)}`;
+          const hint = result.oomKilled ? undefined : await diskFullHint(active.upperdir);
           throw new TbuildError(
             'TB_RUN_FAILED',
             `process "${op.args.join(' ')}" did not complete successfully: ${why}`,
             {
+              ...(hint === undefined ? {} : { hint }),
               details: {
                 exitCode: result.exitCode,
                 oomKilled: result.oomKilled,
