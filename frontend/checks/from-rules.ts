@@ -118,6 +118,7 @@ function checkDefaultArgs(input: FromCheckInput, linter: Linter): void {
     } catch {
       return;
     }
-    if (!input.isImageRef(name)) linter.run(RULES.InvalidDefaultArgInFrom, from.range, from.image);
+    if (!input.isImageRef(name))
+      linter.runFileWide(RULES.InvalidDefaultArgInFrom, from.range, from.image);
   }
 }

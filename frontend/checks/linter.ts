@@ -22,23 +22,60 @@ export interface CheckWarning {
 export class Linter {
   readonly options: CheckOptions;
   readonly warnings: CheckWarning[] = [];
+  /** `# check=` comments just above an instruction, by its first line: they add to the options. */
+  readonly #scoped = new Map<number, CheckOptions>();
 
   constructor(options: CheckOptions) {
     this.options = options;
   }
 
-  enabled(rule: { readonly name: string; readonly experimental: boolean }): boolean {
-    if (rule.experimental)
-      return this.options.experimentalAll || this.options.experimental.has(rule.name);
-    return !this.options.skipAll && !this.options.skip.has(rule.name);
+  /** What a `# check=…` comment above the instruction starting on `line` adds for it. */
+  scope(line: number, options: CheckOptions): void {
+    this.#scoped.set(line, options);
   }
 
+  enabled(rule: { readonly name: string; readonly experimental: boolean }, line?: number): boolean {
+    const extra = line === undefined ? undefined : this.#scoped.get(line);
+    const options = this.options;
+    if (rule.experimental)
+      return (
+        options.experimentalAll ||
+        options.experimental.has(rule.name) ||
+        extra?.experimentalAll === true ||
+        extra?.experimental.has(rule.name) === true
+      );
+    if (options.skipAll || options.skip.has(rule.name)) return false;
+    return extra === undefined || (!extra.skipAll && !extra.skip.has(rule.name));
+  }
+
+  /** Reports a warning about one instruction: its own `# check=` comment applies too. */
   run<Args extends readonly string[]>(
     rule: CheckRule<Args>,
     range: SourceRange | undefined,
     ...args: Args
   ): void {
-    if (!this.enabled(rule)) return;
+    this.#report(rule, range, range?.startLine, args);
+  }
+
+  /**
+   * Reports a warning BuildKit checks across the file (stage names, casing, empty
+   * continuations, ARG defaults in FROM): only the directive's options apply.
+   */
+  runFileWide<Args extends readonly string[]>(
+    rule: CheckRule<Args>,
+    range: SourceRange | undefined,
+    ...args: Args
+  ): void {
+    this.#report(rule, range, undefined, args);
+  }
+
+  #report<Args extends readonly string[]>(
+    rule: CheckRule<Args>,
+    range: SourceRange | undefined,
+    scopeLine: number | undefined,
+    args: Args,
+  ): void {
+    if (!this.enabled(rule, scopeLine)) return;
     this.warnings.push({
       rule: rule.name,
       description: rule.description,

@@ -52,6 +52,16 @@ describe('check options', () => {
     expect(await lint(`# check=skip=all\n${text}`)).toEqual([]);
   });
 
+  it('reads a # check= comment above one instruction for that instruction only', async () => {
+    const text =
+      'FROM scratch\n# check=skip=MaintainerDeprecated\nMAINTAINER a\nMAINTAINER b\n# check=skip=all\nlabel a=1\n';
+    expect(await lint(text)).toEqual([
+      'MaintainerDeprecated: Maintainer instruction is deprecated in favor of using label (line 4)',
+      // Instruction casing is checked across the file: a comment above one does not skip it.
+      "ConsistentInstructionCasing: Command 'label' should match the case of the command majority (uppercase) (line 6)",
+    ]);
+  });
+
   it('turns warnings into an error naming the rules with error=true', () => {
     const linter = new Linter(parseCheckOptions('error=true', 'x'));
     expect(linter.error('Dockerfile')).toBeUndefined();

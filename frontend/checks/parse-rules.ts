@@ -1,6 +1,7 @@
 import type { Instruction, ParsedDockerfile } from '../dockerfile/index.js';
 import { splitCommand, splitWhitespace } from '../dockerfile/words.js';
 import type { Linter } from './linter.js';
+import { parseCheckOptions, type CheckOptions } from './options.js';
 import { RULES } from './rules.js';
 import { allInstructions, emptyContinuationLine, precedingComments } from './source-lines.js';
 
@@ -14,11 +15,13 @@ export function runParseChecks(parsed: ParsedDockerfile, linter: Linter): void {
   for (const instruction of instructions) {
     const line = emptyContinuationLine(parsed.lines, instruction.range, parsed.directives.escape);
     if (line !== undefined)
-      linter.run(RULES.NoEmptyContinuation, { startLine: line, endLine: line });
+      linter.runFileWide(RULES.NoEmptyContinuation, { startLine: line, endLine: line });
   }
   const comments = precedingComments(parsed);
   for (const instruction of instructions) {
     const before = comments.get(instruction.range.startLine) ?? [];
+    const scoped = checkComment(before);
+    if (scoped !== undefined) linter.scope(instruction.range.startLine, scoped);
     if (instruction.kind === 'MAINTAINER')
       linter.run(RULES.MaintainerDeprecated, instruction.range);
     if (instruction.kind === 'FROM') checkFromWords(instruction, linter);
@@ -35,6 +38,25 @@ export function runParseChecks(parsed: ParsedDockerfile, linter: Linter): void {
   }
   checkStageNames(parsed, linter);
   checkInstructionCasing(parsed, linter);
+}
+
+const CHECK_COMMENT = /^check\s*=\s*(.+?)\s*$/i;
+
+/**
+ * The first `# check=…` among the comments above an instruction, as BuildKit's
+ * WithMergedConfigFromComments reads it (up to a space; a malformed one is ignored).
+ */
+function checkComment(comments: readonly string[]): CheckOptions | undefined {
+  for (const comment of comments) {
+    const match = CHECK_COMMENT.exec(comment);
+    if (match === null) continue;
+    try {
+      return parseCheckOptions((match[1] ?? '').split(' ')[0] ?? '', 'check comment');
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
 }
 
 /** The instruction's keyword as written (`from`, `From`, `FROM`). */
@@ -80,8 +102,8 @@ function checkStageNames(parsed: ParsedDockerfile, linter: Linter): void {
   for (const { from } of parsed.stages) {
     if (from.alias === undefined) continue;
     if (RESERVED_STAGE_NAMES.has(from.alias))
-      linter.run(RULES.ReservedStageName, from.range, from.alias);
-    if (seen.has(from.alias)) linter.run(RULES.DuplicateStageName, from.range, from.alias);
+      linter.runFileWide(RULES.ReservedStageName, from.range, from.alias);
+    if (seen.has(from.alias)) linter.runFileWide(RULES.DuplicateStageName, from.range, from.alias);
     seen.add(from.alias);
   }
 }
@@ -110,8 +132,8 @@ function checkInstructionCasing(parsed: ParsedDockerfile, linter: Linter): void 
   const majorityLower = lower > upper;
   for (const { word, at } of keywords) {
     if (majorityLower && word !== word.toLowerCase())
-      linter.run(RULES.ConsistentInstructionCasing, at.range, word, 'lowercase');
+      linter.runFileWide(RULES.ConsistentInstructionCasing, at.range, word, 'lowercase');
     else if (!majorityLower && word !== word.toUpperCase())
-      linter.run(RULES.ConsistentInstructionCasing, at.range, word, 'uppercase');
+      linter.runFileWide(RULES.ConsistentInstructionCasing, at.range, word, 'uppercase');
   }
 }
