@@ -322,6 +322,10 @@ export const ERROR_CATALOG = {
     errorClass: 'Unavailable',
     summary: 'The build service is shutting down or restarted during the build.',
   },
+  TB_SERVICE_NODE_LOST: {
+    errorClass: 'Unavailable',
+    summary: 'A build that only its receiving node could run lost that node.',
+  },
   TB_DOCKER_UNAVAILABLE: {
     errorClass: 'Unavailable',
     summary: 'The Docker daemon `--load` loads into cannot be reached.',

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { TbuildError } from '../core/index.js';
 import { ENTITLEMENTS, type Entitlement } from '../frontend/index.js';
+import { parseQueueConfig, type QueueConfig } from './cluster/queue-config.js';
 import {
   DEFAULT_LISTEN,
   formatListenAddress,
@@ -56,6 +57,8 @@ export interface ServiceConfig {
   readonly limits: ServiceLimits;
   /** How long SIGTERM waits for running builds before cancelling them. */
   readonly shutdownGraceSeconds: number;
+  /** A queue shared with other nodes in Redis (`--queue`); absent: the embedded queue. */
+  readonly queue?: QueueConfig;
 }
 
 /** `tbuild serve` flags; each overrides the config file's key of the same meaning. */
@@ -68,6 +71,8 @@ export interface ServeFlags {
   readonly tlsCa?: string;
   readonly maxConcurrentBuilds?: number;
   readonly maxQueue?: number;
+  /** `--queue redis://HOST:PORT`: take builds from the queue shared in that Redis. */
+  readonly queue?: string;
 }
 
 export const DEFAULT_LIMITS: ServiceLimits = {
@@ -88,6 +93,7 @@ const FILE_KEYS = [
   'secrets',
   'limits',
   'shutdownGraceSeconds',
+  'queue',
 ] as const;
 
 /** The service's configuration: flags over the config file over defaults, checked for safety. */
@@ -143,7 +149,12 @@ export function loadServiceConfig(flags: ServeFlags): ServiceConfig {
     limits: parseLimits(file['limits'], where),
     shutdownGraceSeconds:
       positiveInteger(file['shutdownGraceSeconds'], where, 'shutdownGraceSeconds') ?? 60,
+    ...queueSetting(parseQueueConfig(file['queue'], flags.queue, where)),
   };
+}
+
+function queueSetting(queue: QueueConfig | undefined): { queue?: QueueConfig } {
+  return queue === undefined ? {} : { queue };
 }
 
 function readConfigFile(path: string): Record<string, unknown> {

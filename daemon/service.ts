@@ -9,6 +9,8 @@ import { noopLogger, TbuildError, type Logger } from '../core/index.js';
 import { dockerignoreExcluder } from '../builder/index.js';
 import { openEngine, type Engine, type RegistrySettings } from '../worker/index.js';
 import { BuildManager } from './builds/build-manager.js';
+import type { Builds } from './builds/builds.js';
+import { ClusterBuilds } from './cluster/cluster-builds.js';
 import { RecordStore } from './builds/record-store.js';
 import type { ServiceConfig } from './config.js';
 import { registerDockerApi } from './docker-api/index.js';
@@ -24,7 +26,7 @@ export interface RunningService {
   /** Where it listens, as `tcp://127.0.0.1:PORT` (the port chosen when 0 was asked) or `unix:///…`. */
   readonly addresses: readonly string[];
   readonly app: FastifyInstance;
-  readonly manager: BuildManager;
+  readonly manager: Builds;
   /** Stops taking builds, lets running ones finish within the grace period, closes everything. */
   stop(): Promise<void>;
 }
@@ -44,7 +46,7 @@ export interface ServiceOptions {
 export interface ServiceParts {
   readonly config: ServiceConfig;
   readonly engine: Engine;
-  readonly manager: BuildManager;
+  readonly manager: Builds;
   readonly records: RecordStore;
   /** How the engine reaches registries (a push with the caller's credentials needs its hosts). */
   readonly registry?: RegistrySettings;
@@ -67,13 +69,21 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   });
   const records = await RecordStore.open(config.root, logger);
   const metrics = new ServiceMetrics(storeSize(engine));
-  const manager = await BuildManager.open({
-    engine,
-    store: records,
-    metrics,
-    logger,
-    maxConcurrentBuilds: config.maxConcurrentBuilds,
-    maxQueue: config.maxQueue,
+  // With --queue the builds are the nodes' shared ones (Redis); else this node's own queue.
+  const queue = config.queue;
+  const manager: Builds = await (queue === undefined
+    ? BuildManager.open({
+        engine,
+        store: records,
+        metrics,
+        logger,
+        maxConcurrentBuilds: config.maxConcurrentBuilds,
+        maxQueue: config.maxQueue,
+      })
+    : ClusterBuilds.open({ engine, config: { ...config, queue }, records, metrics, logger })
+  ).catch(async (error: unknown) => {
+    await engine.close();
+    throw error;
   });
   const parts: ServiceParts = {
     config,

@@ -49,6 +49,13 @@ const FLAGS: readonly FlagSpec[] = [
     description: 'Builds that may wait; more are answered 429 (default 100)',
   },
   {
+    name: 'queue',
+    type: 'string',
+    value: 'URL',
+    description:
+      'Take builds from the queue shared with other nodes in this Redis: redis://HOST:PORT (docs/service.md, "Many machines")',
+  },
+  {
     name: 'max-parallelism',
     type: 'string',
     value: 'N',
@@ -86,6 +93,7 @@ export async function runServe(argv: readonly string[]): Promise<number> {
       parseOptionalPositiveInteger(string('max-concurrent-builds'), '--max-concurrent-builds'),
     ),
     ...optional('maxQueue', parseOptionalPositiveInteger(string('max-queue'), '--max-queue')),
+    ...optional('queue', string('queue')),
   });
   const maxParallelism = parseOptionalPositiveInteger(
     string('max-parallelism'),

@@ -1,21 +1,9 @@
 import { setMaxListeners } from 'node:events';
-import { join } from 'node:path';
-import {
-  TbuildError,
-  toTbuildError,
-  type Digest,
-  type Logger,
-  type ProgressEvent,
-  type ProgressSink,
-} from '../../core/index.js';
-import {
-  PlainDisplay,
-  RawJsonDisplay,
-  readBuildInputs,
-  runBuild,
-  type BuildOptions,
-  type BuildResult,
-} from '../../builder/index.js';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { TbuildError, type Logger, type ProgressSink } from '../../core/index.js';
+import type { BuildOptions, BuildResult } from '../../builder/index.js';
 import type { Engine } from '../../worker/index.js';
 import type { ServiceMetrics } from '../metrics.js';
 import { BuildEvents } from './build-events.js';
@@ -27,8 +15,9 @@ import {
   type BuildRecord,
   type BuildStatus,
 } from './build-record.js';
+import { runServiceBuild } from './build-run.js';
+import type { Builds } from './builds.js';
 import type { RecordStore } from './record-store.js';
-import { StepTracker } from './step-tracker.js';
 
 /** A build as the service receives it, its context already written to `contextDir`. */
 export interface SubmitRequest {
@@ -41,6 +30,14 @@ export interface SubmitRequest {
   /** The Dockerfile's path inside the context; default `Dockerfile`. */
   readonly dockerfile?: string;
   readonly secrets: ReadonlyMap<string, () => Promise<Uint8Array>>;
+  /** SSH agent sockets on this machine by id (a remote builder's proxies to its client's agent). */
+  readonly sshSockets?: ReadonlyMap<string, string>;
+  /** The Dockerfile's text and .dockerignore patterns when they came with the request, not from the context. */
+  readonly inputs?: { readonly dockerfileText: string; readonly dockerignore: readonly string[] };
+  /** Follows the build's progress from its first event (a remote builder's client renders it). */
+  readonly watch?: ProgressSink;
+  /** Told the outcome with the full result or error (a remote builder sends both back). */
+  readonly onFinish?: (outcome: { result?: BuildResult; error?: TbuildError }) => void;
 }
 
 /** A build that is queued or running: what only lives while it does. */
@@ -66,7 +63,7 @@ export interface ListOptions {
  * engine through builder's runBuild, recorded under the root (RecordStore),
  * their progress recorded once and fanned out to any number of watchers.
  */
-export class BuildManager {
+export class BuildManager implements Builds {
   readonly #engine: Engine;
   readonly #store: RecordStore;
   readonly #queue: BuildQueue;
@@ -156,7 +153,7 @@ export class BuildManager {
       events: new BuildEvents(this.#store.appendStream(this.#store.eventsPath(record.id))),
       queued: { owner: request.owner, run: () => this.#run(live, request) },
       controller,
-      watchers: new Set(),
+      watchers: new Set(request.watch === undefined ? [] : [request.watch]),
       done,
       finish: () => {
         finish();
@@ -176,7 +173,11 @@ export class BuildManager {
     return record;
   }
 
-  get(id: string): BuildRecord {
+  get(id: string): Promise<BuildRecord> {
+    return Promise.resolve(this.#record(id));
+  }
+
+  #record(id: string): BuildRecord {
     const record = this.#records.get(id);
     if (record === undefined)
       throw new TbuildError('TB_SERVICE_NOT_FOUND', `no build with id ${id}`, {
@@ -186,7 +187,11 @@ export class BuildManager {
   }
 
   /** Newest first, `limit` at a time; `next` is the cursor of the following page. */
-  list(options: ListOptions): { builds: BuildRecord[]; next?: string } {
+  list(options: ListOptions): Promise<{ builds: BuildRecord[]; next?: string }> {
+    return Promise.resolve(this.#list(options));
+  }
+
+  #list(options: ListOptions): { builds: BuildRecord[]; next?: string } {
     if (options.status !== undefined && !BUILD_STATUSES.includes(options.status))
       throw new TbuildError('TB_SERVICE_REQUEST', `unknown status "${options.status}"`, {
         hint: `use one of ${BUILD_STATUSES.join(', ')}`,
@@ -210,13 +215,19 @@ export class BuildManager {
 
   /** The build's recorded progress: live while it runs, read back from disk after. */
   async events(id: string): Promise<BuildEvents> {
-    this.get(id);
+    this.#record(id);
     return this.#live.get(id)?.events ?? BuildEvents.recorded(this.#store.eventsPath(id));
   }
 
-  logPath(id: string): string {
-    this.get(id);
-    return this.#store.logPath(id);
+  async log(id: string): Promise<Readable | Buffer> {
+    this.#record(id);
+    const path = this.#store.logPath(id);
+    const size = await stat(path).then(
+      (info) => info.size,
+      () => 0,
+    );
+    // The log as written so far, whole: it is appended to, never rewritten.
+    return size === 0 ? Buffer.alloc(0) : createReadStream(path, { end: size - 1 });
   }
 
   /**
@@ -235,7 +246,7 @@ export class BuildManager {
 
   /** Cancels a queued or running build; a finished one is left as it is. */
   async cancel(id: string): Promise<BuildRecord> {
-    const record = this.get(id);
+    const record = this.#record(id);
     const live = this.#live.get(id);
     if (live === undefined) return record;
     if (this.#queue.remove(live.queued)) {
@@ -275,64 +286,35 @@ export class BuildManager {
   async #run(live: LiveBuild, request: SubmitRequest): Promise<void> {
     const { record, events } = live;
     const logFile = this.#store.appendStream(this.#store.logPath(record.id));
-    const plain = new PlainDisplay({ write: (text) => logFile.write(text) });
-    const statuses = new RawJsonDisplay({
-      write: (text) => {
-        for (const line of text.split('\n')) if (line !== '') events.append(line);
-      },
-    });
-    const steps = new StepTracker();
-    record.steps = steps.steps;
-    const progress: ProgressSink = (event: ProgressEvent) => {
-      plain.sink(event);
-      statuses.sink(event);
-      this.#measure(steps, event);
-      for (const watcher of live.watchers) watcher(event);
-    };
     record.status = 'running';
     record.startedAt = new Date().toISOString();
     await this.#store.save(record);
-    const started = performance.now();
-    let status: BuildStatus = 'succeeded';
-    let error: { code: string; message: string } | undefined;
-    let result: BuildResult | undefined;
-    try {
-      const inputs = await readBuildInputs({
-        contextDir: request.contextDir,
-        dockerfile: join(request.contextDir, request.dockerfile ?? 'Dockerfile'),
-        readStdin: () => Promise.reject(new TbuildError('TB_SERVICE_REQUEST', 'no stdin here')),
-      });
-      result = await runBuild({
-        engine: this.#engine,
-        options: request.options,
-        inputs: { ...inputs, dockerfileName: request.dockerfile ?? 'Dockerfile' },
-        secrets: request.secrets,
-        sshSockets: new Map(),
-        progress,
-        signal: live.controller.signal,
-      });
-    } catch (caught) {
-      // Steps cut short end now, in the record and for every watcher of the stream.
-      for (const step of steps.unfinished())
-        progress({ type: 'vertex.canceled', vertex: step.vertex as Digest, at: Date.now() });
-      const failure = toTbuildError(caught);
-      status = live.controller.signal.aborted ? 'cancelled' : 'failed';
-      error = { code: failure.code, message: failure.message };
-      plain.sink({ type: 'warning', message: `ERROR: ${failure.message}`, at: Date.now() });
-    } finally {
-      plain.finish();
-      this.#metrics.buildDuration.observe((performance.now() - started) / 1000);
-    }
-    if (result !== undefined) {
-      record.result = {
-        manifestDigest: result.image.manifest.descriptor.digest,
-        configDigest: result.image.config.descriptor.digest,
-        tags: result.names,
-      };
-      this.#countPushed(result);
-    }
+    const outcome = await runServiceBuild({
+      engine: this.#engine,
+      metrics: this.#metrics,
+      record,
+      options: request.options,
+      contextDir: request.contextDir,
+      ...(request.dockerfile === undefined ? {} : { dockerfile: request.dockerfile }),
+      secrets: request.secrets,
+      ...(request.sshSockets === undefined ? {} : { sshSockets: request.sshSockets }),
+      ...(request.inputs === undefined ? {} : { inputs: request.inputs }),
+      signal: live.controller.signal,
+      statusLine: (line) => {
+        events.append(line);
+      },
+      logText: (text) => logFile.write(text),
+      progress: (event) => {
+        for (const watcher of live.watchers) watcher(event);
+      },
+    });
+    request.onFinish?.(
+      outcome.result === undefined
+        ? { ...(outcome.failure === undefined ? {} : { error: outcome.failure }) }
+        : { result: outcome.result },
+    );
     await new Promise<void>((resolve) => logFile.end(resolve));
-    await this.#end(live, status, error);
+    await this.#end(live, outcome.status, outcome.error);
   }
 
   async #end(
@@ -352,29 +334,5 @@ export class BuildManager {
     await this.#store.removeContext(record.id);
     this.#live.delete(record.id);
     live.finish();
-  }
-
-  #measure(steps: StepTracker, event: ProgressEvent): void {
-    const outcome = steps.apply(event);
-    if (outcome?.cached === true) this.#metrics.cacheHits.inc();
-    if (outcome?.cached === false) {
-      this.#metrics.cacheMisses.inc();
-      if (outcome.seconds !== undefined) this.#metrics.stepDuration.observe(outcome.seconds);
-    }
-    // A pulled layer reports its bytes as a status named by its digest.
-    if (event.type === 'vertex.status' && event.completed && event.id.startsWith('sha256:'))
-      this.#metrics.bytesPulled.inc(event.current);
-  }
-
-  #countPushed(result: BuildResult): void {
-    const sizes = new Map<string, number>([
-      [result.image.config.descriptor.digest, result.image.config.descriptor.size],
-      ...result.image.layers.map(
-        (layer) => [layer.descriptor.digest, layer.descriptor.size] as [string, number],
-      ),
-    ]);
-    for (const push of result.pushed)
-      for (const [digest, how] of push.blobs)
-        if (how === 'uploaded') this.#metrics.bytesPushed.inc(sizes.get(digest) ?? 0);
   }
 }

@@ -43,7 +43,7 @@ export function registerBuild(app: FastifyInstance, parts: ServiceParts): void {
       watching.stop();
     }
     if (!params.quiet) display.finish();
-    const record = parts.manager.get(id);
+    const record = await parts.manager.get(id);
     const configDigest = record.result?.configDigest;
     if (record.status === 'succeeded' && configDigest !== undefined) {
       out.write({ aux: { ID: configDigest } });

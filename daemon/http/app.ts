@@ -1,7 +1,7 @@
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { TbuildError } from '../../core/index.js';
-import type { BuildManager } from '../builds/build-manager.js';
+import type { Builds } from '../builds/builds.js';
 import type { RecordStore } from '../builds/record-store.js';
 import type { Scope, ServiceConfig } from '../config.js';
 import type { ServiceMetrics } from '../metrics.js';
@@ -29,7 +29,7 @@ export interface RouteConfig {
 
 export interface AppDependencies {
   readonly config: ServiceConfig;
-  readonly manager: BuildManager;
+  readonly manager: Builds;
   readonly records: RecordStore;
   readonly metrics: ServiceMetrics;
   /** fastify's pino logger options; false for none (tests). */

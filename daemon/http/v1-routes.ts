@@ -1,10 +1,8 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { TbuildError } from '../../core/index.js';
-import type { BuildManager } from '../builds/build-manager.js';
 import type { BuildRecord, BuildStatus } from '../builds/build-record.js';
+import type { Builds, EventFeed } from '../builds/builds.js';
 import type { RecordStore } from '../builds/record-store.js';
 import type { ServiceConfig } from '../config.js';
 import { extractContextTar } from '../context-tar.js';
@@ -18,7 +16,7 @@ const MAX_SECRET_BYTES = 512 * 1024;
 const HEARTBEAT_MS = 15_000;
 
 export interface V1Dependencies {
-  readonly manager: BuildManager;
+  readonly manager: Builds;
   readonly records: RecordStore;
   readonly config: ServiceConfig;
 }
@@ -32,18 +30,18 @@ export function registerV1Routes(app: FastifyInstance, deps: V1Dependencies): vo
     const id = request.isMultipart()
       ? await submitMultipart(request, deps, queried)
       : await submitContext(request, deps, queried, request.body as Readable);
-    const record = manager.get(id);
+    const record = await manager.get(id);
     return reply.code(202).send(summary(record));
   });
 
-  app.get('/v1/builds', { config: { scope: 'read' } }, (request) => {
+  app.get('/v1/builds', { config: { scope: 'read' } }, async (request) => {
     const query = request.query as Query;
     const limit = Number(single(query, 'limit') ?? '50');
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
       throw new TbuildError('TB_SERVICE_REQUEST', 'limit must be an integer from 1 to 1000');
     const status = single(query, 'status');
     const cursor = single(query, 'cursor');
-    const page = manager.list({
+    const page = await manager.list({
       limit,
       ...(status === undefined ? {} : { status: status as BuildStatus }),
       ...(cursor === undefined ? {} : { cursor }),
@@ -51,7 +49,9 @@ export function registerV1Routes(app: FastifyInstance, deps: V1Dependencies): vo
     return { builds: page.builds, ...(page.next === undefined ? {} : { next_cursor: page.next }) };
   });
 
-  app.get('/v1/builds/:id', { config: { scope: 'read' } }, (request) => manager.get(idOf(request)));
+  app.get('/v1/builds/:id', { config: { scope: 'read' } }, async (request) =>
+    manager.get(idOf(request)),
+  );
 
   app.post('/v1/builds/:id/cancel', { config: { scope: 'build' } }, async (request, reply) => {
     const record = await manager.cancel(idOf(request));
@@ -59,14 +59,9 @@ export function registerV1Routes(app: FastifyInstance, deps: V1Dependencies): vo
   });
 
   app.get('/v1/builds/:id/logs', { config: { scope: 'read' } }, async (request, reply) => {
-    const path = manager.logPath(idOf(request));
-    const size = await stat(path).then(
-      (info) => info.size,
-      () => 0,
-    );
+    const log = await manager.log(idOf(request));
     reply.type('text/plain; charset=utf-8');
-    // The log as written so far, whole: it is appended to, never rewritten.
-    return reply.send(size === 0 ? '' : createReadStream(path, { end: size - 1 }));
+    return reply.send(log);
   });
 
   app.get('/v1/builds/:id/events', { config: { scope: 'read' } }, async (request, reply) => {
@@ -194,9 +189,9 @@ function summary(record: BuildRecord) {
  */
 function streamEvents(
   reply: FastifyReply,
-  events: Awaited<ReturnType<BuildManager['events']>>,
+  events: EventFeed,
   after: number,
-  record: () => BuildRecord,
+  record: () => Promise<BuildRecord>,
 ): void {
   reply.hijack();
   const out = reply.raw;
@@ -216,11 +211,14 @@ function streamEvents(
   unsubscribe = events.subscribe(after, {
     event: (id, line) => out.write(`id: ${String(id)}\ndata: ${line}\n\n`),
     end: () => {
-      const { status, error } = record();
-      out.end(
-        `event: end\ndata: ${JSON.stringify({ status, ...(error === undefined ? {} : { error }) })}\n\n`,
-      );
-      close();
+      void record()
+        .then(({ status, error }) => {
+          out.end(
+            `event: end\ndata: ${JSON.stringify({ status, ...(error === undefined ? {} : { error }) })}\n\n`,
+          );
+        })
+        .catch(() => out.end())
+        .finally(close);
     },
   });
 }

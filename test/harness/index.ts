@@ -37,6 +37,7 @@ export {
   type CliResult,
 } from './tbuild-cli.js';
 export { useBuildRoot } from './build-root.js';
+export { startRedis, type TestRedis } from './redis.js';
 export {
   startTbuildService,
   type ServiceStartOptions,

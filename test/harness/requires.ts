@@ -22,7 +22,8 @@ export type Requirement =
   | 'chromium'
   | 'docker-cli'
   | 'dockerd'
-  | 'python3-docker';
+  | 'python3-docker'
+  | 'redis-server';
 
 const probes: Record<Requirement, () => string | undefined> = {
   root: () => (process.getuid?.() === 0 ? undefined : 'needs root'),
@@ -75,6 +76,8 @@ const probes: Record<Requirement, () => string | undefined> = {
       return 'needs python3 with the docker module (Debian package python3-docker)';
     }
   },
+  // Debian's redis-server, for the shared queue of several `tbuild serve` nodes (test/harness/redis.ts).
+  'redis-server': () => onPath('redis-server'),
   busybox: () =>
     existsSync('/bin/busybox') ? undefined : 'needs /bin/busybox (Debian package busybox-static)',
 };
