@@ -275,6 +275,25 @@ class Build<R> {
     }
   }
 
+  /**
+   * A hit and the steps below it that #reportBelowAsCached showed as cached,
+   * with their keys: the results each of those steps now has.
+   */
+  async #cachedChain(vertex: Vertex, key: Digest): Promise<{ vertex: Vertex; key: Digest }[]> {
+    const chain = [{ vertex, key }];
+    const seen = new Set<Digest>([vertex.digest]);
+    // An explicit stack: a chain of thousands of cached steps must not exhaust the call stack.
+    const stack = [...vertex.inputs];
+    for (let input = stack.pop(); input !== undefined; input = stack.pop()) {
+      if (seen.has(input.digest)) continue;
+      seen.add(input.digest);
+      if (this.#results.has(input.digest) || !this.#keys.has(input.digest)) continue;
+      chain.push({ vertex: input, key: await this.key(input) });
+      stack.push(...input.inputs);
+    }
+    return chain;
+  }
+
   async #computeResult(vertex: Vertex, signal: AbortSignal): Promise<R> {
     const job = this.#job(vertex, signal);
     const name = vertex.meta.name;
@@ -287,6 +306,7 @@ class Build<R> {
       if (cached !== undefined) {
         this.#reportBelowAsCached(vertex, signal, new Set());
         job.progress({ type: 'vertex.cached', vertex: vertex.digest, name, at: Date.now() });
+        await this.#explainer.hits(await this.#cachedChain(vertex, key), job);
         return cached;
       }
       // The fallback's results are the worker's too (SolveOptions holds it untyped).

@@ -60,6 +60,8 @@ export class MissExplainer {
   readonly #store: ExplanationStore | undefined;
   readonly #options: ExplainOptions | undefined;
   readonly #logger: Logger;
+  /** Per step that ran: the ARG and ENV names whose change a step at or below it reported. */
+  readonly #varsReported = new Map<Digest, ReadonlySet<string>>();
 
   constructor(
     store: ExplanationStore | undefined,
@@ -78,8 +80,8 @@ export class MissExplainer {
     const step = facts.vertex.meta.step;
     if (store === undefined || options === undefined || step === undefined) return undefined;
     try {
-      const stepId = `${options.dockerfile}#${step.id}`;
-      const place = canonicalDigest({ project: options.project, step: stepId });
+      const stepId = stepIdentity(options, step.id);
+      const place = placeOf(options, step.id);
       const now = await this.#describe(facts, stepId);
       if (!facts.compare) return { place, now };
       const before = (await store.last(place, facts.job)) ?? options.imported?.get(stepId);
@@ -90,11 +92,60 @@ export class MissExplainer {
         ran: facts.ran(input),
         image: input.op.kind === 'source' && input.op.source.type === 'image',
       }));
-      return { place, now, miss: explainMiss(before, now, inputs) };
+      return { place, now, miss: this.#firstCauses(facts, explainMiss(before, now, inputs)) };
     } catch (error) {
       this.#logger.debug('could not explain a cache miss', { error: String(error) });
       return undefined;
     }
+  }
+
+  /**
+   * Steps found in the cache: the result each now has is the one a later miss
+   * is compared with, so a build that goes back to an earlier variant (a build
+   * arg set back) is not compared with the variant it left. One small read per
+   * step; a write only when the step's last result was another.
+   */
+  async hits(steps: readonly { vertex: Vertex; key: Digest }[], job: JobContext): Promise<void> {
+    const store = this.#store;
+    const options = this.#options;
+    if (store === undefined || options === undefined) return;
+    await Promise.all(
+      steps.map(async ({ vertex, key }) => {
+        const step = vertex.meta.step;
+        if (step === undefined) return;
+        try {
+          const place = placeOf(options, step.id);
+          if ((await store.last(place, job))?.key !== key) await store.adopt(place, key, job);
+        } catch (error) {
+          this.#logger.debug('could not note a cached step', { error: String(error) });
+        }
+      }),
+    );
+  }
+
+  /**
+   * A RUN sees every ARG and ENV of its stage, so one changed value changes
+   * every RUN after it: only the first names it, the ones above say `parent`.
+   */
+  #firstCauses<R>(facts: StepFacts<R>, miss: MissExplanation): MissExplanation {
+    const upstream = new Set<string>();
+    for (const input of facts.vertex.inputs) {
+      if (!facts.ran(input)) continue;
+      for (const name of this.#varsReported.get(input.digest) ?? []) upstream.add(name);
+    }
+    const own = miss.reasons.flatMap((reason) =>
+      reason.kind === 'arg' || reason.kind === 'env'
+        ? reason.names.map((name) => `${reason.kind} ${name}`)
+        : [],
+    );
+    this.#varsReported.set(facts.vertex.digest, new Set([...upstream, ...own]));
+    if (upstream.size === 0) return miss;
+    const reasons = miss.reasons.flatMap((reason) => {
+      if (reason.kind !== 'arg' && reason.kind !== 'env') return [reason];
+      const names = reason.names.filter((name) => !upstream.has(`${reason.kind} ${name}`));
+      return names.length === 0 ? [] : [{ ...reason, names }];
+    });
+    return { ...miss, reasons: reasons.length === 0 ? miss.reasons : reasons };
   }
 
   /** Keeps the explanation of a result just saved under its key. */
@@ -136,6 +187,16 @@ export class MissExplainer {
       inputs,
     };
   }
+}
+
+/** A step's identity on any machine: the Dockerfile as named in its context, then StepMeta.id. */
+function stepIdentity(options: ExplainOptions, id: string): string {
+  return `${options.dockerfile}#${id}`;
+}
+
+/** Where a step's explanations are kept: its identity in this project on this machine. */
+function placeOf(options: ExplainOptions, id: string): Digest {
+  return canonicalDigest({ project: options.project, step: stepIdentity(options, id) });
 }
 
 /** The progress event of a step that missed, or undefined when nothing is known of it. */

@@ -49,6 +49,11 @@ export interface ExplanationStore {
   last(place: Digest, job: JobContext): Promise<StepExplanation | undefined>;
   /** Keeps `explanation` as the step's last (and findable by its key, for a cache export). */
   save(place: Digest, explanation: StepExplanation, job: JobContext): Promise<void>;
+  /**
+   * The step's last result is now the one kept under `key` (a cache hit): the
+   * explanation saved with that key becomes the step's last, when there is one.
+   */
+  adopt(place: Digest, key: Digest, job: JobContext): Promise<void>;
 }
 
 /**

@@ -28,6 +28,16 @@ export function fileExplanationStore(store: BuildStore): ExplanationStore {
   let made: Promise<unknown> | undefined;
   return {
     last: (place) => readExplanation(join(dirs.steps, `${digestHex(place)}.json`)),
+    async adopt(place, key) {
+      const explanation = await readExplanation(join(dirs.keys, `${digestHex(key)}.json`));
+      if (explanation === undefined) return;
+      await writeFileAtomic(
+        store.layout.tmp,
+        join(dirs.steps, `${digestHex(place)}.json`),
+        JSON.stringify(explanation),
+        { durable: false },
+      );
+    },
     async save(place, explanation) {
       made ??= Promise.all([
         mkdir(dirs.steps, { recursive: true }),
