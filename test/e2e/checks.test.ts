@@ -206,8 +206,12 @@ describe('checks in a build', () => {
 async function dockerfileTar(dockerfile: string): Promise<Buffer> {
   const archive = pack();
   const chunks: Buffer[] = [];
-  archive.on('data', (chunk: Buffer) => chunks.push(chunk));
-  const ended = new Promise((resolve) => archive.on('end', resolve));
+  archive.on('data', (chunk: unknown) => chunks.push(chunk as Buffer));
+  const ended = new Promise<void>((resolve) =>
+    archive.on('end', () => {
+      resolve();
+    }),
+  );
   archive.entry({ name: 'Dockerfile', mode: 0o644 }, dockerfile);
   archive.finalize();
   await ended;
