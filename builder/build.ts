@@ -59,6 +59,13 @@ export interface BuildJob {
   readonly stdout?: Writable;
   /** The Docker daemon `--load` loads into (DOCKER_HOST's form); none: `--load` is refused. */
   readonly dockerHost?: string;
+  /**
+   * Say why steps ran although an earlier build had their results, comparing
+   * with earlier builds of the same context directory. Only for a context that
+   * stays where it is (a CLI directory): a temporary copy (an upload, a git or
+   * URL context) would leave records nothing reads again.
+   */
+  readonly explainMisses?: boolean;
 }
 
 export interface BuildResult {
@@ -131,7 +138,7 @@ export async function runBuild(job: BuildJob): Promise<BuildResult> {
               onKey: caches.onKey,
               ...(fallbackCache === undefined ? {} : { fallbackCache }),
               // Why a step missed the cache: compared with this project's last build of it.
-              explain: explainOptions(inputs),
+              ...(job.explainMisses === true ? { explain: explainOptions(inputs) } : {}),
             });
       const result = await caches.local(solved, build.root);
       const exported = await exportOutputs(job, session, result, build, ahead, caches);

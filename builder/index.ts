@@ -34,6 +34,7 @@ export {
   type SshSpec,
 } from './options.js';
 export { pushImages, tagImages, writeOutput } from './outputs.js';
+export { writeDirectoryOutput, writeFileOutput } from './output-files.js';
 export { registrySettings } from './registry-settings.js';
 export { resolveRoot } from './root.js';
 export {

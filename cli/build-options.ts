@@ -23,6 +23,14 @@ export interface BuildRequest extends BuildOptions {
   readonly metadataFile?: string;
   readonly maxParallelism?: number;
   readonly root?: string;
+  /** `--builder`: a remote builder's address or name (docs/remote-builders.md). */
+  readonly builder?: string;
+  /** The flags as given, by name: what a remote build sends the builder. */
+  readonly flagValues: {
+    readonly lists: ReadonlyMap<string, readonly string[]>;
+    readonly strings: ReadonlyMap<string, string>;
+    readonly booleans: ReadonlyMap<string, boolean>;
+  };
 }
 
 export const BUILD_FLAGS: readonly FlagSpec[] = [
@@ -173,6 +181,13 @@ export const BUILD_FLAGS: readonly FlagSpec[] = [
     value: 'NAME=SOFT[:HARD]',
     description: 'Resource limit of RUN steps, e.g. nofile=1024:2048 (-1: unlimited)',
   },
+  {
+    name: 'builder',
+    type: 'string',
+    value: 'ADDR|NAME',
+    description:
+      'Build on a remote builder (tbuild serve --grpc): tcp://HOST:PORT, unix:///PATH or a name from tbuild builder ls (default $TBUILD_BUILDER, else the one in use)',
+  },
   ROOT_FLAG,
   HELP_FLAG,
 ];
@@ -220,6 +235,7 @@ export function parseBuildRequest(
   const iidfile = string('iidfile');
   const metadataFile = string('metadata-file');
   const root = string('root');
+  const builder = string('builder');
   const call = parseCallSpec(string('call'), flags.booleans.get('check'));
   // buildx passes SOURCE_DATE_EPOCH from the environment as a build arg.
   const epoch = env['SOURCE_DATE_EPOCH'];
@@ -239,6 +255,8 @@ export function parseBuildRequest(
     ...(metadataFile === undefined ? {} : { metadataFile }),
     ...(maxParallelism === undefined ? {} : { maxParallelism }),
     ...(root === undefined ? {} : { root }),
+    ...(builder === undefined ? {} : { builder }),
+    flagValues: { lists: flags.lists, strings: flags.strings, booleans: flags.booleans },
     ...(call === undefined ? {} : { call }),
   };
 }

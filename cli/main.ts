@@ -2,6 +2,7 @@ import { closestMatch, formatError, toTbuildError, TbuildError } from '../core/i
 import { existsSync } from 'node:fs';
 import { parseGitRef } from '../frontend/index.js';
 import { runBuildCommand } from './commands/build.js';
+import { runBuilder } from './commands/builder.js';
 import { runDu } from './commands/du.js';
 import { runGraph } from './commands/graph.js';
 import { runImage } from './commands/image.js';
@@ -29,6 +30,10 @@ const commands: Readonly<Record<string, CommandEntry>> = {
   build: {
     run: runBuildCommand,
     summary: 'Build an image from a Dockerfile (the default command)',
+  },
+  builder: {
+    run: runBuilder,
+    summary: 'Manage remote builders: create, ls, use, rm (tbuild build --builder)',
   },
   graph: { run: (argv) => runGraph(argv), summary: 'Show the build graph a Dockerfile lowers to' },
   du: { run: runDu, summary: 'Show the disk usage of the build cache' },

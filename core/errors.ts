@@ -326,6 +326,14 @@ export const ERROR_CATALOG = {
     errorClass: 'Unavailable',
     summary: 'A build that only its receiving node could run lost that node.',
   },
+  TB_BUILDER_UNAVAILABLE: {
+    errorClass: 'Unavailable',
+    summary: 'The remote builder (`--builder`) cannot be reached, or the call to it broke.',
+  },
+  TB_BUILDER_NOT_FOUND: {
+    errorClass: 'NotFound',
+    summary: 'No builder of that name was created with `tbuild builder create`.',
+  },
   TB_DOCKER_UNAVAILABLE: {
     errorClass: 'Unavailable',
     summary: 'The Docker daemon `--load` loads into cannot be reached.',

@@ -45,6 +45,8 @@ export interface TlsFiles {
 
 export interface ServiceConfig {
   readonly listen: readonly ListenAddress[];
+  /** Where the remote builder API (gRPC, proto/tbuild/v1) is served; none by default. */
+  readonly grpc: readonly ListenAddress[];
   readonly root: string;
   readonly tls?: TlsFiles;
   readonly maxConcurrentBuilds: number;
@@ -64,6 +66,7 @@ export interface ServiceConfig {
 /** `tbuild serve` flags; each overrides the config file's key of the same meaning. */
 export interface ServeFlags {
   readonly listen: readonly string[];
+  readonly grpc?: readonly string[];
   readonly root: string;
   readonly config?: string;
   readonly tlsCert?: string;
@@ -85,6 +88,7 @@ export const DEFAULT_LIMITS: ServiceLimits = {
 
 const FILE_KEYS = [
   'listen',
+  'grpc',
   'tls',
   'maxConcurrentBuilds',
   'maxQueue',
@@ -107,6 +111,10 @@ export function loadServiceConfig(flags: ServeFlags): ServiceConfig {
   const listen = listenTexts.map((text) =>
     parseListenAddress(text, flags.listen.length > 0 ? '--listen' : where),
   );
+  const grpcFlags = flags.grpc ?? [];
+  const grpc = (
+    grpcFlags.length > 0 ? grpcFlags : (stringList(file['grpc'], where, 'grpc') ?? [])
+  ).map((text) => parseListenAddress(text, grpcFlags.length > 0 ? '--grpc' : where));
   const fileTls = objectValue(file['tls'], where, 'tls');
   const tlsCert = flags.tlsCert ?? stringValue(fileTls?.['cert'], where, 'tls.cert');
   const tlsKey = flags.tlsKey ?? stringValue(fileTls?.['key'], where, 'tls.key');
@@ -120,7 +128,7 @@ export function loadServiceConfig(flags: ServeFlags): ServiceConfig {
       ? undefined
       : { cert: tlsCert, key: tlsKey, ...(tlsCa === undefined ? {} : { ca: tlsCa }) };
   const tokens = parseTokens(file['tokens'], where);
-  for (const address of listen) {
+  for (const address of [...listen, ...grpc]) {
     if (isLoopback(address)) continue;
     const shown = formatListenAddress(address);
     if (tls === undefined)
@@ -136,6 +144,7 @@ export function loadServiceConfig(flags: ServeFlags): ServiceConfig {
   }
   return {
     listen,
+    grpc,
     root: flags.root,
     ...(tls === undefined ? {} : { tls }),
     maxConcurrentBuilds:

@@ -18,6 +18,8 @@ import { createApp } from './http/app.js';
 import { formatListenAddress, type ListenAddress } from './listen-address.js';
 import { ServiceMetrics } from './metrics.js';
 import { registerWebView } from './web/register-web-view.js';
+import { ContextCopies } from './grpc/context-copies.js';
+import { startGrpcServer, type RunningGrpcServer } from './grpc/grpc-server.js';
 
 /** How long a computed store size is reused by /metrics (a walk of the store is not free). */
 const STORE_SIZE_TTL_MS = 60_000;
@@ -25,6 +27,8 @@ const STORE_SIZE_TTL_MS = 60_000;
 export interface RunningService {
   /** Where it listens, as `tcp://127.0.0.1:PORT` (the port chosen when 0 was asked) or `unix:///…`. */
   readonly addresses: readonly string[];
+  /** Where the remote builder API (gRPC) is served, in the same form. */
+  readonly grpcAddresses: readonly string[];
   readonly app: FastifyInstance;
   readonly manager: Builds;
   /** Stops taking builds, lets running ones finish within the grace period, closes everything. */
@@ -106,12 +110,20 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   });
   const servers: Server[] = [];
   const addresses: string[] = [];
+  let grpc: RunningGrpcServer | undefined;
   try {
     for (const address of config.listen) {
       const server = makeServer(app, config, address);
       addresses.push(await listen(server, address));
       servers.push(server);
     }
+    if (config.grpc.length > 0)
+      grpc = await startGrpcServer({
+        addresses: config.grpc,
+        ...(config.tls === undefined ? {} : { tls: config.tls }),
+        parts: { config, manager, copies: new ContextCopies(config.root) },
+        logger,
+      });
   } catch (error) {
     await Promise.all(servers.map((server) => closeServer(server)));
     await engine.close();
@@ -120,13 +132,16 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   let stopped: Promise<void> | undefined;
   return {
     addresses,
+    grpcAddresses: grpc?.addresses ?? [],
     app,
     manager,
     stop: () =>
       (stopped ??= (async () => {
         // Stop accepting first; then let running builds end, then close what is left.
         const closing = Promise.all(servers.map((server) => closeServer(server)));
+        const grpcClosing = grpc?.stop(config.shutdownGraceSeconds * 1000);
         await manager.stop(config.shutdownGraceSeconds * 1000);
+        await grpcClosing;
         for (const server of servers) server.closeAllConnections();
         await closing;
         await app.close();

@@ -1,5 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { faultInjector, parseFaultSpec, TbuildError, type WriteFaults } from '../../core/index.js';
 import {
   createProgressDisplay,
@@ -140,6 +141,8 @@ async function buildIn(
       stdout: process.stdout,
       // As docker's client: DOCKER_HOST, or the system daemon's socket.
       dockerHost: nonEmpty(process.env['DOCKER_HOST']) ?? DEFAULT_DOCKER_HOST,
+      // A directory context stays where it is; a fetched one is a new temp copy each time.
+      explainMisses: resolve(contextDir) === resolve(request.contextPath),
     });
     display.finish();
     await reportResult(request, result);

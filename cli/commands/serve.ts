@@ -21,6 +21,13 @@ const FLAGS: readonly FlagSpec[] = [
     description:
       'Address to serve: tcp://HOST:PORT or unix:///PATH, repeatable (default unix:///run/tbuild/tbuild.sock and tcp://127.0.0.1:8085)',
   },
+  {
+    name: 'grpc',
+    type: 'list',
+    value: 'ADDR',
+    description:
+      'Also serve the remote builder API (gRPC) for tbuild build --builder: tcp://HOST:PORT or unix:///PATH, repeatable',
+  },
   ROOT_FLAG,
   {
     name: 'config',
@@ -83,6 +90,7 @@ export async function runServe(argv: readonly string[]): Promise<number> {
   const string = (name: string): string | undefined => flags.strings.get(name);
   const config = loadServiceConfig({
     listen: flags.lists.get('listen') ?? [],
+    grpc: flags.lists.get('grpc') ?? [],
     root: resolveRoot(string('root'), process.env),
     ...optional('config', string('config')),
     ...optional('tlsCert', string('tls-cert')),
@@ -110,6 +118,8 @@ export async function runServe(argv: readonly string[]): Promise<number> {
     ...(maxParallelism === undefined ? {} : { maxParallelism }),
   });
   for (const address of service.addresses) console.error(`tbuild serve: listening on ${address}`);
+  for (const address of service.grpcAddresses)
+    console.error(`tbuild serve: remote builder API (gRPC) on ${address}`);
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGTERM', stop);

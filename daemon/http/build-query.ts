@@ -101,7 +101,7 @@ function checkOutputs(options: BuildOptions): void {
   }
 }
 
-function checkEntitlements(options: BuildOptions, config: ServiceConfig): void {
+export function checkEntitlements(options: BuildOptions, config: ServiceConfig): void {
   const wanted = new Set(options.allow);
   if (options.network === 'host') wanted.add('network.host');
   for (const entitlement of wanted) {
@@ -148,7 +148,7 @@ function contextPath(path: string): string {
 }
 
 /** A directory or OCI layout named by a caller would be a path of this server: refused. */
-function checkBuildContexts(options: BuildOptions): void {
+export function checkBuildContexts(options: BuildOptions): void {
   for (const spec of options.buildContexts ?? []) {
     if (spec.kind !== 'dir' && spec.kind !== 'oci-layout') continue;
     throw new TbuildError(

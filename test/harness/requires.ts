@@ -23,7 +23,8 @@ export type Requirement =
   | 'docker-cli'
   | 'dockerd'
   | 'python3-docker'
-  | 'redis-server';
+  | 'redis-server'
+  | 'openssl';
 
 const probes: Record<Requirement, () => string | undefined> = {
   root: () => (process.getuid?.() === 0 ? undefined : 'needs root'),
@@ -78,6 +79,7 @@ const probes: Record<Requirement, () => string | undefined> = {
   },
   // Debian's redis-server, for the shared queue of several `tbuild serve` nodes (test/harness/redis.ts).
   'redis-server': () => onPath('redis-server'),
+  openssl: () => onPath('openssl'),
   busybox: () =>
     existsSync('/bin/busybox') ? undefined : 'needs /bin/busybox (Debian package busybox-static)',
 };

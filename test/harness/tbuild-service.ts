@@ -8,6 +8,8 @@ export interface TestService {
   readonly url: string;
   /** `tcp://127.0.0.1:PORT`, as DOCKER_HOST or --builder take it. */
   readonly tcp: string;
+  /** The remote builder API's first address (`--grpc`), as `--builder` takes it. */
+  readonly grpc?: string;
   readonly root: string;
   readonly child: ChildProcess;
   /** Everything the service wrote to stderr so far (its JSON log lines included). */
@@ -52,11 +54,15 @@ export async function startTbuildService(options: ServiceStartOptions): Promise<
       resolve(code ?? signal ?? -1);
     });
   });
+  const wantsGrpc =
+    options.args?.some((arg) => arg === '--grpc' || arg.startsWith('--grpc=')) === true;
+  let grpc: string | undefined;
   const tcp = await new Promise<string>((resolve, reject) => {
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString('utf8');
       const match = /listening on (tcp:\/\/[^\s]+)/.exec(stderr);
-      if (match?.[1] !== undefined) resolve(match[1]);
+      grpc = /\(gRPC\) on ((?:tcp|unix):\/\/[^\s]+)/.exec(stderr)?.[1];
+      if (match?.[1] !== undefined && (!wantsGrpc || grpc !== undefined)) resolve(match[1]);
     });
     void exited.then((code) => {
       reject(new Error(`tbuild serve exited (${String(code)}) before listening:\n${stderr}`));
@@ -65,6 +71,7 @@ export async function startTbuildService(options: ServiceStartOptions): Promise<
   return {
     url: tcp.replace('tcp://', 'http://'),
     tcp,
+    ...(grpc === undefined ? {} : { grpc }),
     root: options.root,
     child,
     stderr: () => stderr,
