@@ -36,7 +36,7 @@ interface BuildView {
   readonly status: string;
   readonly node?: string;
   readonly attempt?: number;
-  readonly steps: { name: string; started?: string; finished?: string }[];
+  readonly steps: { name: string; started?: string; finished?: string; cached?: boolean }[];
   readonly result?: { manifestDigest: string; tags: string[] };
   readonly error?: { code: string; message: string };
 }
@@ -330,6 +330,41 @@ describe('tbuild serve --queue: nodes sharing a queue in Redis', () => {
     } finally {
       client.disconnect();
     }
+  });
+
+  it('gives every build the config’s registry cache, so a node with an empty store reuses what another built', async (ctx) => {
+    requires(ctx, ...NEEDS);
+    const cacheRef = `${registry?.host ?? ''}/queue/cache:builds`;
+    const config = join(work, 'cache.json');
+    await writeFile(
+      config,
+      JSON.stringify({
+        cacheFrom: [`type=registry,ref=${cacheRef}`],
+        cacheTo: [`type=registry,ref=${cacheRef},mode=max`],
+      }),
+    );
+    const files = {
+      Dockerfile: 'FROM busybox\nCOPY c.txt /c.txt\nRUN cat /c.txt > /made && echo made-once\n',
+      'c.txt': `cache ${String(Date.now())}\n`,
+    };
+    // Two services of their own (each its own empty store), one after the other.
+    const outcomes = [];
+    for (const name of ['first', 'second']) {
+      const root = await rootWithBusybox();
+      roots.push(root);
+      const service = await startTbuildService({ root, args: ['--config', config] });
+      try {
+        const ended = await waitForEnd(service, await submit(service, files));
+        expect(ended.status, `${name}: ${JSON.stringify(ended.error)}`).toBe('succeeded');
+        outcomes.push(ended);
+      } finally {
+        await service.stop();
+      }
+    }
+    const run = (build: BuildView | undefined) =>
+      build?.steps.find((step) => step.name.includes('RUN cat /c.txt'));
+    expect(run(outcomes[0])).toMatchObject({ cached: false });
+    expect(run(outcomes[1])).toMatchObject({ cached: true });
   });
 
   it('finishes a build on the other node when its node is killed mid-build, once, and says so', async (ctx) => {
