@@ -326,10 +326,6 @@ export const ERROR_CATALOG = {
     errorClass: 'Unavailable',
     summary: 'A build that only its receiving node could run lost that node.',
   },
-  TB_SERVICE_NODE_LOST: {
-    errorClass: 'Unavailable',
-    summary: 'A build that only its receiving node could run lost that node.',
-  },
   TB_BUILDER_UNAVAILABLE: {
     errorClass: 'Unavailable',
     summary: 'The remote builder (`--builder`) cannot be reached, or the call to it broke.',

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { TbuildError } from '../core/index.js';
 import { ENTITLEMENTS, type Entitlement } from '../frontend/index.js';
+import { parseCacheDefaults, type CacheDefaults } from './builds/cache-defaults.js';
 import { parseQueueConfig, type QueueConfig } from './cluster/queue-config.js';
 import {
   DEFAULT_LISTEN,
@@ -61,6 +62,8 @@ export interface ServiceConfig {
   readonly shutdownGraceSeconds: number;
   /** A queue shared with other nodes in Redis (`--queue`); absent: the embedded queue. */
   readonly queue?: QueueConfig;
+  /** `cacheFrom` / `cacheTo`: the remote cache every build imports and exports unless it names its own. */
+  readonly cache: CacheDefaults;
 }
 
 /** `tbuild serve` flags; each overrides the config file's key of the same meaning. */
@@ -98,6 +101,8 @@ const FILE_KEYS = [
   'limits',
   'shutdownGraceSeconds',
   'queue',
+  'cacheFrom',
+  'cacheTo',
 ] as const;
 
 /** The service's configuration: flags over the config file over defaults, checked for safety. */
@@ -159,6 +164,11 @@ export function loadServiceConfig(flags: ServeFlags): ServiceConfig {
     shutdownGraceSeconds:
       positiveInteger(file['shutdownGraceSeconds'], where, 'shutdownGraceSeconds') ?? 60,
     ...queueSetting(parseQueueConfig(file['queue'], flags.queue, where)),
+    cache: parseCacheDefaults(
+      stringList(file['cacheFrom'], where, 'cacheFrom') ?? [],
+      stringList(file['cacheTo'], where, 'cacheTo') ?? [],
+      where,
+    ),
   };
 }
 

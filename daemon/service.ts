@@ -10,6 +10,7 @@ import { dockerignoreExcluder } from '../builder/index.js';
 import { openEngine, type Engine, type RegistrySettings } from '../worker/index.js';
 import { BuildManager } from './builds/build-manager.js';
 import type { Builds } from './builds/builds.js';
+import { BuildsWithCacheDefaults } from './builds/cache-defaults.js';
 import { ClusterBuilds } from './cluster/cluster-builds.js';
 import { RecordStore } from './builds/record-store.js';
 import type { ServiceConfig } from './config.js';
@@ -75,7 +76,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const metrics = new ServiceMetrics(storeSize(engine));
   // With --queue the builds are the nodes' shared ones (Redis); else this node's own queue.
   const queue = config.queue;
-  const manager: Builds = await (queue === undefined
+  const builds: Builds = await (queue === undefined
     ? BuildManager.open({
         engine,
         store: records,
@@ -89,6 +90,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     await engine.close();
     throw error;
   });
+  const cacheDefaults = config.cache.cacheFrom !== undefined || config.cache.cacheTo !== undefined;
+  const manager = cacheDefaults ? new BuildsWithCacheDefaults(builds, config.cache) : builds;
   const parts: ServiceParts = {
     config,
     engine,
