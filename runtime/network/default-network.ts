@@ -54,18 +54,23 @@ export class DefaultNetwork {
     this.#logger = options.logger;
   }
 
-  /** Sets the host side up once (later calls share the first's result). */
-  ready(signal: AbortSignal): Promise<NatPlan> {
-    this.#ready ??= this.#setUp(signal);
+  /**
+   * Sets the host side up once; later calls share the first's result. The setup itself
+   * is not cancelled with the step that started it (other steps may be waiting on it),
+   * and it waits only while another process removes the table, a few ms.
+   */
+  async ready(signal: AbortSignal): Promise<NatPlan> {
+    throwIfAborted(signal);
+    this.#ready ??= this.#setUp();
     const ready = this.#ready;
-    // A failed or cancelled setup is tried again by the next step.
+    // A failed setup is tried again by the next step.
     ready.catch(() => {
       if (this.#ready === ready) this.#ready = undefined;
     });
     return ready;
   }
 
-  async #setUp(signal: AbortSignal): Promise<NatPlan> {
+  async #setUp(): Promise<NatPlan> {
     const subnet = parseSubnet(DEFAULT_SUBNET);
     const routes = parseRouteTable(readFileSync('/proc/net/route', 'utf8'));
     const clash = clashingRoute(routes, subnet, STEP_INTERFACE_PREFIX);
@@ -78,7 +83,7 @@ export class DefaultNetwork {
     }
     const uplink = defaultRouteInterface(routes);
     const mtu = uplink === undefined ? 0 : readNumber(`/sys/class/net/${uplink}/mtu`);
-    this.#lockFd = await lockShared(lockPath(this.#stateDir), signal);
+    this.#lockFd = await lockShared(lockPath(this.#stateDir));
     enableForwarding(this.#logger);
     await runNft(natTableScript(), "install the default network's nftables table");
     return { subnet: formatSubnet(subnet), mtu };
@@ -135,17 +140,16 @@ function lockPath(stateDir: string): string {
   return join(stateDir, `netns-${String(statSync('/proc/self/ns/net').ino)}.lock`);
 }
 
-async function lockShared(path: string, signal: AbortSignal): Promise<number> {
+/** Polls (a blocking flock would hold a libuv thread) until the lock is held shared. */
+async function lockShared(path: string): Promise<number> {
   mkdirSync(join(path, '..'), { recursive: true, mode: 0o755 });
   let pause = FIRST_POLL_MS;
   for (;;) {
-    throwIfAborted(signal);
     const fd = openSync(path, 'a', 0o644);
     let held = false;
     try {
       while (!nativeFs.tryLockShared(fd)) {
-        await sleep(pause, undefined, { signal }).catch(() => undefined);
-        throwIfAborted(signal);
+        await sleep(pause);
         pause = Math.min(pause * 2, LAST_POLL_MS);
       }
       held = isStillAt(fd, path);
