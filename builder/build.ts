@@ -152,7 +152,15 @@ export async function runBuild(job: BuildJob): Promise<BuildResult> {
       // now, so solving again runs the steps that made it (as the solver does inside).
       if (!isStaleResult(error) || signal.aborted) throw error;
       job.progress(warningEvent(`${toTbuildError(error).message}; building it again`));
-      return await solveAndExport();
+      // A bad blob of an imported cache withdraws the records using it, so each try
+      // has fewer; a cache with several bad blobs takes a few (bounded) tries.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await solveAndExport();
+        } catch (again) {
+          if (!isRemoteCacheFailure(again) || attempt >= REMOTE_CACHE_RETRIES) throw again;
+        }
+      }
     }
   } catch (error) {
     if (signal.aborted) throw canceled(signal);
@@ -162,6 +170,14 @@ export async function runBuild(job: BuildJob): Promise<BuildResult> {
     detach();
     await named.close();
   }
+}
+
+/** Solves again after a remote cache blob failed, at most this many more times. */
+const REMOTE_CACHE_RETRIES = 16;
+
+/** A stale result caused by a blob of an imported cache (remote-layers.ts names the cache). */
+function isRemoteCacheFailure(error: unknown): boolean {
+  return isStaleResult(error) && typeof toTbuildError(error).details?.['cache'] === 'string';
 }
 
 async function lower(

@@ -1,4 +1,4 @@
-import { Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import {
   isTbuildError,
   mapLimit,
@@ -86,18 +86,18 @@ async function fetchBlob(
   onProgress: (digest: Digest, current: number, total: number, completed: boolean) => void,
 ): Promise<void> {
   if ((await context.store.content.info(descriptor.digest)) !== undefined) return;
-  let received = 0;
   const source = ref.source.open(descriptor, signal);
-  const body = source.pipe(
-    new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        received += chunk.length;
-        onProgress(descriptor.digest, received, descriptor.size, false);
-        done(null, chunk);
-      },
-    }),
-  );
-  source.on('error', (error) => body.destroy(error));
+  // Counted on the way: a failing source fails the write (no stray 'error' event).
+  async function* counted(): AsyncGenerator<Uint8Array> {
+    let received = 0;
+    for await (const chunk of source) {
+      const bytes = chunk as Uint8Array;
+      received += bytes.length;
+      onProgress(descriptor.digest, received, descriptor.size, false);
+      yield bytes;
+    }
+  }
+  const body = Readable.from(counted());
   await context.store.content.writeStream(body, {
     signal,
     expected: { digest: descriptor.digest, size: descriptor.size },
