@@ -174,6 +174,30 @@ ${LEFTOVERS}`);
     );
   }, 240_000);
 
+  it('while another process still uses it, and once the last one is interrupted', async (ctx) => {
+    requires(ctx, ...needs);
+    const sleeping = await writeContext(join(work, 'long'), {
+      Dockerfile: 'FROM busybox\nRUN sleep 600\n',
+    });
+    const quick = await writeContext(join(work, 'quick'), {
+      Dockerfile: 'FROM busybox\nRUN ip -o link show eth0\n',
+    });
+    const result = inOwnNetwork(`
+ip link set lo up
+"$NODE" "$TBUILD" build --progress=plain --no-cache ${sleeping} >/dev/null 2>&1 &
+long=$!
+until ip -o link show | grep -q ' tbuild'; do kill -0 $long; sleep 0.05; done
+# Another process builds beside it, on the same table, and ends first.
+"$NODE" "$TBUILD" build --progress=plain --no-cache ${quick} >/dev/null 2>&1 && echo "quick: ok"
+echo "while the long build runs: $(nft list tables)"
+kill -TERM $long
+wait $long || true
+${LEFTOVERS}`);
+    expect(result.stdout, result.stderr).toBe(
+      'quick: ok\nwhile the long build runs: table inet tbuild\nlinks: lo \nruleset: \nlock: absent\n',
+    );
+  }, 240_000);
+
   it('after kill -9 of tbuild during a RUN: the step ends, and the next command removes the table', async (ctx) => {
     requires(ctx, ...needs);
     const sleeping = await writeContext(join(work, 'sleeping'), {
