@@ -34,12 +34,26 @@ const MODULE_RULES = {
     may: ['core', 'frontend', 'solver', 'worker'],
     why: 'a build is lowered, solved and exported; the surfaces (CLI, service) call it',
   },
+  remote: {
+    may: ['core', 'frontend'],
+    why: 'the remote builder protocol is shared by the CLI and the service and knows neither',
+  },
   cli: {
-    may: ['core', 'frontend', 'solver', 'worker', 'builder', 'daemon'],
+    may: ['core', 'frontend', 'solver', 'worker', 'builder', 'daemon', 'remote'],
     why: 'the CLI is a thin adapter over builder/ (and starts the service of daemon/)',
   },
   daemon: {
-    may: ['core', 'frontend', 'solver', 'cache', 'runtime', 'registry-client', 'worker', 'builder'],
+    may: [
+      'core',
+      'frontend',
+      'solver',
+      'cache',
+      'runtime',
+      'registry-client',
+      'worker',
+      'builder',
+      'remote',
+    ],
     why: 'the service composes every module but the CLI and the tests (shared code lives in builder/)',
   },
 };

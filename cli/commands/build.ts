@@ -16,7 +16,7 @@ import {
   type ProgressDisplay,
 } from '../../builder/index.js';
 import { openEngine } from '../../worker/index.js';
-import { chooseBuilder, type NamedBuilder } from '../remote/builder-store.js';
+import { chooseBuilder, type NamedBuilder } from '../remote-builder/builder-store.js';
 import { BUILD_FLAGS, parseBuildRequest, type BuildRequest } from '../build-options.js';
 import { runCallCommand } from './build-call.js';
 import { formatFlagHelp } from '../flags.js';
@@ -85,7 +85,7 @@ async function buildOnBuilder(
   context: OpenedContext,
   { controller, display }: { controller: AbortController; display: ProgressDisplay },
 ): Promise<number> {
-  const { buildRemotely } = await import('../remote/remote-build.js');
+  const { buildRemotely } = await import('../remote-builder/remote-build.js');
   try {
     const result = await buildRemotely({
       request,

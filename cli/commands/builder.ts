@@ -8,7 +8,7 @@ import {
   readBuilderStore,
   writeBuilderStore,
   type NamedBuilder,
-} from '../remote/builder-store.js';
+} from '../remote-builder/builder-store.js';
 
 const CREATE_FLAGS: readonly FlagSpec[] = [
   {

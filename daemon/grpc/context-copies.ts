@@ -31,7 +31,7 @@ export interface HeldCopy {
 
 /**
  * The last synced copy of each client's context, as BuildKit's file sync
- * keeps one per session's shared key: `<root>/v1/service/contexts/<key>/`,
+ * keeps one per session's shared key: `<root>/v1/service/remote-contexts/<key>/`,
  * with `tree/` (the files) and `listing.gz` (the client's listing they match).
  * A build holds its copy until it ends, so a second build of the same context
  * waits rather than changing files under a running one.
@@ -41,7 +41,7 @@ export class ContextCopies {
   readonly #locks = new Map<string, Promise<void>>();
 
   constructor(root: string) {
-    this.#dir = join(root, 'v1', 'service', 'contexts');
+    this.#dir = join(root, 'v1', 'service', 'remote-contexts');
   }
 
   /** Waits for the copy of (caller, client key), then holds it. */

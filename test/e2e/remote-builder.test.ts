@@ -151,7 +151,10 @@ describe('a remote build', () => {
     const listed = execFileSync('tar', ['-tf', out('remote.tar')], { encoding: 'utf8' });
     expect(listed.split('\n')).toContain('b.txt');
     // .dockerignore applied on the client: the file never reached the server.
-    expect(await storeHolds(join(serverRoot, 'v1/service/contexts'), 'not sent')).toEqual([]);
+    expect(await storeHolds(join(serverRoot, 'v1/service/remote-contexts'), 'hello')).not.toEqual(
+      [],
+    );
+    expect(await storeHolds(serverRoot, 'not sent')).toEqual([]);
   });
 
   it('sends only the edited file of a synced context', async (ctx) => {
