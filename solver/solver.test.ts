@@ -183,6 +183,37 @@ describe('Solver', () => {
     expect(again.execs.get('b')).toBe(2);
   });
 
+  it('asks a build’s fallback cache after a local miss, names it on CACHED, and reports every key', async () => {
+    // Machine A builds the diamond; machine B (an empty local cache) gets A's results as its fallback.
+    const a = new Harness();
+    const { d } = diamond();
+    await a.solve(a.solver(), d);
+    const b = new Harness();
+    const keys = new Map<string, Digest>();
+    const asked: Digest[] = [];
+    const result = await b.solver().solve(d, {
+      signal: new AbortController().signal,
+      progress: (event) => b.events.push(event),
+      onKey: (vertex, key) => keys.set(vertex.meta.name, key),
+      fallbackCache: {
+        load: (key) => {
+          asked.push(key);
+          const found = a.store.get(key);
+          return Promise.resolve(found === undefined ? undefined : { result: found, from: 'ref' });
+        },
+      },
+    });
+    expect(result).toBe('d(b(a()),c(a()))');
+    expect(b.execs.size).toBe(0);
+    expect([...keys.keys()].sort()).toEqual(['a', 'b', 'c', 'd']);
+    // Only the root is looked up: a hit needs nothing below it.
+    expect(asked).toEqual([keys.get('d')]);
+    const cached = b.events.flatMap((event) =>
+      event.type === 'vertex.cached' ? [`${event.name}:${event.from ?? 'local'}`] : [],
+    );
+    expect(cached).toEqual(['a:ref', 'b:ref', 'c:ref', 'd:ref']);
+  });
+
   it('re-runs only the changed vertex and its descendants', async () => {
     const h = new Harness();
     const a = leaf('a');
