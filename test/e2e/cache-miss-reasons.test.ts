@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,6 +97,12 @@ class Plain {
   }
 }
 
+/** The explanation records under the root, with their modification times. */
+function explanationFiles(): Map<string, number> {
+  const dir = join(root, 'v1/explain/steps');
+  return new Map(readdirSync(dir).map((name) => [name, statSync(join(dir, name)).mtimeMs]));
+}
+
 function setup(ctx: TestContext): void {
   requires(ctx, 'root', 'overlay', 'busybox');
   buildBase('echo one > /base');
@@ -107,9 +113,13 @@ describe('why a step missed the cache', () => {
   it('says nothing on a fully cached rebuild, nor when only a secret changed', (ctx) => {
     setup(ctx);
     build();
+    const records = explanationFiles();
+    expect(records.size).toBeGreaterThan(0);
     const rebuilt = build();
     expect(rebuilt.missCount, rebuilt.text).toBe(0);
     expect(rebuilt.text).not.toContain('cache miss');
+    // A rebuild that runs nothing writes no explanation record either.
+    expect(explanationFiles()).toEqual(records);
 
     const secret = join(work, 'token');
     const withSecret = (value: string): Plain => {
