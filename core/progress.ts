@@ -83,7 +83,7 @@ export type CacheMissReason =
   | { readonly kind: 'instruction'; readonly before: string; readonly after: string }
   /** Build args or ENV variables the step sees that were changed, added or removed. */
   | { readonly kind: 'arg' | 'env'; readonly names: readonly string[] }
-  /** The base image behind FROM is another one (manifest digests). */
+  /** The base image behind FROM is another one (image IDs: config digests). */
   | { readonly kind: 'base-image'; readonly before?: string; readonly after?: string }
   /**
    * Files the step reads from a context changed, were added or removed: the

@@ -34,7 +34,7 @@ export interface CacheMap<R> {
   readonly cacheable: boolean;
   /**
    * Where the result comes from outside the build, when the key does not say it
-   * (a base image's manifest digest): shown when a step misses because it changed.
+   * (a base image's ID, its config digest): shown when a step misses because it changed.
    */
   readonly origin?: string;
 }

@@ -20,7 +20,7 @@ export interface StepExplanation {
   readonly vars: Readonly<Record<string, string>>;
   /** The op's definition digest (CacheMap.digest). */
   readonly op: Digest;
-  /** What the op's result came from outside the build (a base image's manifest digest). */
+  /** What the op's result came from outside the build (a base image's ID, its config digest). */
   readonly origin?: string;
   readonly inputs: readonly ExplainedInput[];
 }
