@@ -12,7 +12,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: [
-            '{core,frontend,solver,cache,worker,runtime,registry-client,builder,cli,daemon}/**/*.test.ts',
+            '{core,frontend,solver,cache,worker,runtime,registry-client,builder,remote,cli,daemon}/**/*.test.ts',
           ],
           pool: 'threads',
         },
