@@ -451,6 +451,9 @@ export class ClusterBuilds implements Builds {
    */
   async #watchNodes(): Promise<void> {
     if (this.#stopping) return;
+    this.#metrics.queueLength.set(
+      await this.#queueOf(SHARED_QUEUE).getJobCountByTypes('waiting', 'prioritized'),
+    );
     for (const node of await this.#presence.nodes()) {
       if (node === this.#queue.node) continue;
       const name = nodeQueue(node);

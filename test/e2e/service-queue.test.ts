@@ -367,6 +367,20 @@ describe('tbuild serve --queue: nodes sharing a queue in Redis', () => {
     expect(run(outcomes[1])).toMatchObject({ cached: true });
   });
 
+  it('serves a Docker API build from the queue, its progress streamed from whichever node runs it', async (ctx) => {
+    requires(ctx, ...NEEDS);
+    const response = await fetch(`${node('b').url}/build?t=queue/docker:1`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-tar' },
+      body: await tarOf({ Dockerfile: 'FROM busybox\nRUN echo docker-api-output\n' }),
+    });
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    expect(text).toContain('docker-api-output');
+    expect(text).toMatch(/"aux":\{"ID":"sha256:[0-9a-f]{64}"\}/);
+    expect(text).toContain('Successfully tagged queue/docker:1');
+  });
+
   it('finishes a build on the other node when its node is killed mid-build, once, and says so', async (ctx) => {
     requires(ctx, ...NEEDS);
     const id = await submit(node('a'), {
@@ -394,5 +408,36 @@ describe('tbuild serve --queue: nodes sharing a queue in Redis', () => {
     expect(events.filter((event) => event.event === 'end')).toHaveLength(1);
     const log = await (await fetch(`${node(survivor).url}/v1/builds/${id}/logs`)).text();
     expect(log).toContain('after');
+    // The killed node comes back under its name, on its root.
+    await startNode(victim, roots[victim === 'a' ? 0 : 1] ?? '');
+  });
+
+  it('takes over the queue of a killed node a build was routed to, and finishes that build elsewhere', async (ctx) => {
+    requires(ctx, ...NEEDS);
+    const files = (seconds: number): Record<string, string> => ({
+      Dockerfile: 'FROM busybox\nCOPY s.txt /s.txt\nRUN sleep "$(cat /s.txt)" && echo slept\n',
+      's.txt': `${String(seconds)}\n`,
+    });
+    // A quick build of this shape first: the next one is routed to the node that ran it.
+    const warm = await waitForEnd(node('a'), await submit(node('a'), files(0)));
+    expect(warm.status).toBe('succeeded');
+    const victim = warm.node ?? '';
+    const survivor = victim === 'a' ? 'b' : 'a';
+    const id = await submit(node(survivor), files(15));
+    await waitFor('the build to run its RUN step on the node that built it last', async () => {
+      const build = await view(node(survivor), id);
+      return build.steps.some((step) => step.name.includes('sleep') && step.started)
+        ? build
+        : undefined;
+    });
+    expect((await view(node(survivor), id)).node).toBe(victim);
+    await node(victim).kill();
+    nodes.delete(victim);
+    const ended = await waitForEnd(node(survivor), id);
+    expect(ended.status, JSON.stringify(ended.error)).toBe('succeeded');
+    expect(ended).toMatchObject({ node: survivor, attempt: 2 });
+    const events = await readEvents(node(survivor), id);
+    expect(warningsOf(events).join('\n')).toContain(`node ${victim} stopped`);
+    expect(events.filter((event) => event.event === 'end')).toHaveLength(1);
   });
 });
