@@ -152,7 +152,7 @@ let work = '';
 const roots: string[] = [];
 const nodes = new Map<string, TestService>();
 
-async function startNode(name: string, root: string): Promise<TestService> {
+async function startNode(name: string, root: string, sealing = true): Promise<TestService> {
   const config = join(work, `${name}.json`);
   await writeFile(
     config,
@@ -160,7 +160,7 @@ async function startNode(name: string, root: string): Promise<TestService> {
       queue: {
         url: redis?.url,
         node: name,
-        secretKeyFile: join(work, 'queue.key'),
+        ...(sealing ? { secretKeyFile: join(work, 'queue.key') } : {}),
         // Short, so a killed node's build moves on soon; nothing below depends on how soon.
         lockSeconds: 6,
         // Long, so a build routed to the node that built it last waits for that node.
@@ -365,6 +365,43 @@ describe('tbuild serve --queue: nodes sharing a queue in Redis', () => {
       build?.steps.find((step) => step.name.includes('RUN cat /c.txt'));
     expect(run(outcomes[0])).toMatchObject({ cached: false });
     expect(run(outcomes[1])).toMatchObject({ cached: true });
+  });
+
+  it('runs a build with secrets on the node that received it when secrets cannot be sealed, and fails it if that node dies', async (ctx) => {
+    requires(ctx, ...NEEDS);
+    const root = await rootWithBusybox();
+    roots.push(root);
+    const keyless = await startNode('c', root, false);
+    const secretBuild = async (command: string): Promise<string> => {
+      const form = new FormData();
+      form.append(
+        'context',
+        new Blob([
+          await tarOf({
+            Dockerfile: `FROM busybox\nRUN --mount=type=secret,id=token test -s /run/secrets/token && ${command}\n`,
+          }),
+        ]),
+        'context.tar',
+      );
+      form.append('secret:token', 'pinned-secret');
+      const response = await fetch(`${keyless.url}/v1/builds`, { method: 'POST', body: form });
+      expect(response.status).toBe(202);
+      return ((await response.json()) as { id: string }).id;
+    };
+    const quick = await waitForEnd(node('a'), await secretBuild('echo pinned-ok'));
+    expect(quick).toMatchObject({ status: 'succeeded', node: 'c' });
+    const id = await secretBuild('sleep 300');
+    await waitFor('the pinned build to run', async () => {
+      const build = await view(node('a'), id);
+      return build.steps.some((step) => step.name.includes('sleep 300') && step.started)
+        ? true
+        : undefined;
+    });
+    await keyless.kill();
+    nodes.delete('c');
+    const ended = await waitForEnd(node('a'), id);
+    expect(ended.status).toBe('failed');
+    expect(ended.error?.code).toBe('TB_SERVICE_NODE_LOST');
   });
 
   it('serves a Docker API build from the queue, its progress streamed from whichever node runs it', async (ctx) => {
