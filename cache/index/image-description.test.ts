@@ -4,6 +4,7 @@ import {
   descriptionReferences,
   IMAGE_DESCRIPTION_MEDIA_TYPE,
   parseImageDescription,
+  type ImageDescription,
 } from './image-description.js';
 
 const config = { mediaType: MEDIA_TYPES.ociConfig, digest: sha256Digest('config'), size: 6 };
@@ -13,7 +14,7 @@ function bytes(value: unknown): Buffer {
   return Buffer.from(JSON.stringify(value));
 }
 
-const valid = {
+const valid: ImageDescription = {
   mediaType: IMAGE_DESCRIPTION_MEDIA_TYPE,
   config,
   layers: [
