@@ -1,5 +1,5 @@
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 /**
  * The tbuild root: `--root`, else `TBUILD_ROOT`, else `/var/lib/tbuild` as
@@ -9,9 +9,9 @@ export function resolveRoot(
   flag: string | undefined,
   env: Readonly<Record<string, string | undefined>>,
 ): string {
-  if (flag !== undefined && flag !== '') return flag;
+  if (flag !== undefined && flag !== '') return resolve(flag);
   const fromEnv = env['TBUILD_ROOT'];
-  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  if (fromEnv !== undefined && fromEnv !== '') return resolve(fromEnv);
   if (process.getuid?.() === 0) return '/var/lib/tbuild';
   const data = env['XDG_DATA_HOME'];
   return join(
