@@ -87,7 +87,9 @@ function startProcess(command: string, argv: readonly string[], ready: RegExp): 
 async function tarOf(files: Readonly<Record<string, string>>): Promise<Buffer> {
   const archive = pack();
   const chunks: Buffer[] = [];
-  archive.on('data', (chunk: Buffer) => chunks.push(chunk));
+  archive.on('data', (chunk: unknown) => {
+    chunks.push(chunk as Buffer);
+  });
   const ended = new Promise<void>((resolve) => archive.on('end', resolve));
   for (const [name, content] of Object.entries(files)) archive.entry({ name }, content);
   archive.finalize();
