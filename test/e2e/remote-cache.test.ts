@@ -202,6 +202,21 @@ describe('remote cache through a registry', () => {
     expect(stdout).toBe('app v2\nartifact\n');
   }, 300_000);
 
+  it('image-manifest=false writes the index form, which imports the same', async (ctx) => {
+    const { proxy: via } = needs(ctx);
+    const ref = `${via.host}/cache/app:index`;
+    const first = await tbuild(
+      ['--cache-to', `type=registry,ref=${ref},mode=max,image-manifest=false`, await project('ix')],
+      await machine(),
+    );
+    expect(first.code, first.stderr).toBe(0);
+    const index = JSON.parse(await skopeoRaw(ref)) as { mediaType: string; manifests: unknown[] };
+    expect(index.mediaType).toBe('application/vnd.oci.image.index.v1+json');
+    const second = await tbuild(['--cache-from', ref, await project('ix-b')], await machine());
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).not.toContain('ran:');
+  }, 300_000);
+
   it('mode=min exports only the image’s own steps: the build stage runs again when needed', async (ctx) => {
     const { proxy: via } = needs(ctx);
     const ref = `${via.host}/cache/app:min`;
