@@ -108,6 +108,7 @@ export async function runPrune(argv: readonly string[]): Promise<number> {
     const left = new Set(
       (await maintenance.store.records.list(controller.signal)).map((r) => r.key),
     );
+    await maintenance.pruneExplanations(left);
     const mountsLeft = new Set(
       mounts === undefined || mounts.removed === 0
         ? mountsBefore.map((mount) => mount.id)

@@ -11,7 +11,12 @@ import {
 } from '../../core/index.js';
 import { openStore } from '../../cache/index.js';
 import { EXPLANATION_VERSION, type JobContext, type StepExplanation } from '../../solver/index.js';
-import { collectExplanations, explanationDirs, fileExplanationStore } from './explanations.js';
+import {
+  collectExplanations,
+  explanationDirs,
+  fileExplanationStore,
+  pruneExplanations,
+} from './explanations.js';
 import type { BuildStore } from './store.js';
 
 let root = '';
@@ -67,5 +72,22 @@ describe('fileExplanationStore', () => {
     expect(await readdir(dirs.steps)).toEqual([`${digestHex(place)}.json`]);
     await writeFile(join(dirs.steps, `${digestHex(place)}.json`), '{"version":"other"');
     expect(await explanations.last(place, job)).toBeUndefined();
+  });
+});
+
+describe('pruneExplanations', () => {
+  it('removes the explanations of keys whose records are gone, keeps the others', async () => {
+    const explanations = fileExplanationStore(store);
+    const [k1, k2] = [sha256Digest('k1'), sha256Digest('k2')];
+    await explanations.save(sha256Digest('place-1'), explanation(k1), job);
+    await explanations.save(sha256Digest('place-2'), explanation(k2), job);
+    expect(await pruneExplanations(store, new Set([k2]))).toBe(2);
+    expect(await explanations.last(sha256Digest('place-1'), job)).toBeUndefined();
+    expect((await explanations.last(sha256Digest('place-2'), job))?.key).toBe(k2);
+    expect((await collectExplanations(store, [k1, k2])).map((found) => found.key)).toEqual([k2]);
+    // After prune --all nothing is left.
+    expect(await pruneExplanations(store, new Set())).toBe(2);
+    const dirs = explanationDirs(store);
+    expect([...(await readdir(dirs.keys)), ...(await readdir(dirs.steps))]).toEqual([]);
   });
 });

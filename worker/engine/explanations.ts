@@ -1,4 +1,4 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestHex, type Digest } from '../../core/index.js';
 import { writeFileAtomic } from '../../cache/index.js';
@@ -18,7 +18,10 @@ import type { BuildStore } from './store.js';
  * written only when a step runs, without fsync: a lost one costs only an
  * explanation.
  */
-export function explanationDirs(store: BuildStore): { steps: string; keys: string } {
+export function explanationDirs(store: Pick<BuildStore, 'layout'>): {
+  steps: string;
+  keys: string;
+} {
   const base = join(store.layout.root, 'v1', 'explain');
   return { steps: join(base, 'steps'), keys: join(base, 'keys') };
 }
@@ -86,4 +89,30 @@ async function readExplanation(path: string): Promise<StepExplanation | undefine
     // Absent or damaged: nothing to compare with.
     return undefined;
   }
+}
+
+/**
+ * Removes the explanations of keys that no longer have a cache record (after a
+ * prune): a step's last explanation is kept while its key's result is, so
+ * `tbuild prune --all` leaves no explanation behind. Returns how many went.
+ */
+export async function pruneExplanations(
+  store: Pick<BuildStore, 'layout'>,
+  remaining: ReadonlySet<Digest>,
+): Promise<number> {
+  const dirs = explanationDirs(store);
+  const kept = new Set([...remaining].map((key) => `${digestHex(key)}.json`));
+  let removed = 0;
+  for (const name of await readdir(dirs.keys).catch(() => [] as string[])) {
+    if (kept.has(name)) continue;
+    await rm(join(dirs.keys, name), { force: true });
+    removed += 1;
+  }
+  for (const name of await readdir(dirs.steps).catch(() => [] as string[])) {
+    const explanation = await readExplanation(join(dirs.steps, name));
+    if (explanation !== undefined && remaining.has(explanation.key)) continue;
+    await rm(join(dirs.steps, name), { force: true });
+    removed += 1;
+  }
+  return removed;
 }

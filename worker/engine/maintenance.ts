@@ -1,7 +1,8 @@
 import { lstat, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { noopLogger, throwIfAborted, type Logger } from '../../core/index.js';
+import { noopLogger, throwIfAborted, type Digest, type Logger } from '../../core/index.js';
 import { isLeaseLive, openStore, type TbuildStore } from '../../cache/index.js';
+import { pruneExplanations } from './explanations.js';
 import { recoverRoot } from './recover-root.js';
 
 /** A RUN --mount=type=cache directory under `<root>/v1/cache-mounts/`. */
@@ -28,6 +29,8 @@ export interface StoreMaintenance {
     readonly until?: number;
     readonly signal: AbortSignal;
   }): Promise<{ readonly removed: number; readonly bytes: number; readonly busy: boolean }>;
+  /** Removes the cache-miss explanations of keys not among `remaining` (after a prune). */
+  pruneExplanations(remaining: ReadonlySet<Digest>): Promise<number>;
 }
 
 export async function openMaintenance(options: {
@@ -57,6 +60,7 @@ export async function openMaintenance(options: {
   return {
     store,
     cacheMounts: list,
+    pruneExplanations: (remaining) => pruneExplanations(store, remaining),
     async pruneCacheMounts({ until, signal }) {
       const now = Date.now();
       if ((await store.leases.list()).some((lease) => isLeaseLive(lease, now))) {
