@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { mkdir, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { join } from 'node:path';
@@ -211,9 +213,9 @@ function streamedOutputs(
           ? 'tar'
           : 'file';
     streamed.push({ index, kind, path });
-    return output.type === 'local'
-      ? { ...output, type: 'tar', dest: path }
-      : { ...output, tar: true, dest: path };
+    // A tree (local, oci/docker tar=false) is written as a local build writes it (same
+    // exporter, same progress), then streamed as a tar.
+    return kind === 'docker' ? { ...output, tar: true, dest: path } : { ...output, dest: path };
   });
   return { serverOptions: { ...options, outputs }, streamed };
 }
@@ -225,12 +227,37 @@ async function streamOutput(
 ): Promise<void> {
   const { index, kind } = output;
   let previous: Buffer | undefined;
-  for await (const chunk of createReadStream(output.path, { highWaterMark: CHUNK_BYTES })) {
+  const tree = kind === 'tar' ? tarOf(output.path) : undefined;
+  const source = tree?.stdout ?? createReadStream(output.path, { highWaterMark: CHUNK_BYTES });
+  for await (const chunk of source) {
     if (previous !== undefined && !send({ output: { index, kind, data: previous, last: false } }))
       await once(call, 'drain');
     previous = chunk as Buffer;
   }
+  if (tree !== undefined) await tree.done;
   send({ output: { index, kind, data: previous ?? Buffer.alloc(0), last: true } });
+}
+
+/** A directory as a tar stream (owners by number, as the client unpacks it). */
+function tarOf(dir: string): { stdout: Readable; done: Promise<void> } {
+  const child = spawn('tar', ['-c', '--numeric-owner', '-C', dir, '.'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const done = new Promise<void>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) resolve();
+      else
+        reject(
+          new TbuildError('TB_OUTPUT_WRITE', `cannot stream the output ${dir}: ${stderr.trim()}`),
+        );
+    });
+  });
+  // Awaited after the stream is read; handled now so a failure while reading is not unhandled.
+  done.catch(() => undefined);
+  return { stdout: child.stdout, done };
 }
 
 /** After the sync, the client only answers: secrets and ssh agent traffic. */

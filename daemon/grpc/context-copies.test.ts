@@ -56,6 +56,9 @@ describe('a kept context copy', () => {
     expect(await sync(held.tree)).toEqual(['src/a.c']);
     expect(await readFile(join(held.tree, 'src/a.c'), 'utf8')).toBe('int a = 1;');
     expect(await readlink(join(held.tree, 'link'))).toBe('src/a.c');
+    // src/ had a file renamed in: it gets the client's time back.
+    const times = await Promise.all([lstat(join(held.tree, 'src')), lstat(join(client, 'src'))]);
+    expect(Math.abs(times[0].mtimeMs - times[1].mtimeMs)).toBeLessThan(1);
     await expect(lstat(join(held.tree, 'gone.txt'))).rejects.toThrow(/ENOENT/);
     held.release();
   });

@@ -83,11 +83,16 @@ export async function planSync(tree: string, listingGz: Buffer): Promise<SyncPla
   await rm(incomingDir(tree), { recursive: true, force: true });
   await mkdir(incomingDir(tree), { recursive: true });
   const wanted = new Map(listing.map((entry) => [entry.path, entry]));
+  // Directories whose entries change get the client's time back at the end; the others
+  // are left alone, so an edit costs syscalls for what it touched, not for the whole tree.
+  const retime = new Set<string>();
   // Gone, or now of another type: removed (a removed directory takes its contents).
   for (const [path, entry] of kept) {
     const now = wanted.get(path);
-    if (now === undefined || (now.mode & S_IFMT) !== (entry.mode & S_IFMT))
+    if (now === undefined || (now.mode & S_IFMT) !== (entry.mode & S_IFMT)) {
       await rm(join(tree, path), { recursive: true, force: true });
+      retime.add(dirname(path));
+    }
   }
   const fetch: number[] = [];
   const madeDirs = new Set<string>(['.']);
@@ -102,16 +107,21 @@ export async function planSync(tree: string, listingGz: Buffer): Promise<SyncPla
     const type = entry.mode & S_IFMT;
     await parentOf(entry.path);
     if (type === S_IFDIR) {
+      madeDirs.add(entry.path);
+      if (sameEntry(kept.get(entry.path), entry)) continue;
       await mkdir(target, { recursive: true });
       await chmod(target, entry.mode & 0o7777);
-      madeDirs.add(entry.path);
+      retime.add(entry.path).add(dirname(entry.path));
     } else if (type === S_IFLNK) {
       if (sameEntry(kept.get(entry.path), entry)) continue;
       await rm(target, { force: true });
       await symlink(entry.link, target);
       await lutimes(target, ...times(entry));
+      retime.add(dirname(entry.path));
     } else if (type === S_IFREG) {
-      if (!sameEntry(kept.get(entry.path), entry)) fetch.push(index);
+      if (sameEntry(kept.get(entry.path), entry)) continue;
+      fetch.push(index);
+      retime.add(dirname(entry.path));
     } else {
       throw new TbuildError(
         'TB_SERVICE_REQUEST',
@@ -119,13 +129,15 @@ export async function planSync(tree: string, listingGz: Buffer): Promise<SyncPla
       );
     }
   }
-  return { listing, fetch, listingFile, listingGz };
+  return { listing, fetch, retime, listingFile, listingGz };
 }
 
 export interface SyncPlan {
   readonly listing: readonly ListingEntry[];
   /** Indexes into `listing` of the files to ask for, in order. */
   readonly fetch: readonly number[];
+  /** Directories (context-relative, `.` the top) whose times are set once the files are in. */
+  readonly retime: ReadonlySet<string>;
   readonly listingFile: string;
   readonly listingGz: Buffer;
 }
@@ -192,7 +204,9 @@ export class FileReceiver {
 /** Every file is in: directories get their times, and the listing is kept for the next sync. */
 export async function finishSync(tree: string, plan: SyncPlan): Promise<void> {
   // Deepest first: setting a directory's time after writing into it would be undone.
-  const dirs = plan.listing.filter((entry) => (entry.mode & S_IFMT) === S_IFDIR).reverse();
+  const dirs = plan.listing
+    .filter((entry) => (entry.mode & S_IFMT) === S_IFDIR && plan.retime.has(entry.path))
+    .reverse();
   for (const entry of dirs) await lutimes(join(tree, entry.path), ...times(entry));
   const temp = `${plan.listingFile}.tmp`;
   await writeFile(temp, plan.listingGz);

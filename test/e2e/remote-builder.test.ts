@@ -140,6 +140,7 @@ describe('a remote build', () => {
     );
     // The local CLI renders the remote progress.
     expect(built.stderr).toMatch(/#\d+ \[2\/3\] COPY a.txt \/a.txt/);
+    expect(built.stderr).toContain('exporting to client directory');
     const [mine, theirs] = [await metadata(out('local.json')), await metadata(out('remote.json'))];
     expect(theirs['containerimage.config.digest']).toBe(mine['containerimage.config.digest']);
     expect(theirs['containerimage.digest']).toBe(mine['containerimage.digest']);
