@@ -3,6 +3,8 @@ import { TbuildError } from '../core/index.js';
 import { ENTITLEMENTS, type Entitlement } from '../frontend/index.js';
 import { parseBuildContext, type BuildContextSpec } from './build-context-spec.js';
 import { parseCsvOptions } from './csv-options.js';
+import { parseCacheFrom, parseCacheTo } from './cache-options.js';
+import type { CacheExportSpec, CacheImportSpec } from '../worker/index.js';
 import {
   addOutputAnnotation,
   hasAnnotations,
@@ -35,6 +37,10 @@ export interface BuildOptions {
   readonly platform: { readonly os: 'linux'; readonly architecture: 'amd64' };
   /** `--build-context NAME=VALUE`: each replaces the stage or image NAME. */
   readonly buildContexts?: readonly BuildContextSpec[];
+  /** `--cache-to` (and `--build-arg BUILDKIT_INLINE_CACHE=1`, an inline cache). */
+  readonly cacheTo?: readonly CacheExportSpec[];
+  /** `--cache-from`, in the order given: the first holding a key serves it. */
+  readonly cacheFrom?: readonly CacheImportSpec[];
   /** `--shm-size`: bytes of every RUN's /dev/shm; absent means docker's 64m. */
   readonly shmSize?: number;
   /** `--ulimit`: resource limits of every RUN's processes, by name. */
@@ -85,6 +91,7 @@ export function parseBuildOptions(
     addHosts: values.list('add-host').map(parseAddHost),
     platform: parsePlatform(values.string('platform')),
     buildContexts: parseBuildContexts(values.list('build-context')),
+    ...remoteCacheOptions(values, env),
     ...runLimits(values),
     ...(annotations === undefined ? {} : { annotations }),
     ...(target === undefined ? {} : { target }),
@@ -102,6 +109,27 @@ function runLimits(values: OptionValues): Pick<BuildOptions, 'shmSize' | 'ulimit
 
 function optionalAnnotations(annotations: ImageAnnotations): ImageAnnotations | undefined {
   return hasAnnotations(annotations) ? annotations : undefined;
+}
+
+function remoteCacheOptions(
+  values: OptionValues,
+  env: Readonly<Record<string, string | undefined>>,
+): Pick<BuildOptions, 'cacheTo' | 'cacheFrom'> {
+  const cacheTo = values.list('cache-to').map(parseCacheTo);
+  // BuildKit's spelling of an inline cache export, still used by many CI set-ups.
+  const inlineArg = parseKeyValues(values.list('build-arg'), '--build-arg', env).get(
+    'BUILDKIT_INLINE_CACHE',
+  );
+  if (
+    (inlineArg === '1' || inlineArg === 'true') &&
+    !cacheTo.some((spec) => spec.type === 'inline')
+  )
+    cacheTo.push({ type: 'inline' });
+  const cacheFrom = values.list('cache-from').map(parseCacheFrom);
+  return {
+    ...(cacheTo.length === 0 ? {} : { cacheTo }),
+    ...(cacheFrom.length === 0 ? {} : { cacheFrom }),
+  };
 }
 
 /** `--build-context` values; a name given twice is refused. */

@@ -14,10 +14,10 @@ export interface BuildRequest extends BuildOptions {
   /** A path, or `-` for standard input; absent means `<context>/Dockerfile`. */
   readonly dockerfile?: string;
   readonly progress: ProgressMode;
-  /** `--explain`: plain progress prints every component of a missed step's key. */
-  readonly explain: boolean;
   /** `--call` / `--check`: answer that instead of building; absent: build. */
   readonly call?: CallSpec;
+  /** `--explain`: plain progress prints every component of a missed step's key. */
+  readonly explain: boolean;
   readonly quiet: boolean;
   readonly iidfile?: string;
   readonly metadataFile?: string;
@@ -55,6 +55,20 @@ export const BUILD_FLAGS: readonly FlagSpec[] = [
     value: 'NAME=VALUE',
     description:
       'Additional build context: a directory, docker-image://REF, oci-layout://DIR[:TAG], or a git or https URL; replaces the stage or image NAME',
+  },
+  {
+    name: 'cache-to',
+    type: 'list',
+    value: 'SPEC',
+    description:
+      'Cache export destination (type=registry,ref=REF | type=local,dest=DIR | type=inline)[,mode=min|max][,compression=…][,image-manifest=…][,ignore-error=true]',
+  },
+  {
+    name: 'cache-from',
+    type: 'list',
+    value: 'SPEC',
+    description:
+      'Cache import source (REF, type=registry,ref=REF or type=local,src=DIR[,digest=…])',
   },
   {
     name: 'target',
@@ -235,8 +249,8 @@ export function parseBuildRequest(
   const iidfile = string('iidfile');
   const metadataFile = string('metadata-file');
   const root = string('root');
-  const builder = string('builder');
   const call = parseCallSpec(string('call'), flags.booleans.get('check'));
+  const builder = string('builder');
   // buildx passes SOURCE_DATE_EPOCH from the environment as a build arg.
   const epoch = env['SOURCE_DATE_EPOCH'];
   const buildArgs =
@@ -255,8 +269,8 @@ export function parseBuildRequest(
     ...(metadataFile === undefined ? {} : { metadataFile }),
     ...(maxParallelism === undefined ? {} : { maxParallelism }),
     ...(root === undefined ? {} : { root }),
+    ...(call === undefined ? {} : { call }),
     ...(builder === undefined ? {} : { builder }),
     flagValues: { lists: flags.lists, strings: flags.strings, booleans: flags.booleans },
-    ...(call === undefined ? {} : { call }),
   };
 }

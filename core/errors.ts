@@ -123,6 +123,14 @@ export const ERROR_CATALOG = {
     summary:
       'A manifest or index is malformed, of an unsupported type, or has no matching platform.',
   },
+  TB_CACHE_IMPORT: {
+    errorClass: 'InvalidArgument',
+    summary: 'A --cache-from source is not a tbuild cache or could not be read.',
+  },
+  TB_CACHE_EXPORT: {
+    errorClass: 'Unavailable',
+    summary: 'A --cache-to destination could not be written.',
+  },
   TB_RUNTIME_NATIVE_MISSING: {
     errorClass: 'FailedPrecondition',
     summary: 'The native build of the runtime (addon or sandbox helper) is missing.',
