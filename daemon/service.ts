@@ -76,16 +76,17 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const metrics = new ServiceMetrics(storeSize(engine));
   // With --queue the builds are the nodes' shared ones (Redis); else this node's own queue.
   const queue = config.queue;
-  const builds: Builds = await (queue === undefined
-    ? BuildManager.open({
-        engine,
-        store: records,
-        metrics,
-        logger,
-        maxConcurrentBuilds: config.maxConcurrentBuilds,
-        maxQueue: config.maxQueue,
-      })
-    : ClusterBuilds.open({ engine, config: { ...config, queue }, records, metrics, logger })
+  const builds: Builds = await (
+    queue === undefined
+      ? BuildManager.open({
+          engine,
+          store: records,
+          metrics,
+          logger,
+          maxConcurrentBuilds: config.maxConcurrentBuilds,
+          maxQueue: config.maxQueue,
+        })
+      : ClusterBuilds.open({ engine, config: { ...config, queue }, records, metrics, logger })
   ).catch(async (error: unknown) => {
     await engine.close();
     throw error;
