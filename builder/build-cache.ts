@@ -6,9 +6,10 @@ import {
   type Digest,
   type ProgressSink,
 } from '../core/index.js';
-import type { FallbackCache, Vertex } from '../solver/index.js';
+import { ImportedExplanations, type FallbackCache, type Vertex } from '../solver/index.js';
 import {
   cachedVertices,
+  collectExplanations,
   collectRecords,
   importCache,
   importedCacheLookup,
@@ -48,6 +49,8 @@ export class BuildCaches {
   readonly #imports: ImportedCache[] = [];
   /** Each vertex's key, as the solver computed it in this build. */
   readonly #keys = new Map<Digest, { readonly vertex: Vertex; readonly key: Digest }>();
+  /** The cache-miss explanations the imported caches carried, for this build's explainer. */
+  readonly explanations = new ImportedExplanations();
 
   constructor(job: BuildCacheJob) {
     this.#job = job;
@@ -71,6 +74,7 @@ export class BuildCaches {
           signal: bounded,
         });
         this.#imports.push(imported);
+        this.explanations.add(imported.explanations);
         step.complete();
       } catch (error) {
         signal.throwIfAborted();
@@ -157,8 +161,8 @@ export class BuildCaches {
         });
       };
       try {
-        const collected = await step.task('preparing build cache for export', () =>
-          collectRecords(cachedVertices(root, this.#keys, spec.mode), {
+        const collected = await step.task('preparing build cache for export', async () => {
+          const records = await collectRecords(cachedVertices(root, this.#keys, spec.mode), {
             compression: spec.compression,
             ...(spec.compressionLevel === undefined
               ? {}
@@ -171,8 +175,11 @@ export class BuildCaches {
             ...(this.#job.sourceDateEpoch === undefined
               ? {}
               : { sourceDateEpoch: this.#job.sourceDateEpoch }),
-          }),
-        );
+          });
+          // Why each exported step last ran here, so an importer can explain its misses.
+          const explanations = await collectExplanations(engine.store, records.records.keys());
+          return { ...records, explanations };
+        });
         const options = {
           imageManifest: spec.imageManifest,
           signal,

@@ -138,7 +138,9 @@ export async function runBuild(job: BuildJob): Promise<BuildResult> {
               onKey: caches.onKey,
               ...(fallbackCache === undefined ? {} : { fallbackCache }),
               // Why a step missed the cache: compared with this project's last build of it.
-              ...(job.explainMisses === true ? { explain: explainOptions(inputs) } : {}),
+              ...(job.explainMisses === true
+                ? { explain: explainOptions(inputs, caches.explanations) }
+                : {}),
             });
       const result = await caches.local(solved, build.root);
       const exported = await exportOutputs(job, session, result, build, ahead, caches);

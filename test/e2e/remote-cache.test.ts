@@ -241,6 +241,44 @@ describe('remote cache through a registry', () => {
   }, 300_000);
 });
 
+describe('remote cache carries cache-miss explanations', () => {
+  it('a machine that never ran a step explains its miss from the explanation the cache carried', async (ctx) => {
+    const { proxy: via } = needs(ctx);
+    const ref = `${via.host}/cache/app:explained`;
+    const dockerfile = [
+      'FROM busybox',
+      'ARG VERSION=1',
+      'RUN R=ran; echo $R:versioned $VERSION && echo $VERSION > /version',
+      '',
+    ].join('\n');
+    const first = await tbuild(
+      [
+        '--cache-to',
+        `type=registry,ref=${ref},mode=max`,
+        await writeContext(join(work, 'explained-a'), { Dockerfile: dockerfile }),
+      ],
+      await machine(),
+    );
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toContain('ran:versioned');
+
+    // Machine B has no explanation of its own for the RUN: only the cache's.
+    const second = await tbuild(
+      [
+        '--cache-from',
+        ref,
+        '--build-arg',
+        'VERSION=2',
+        await writeContext(join(work, 'explained-b'), { Dockerfile: dockerfile }),
+      ],
+      await machine(),
+    );
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toContain('ran:versioned');
+    expect(second.stderr).toMatch(/#\d+ cache miss: ARG VERSION changed\n/);
+  }, 300_000);
+});
+
 describe('remote cache: concurrent exports and auth', () => {
   it('two machines exporting to one ref at once leave one complete cache', async (ctx) => {
     const { proxy: via } = needs(ctx);

@@ -29,6 +29,8 @@ export interface CollectedCache {
   readonly records: ReadonlyMap<Digest, readonly RemoteLayer[]>;
   /** Every layer blob the records use, once. */
   readonly blobs: ReadonlyMap<Digest, CacheBlob>;
+  /** Explanations of the records' keys to carry with them (CacheConfig.explanations). */
+  readonly explanations?: readonly unknown[];
 }
 
 export interface CollectOptions extends CacheLayerSettings {

@@ -27,10 +27,20 @@ export interface CacheConfig {
   readonly schema: typeof SCHEMA;
   readonly layers: readonly RemoteLayer[];
   readonly records: readonly CacheRecordEntry[];
+  /**
+   * Why each exported step last ran (solver/explain/ records, each carrying its
+   * own `version`), so a machine importing the cache can explain its misses.
+   * Optional: caches written before it, or with none to carry, import as before;
+   * an importer skips records of a version it does not know.
+   */
+  readonly explanations?: readonly unknown[];
 }
 
 /** Records by key, every layer named once; sorted so the same cache is the same bytes. */
-export function encodeCacheConfig(records: ReadonlyMap<Digest, readonly RemoteLayer[]>): {
+export function encodeCacheConfig(
+  records: ReadonlyMap<Digest, readonly RemoteLayer[]>,
+  explanations: readonly unknown[] = [],
+): {
   config: CacheConfig;
   bytes: Buffer;
 } {
@@ -59,7 +69,12 @@ export function encodeCacheConfig(records: ReadonlyMap<Digest, readonly RemoteLa
       }),
     });
   }
-  const config: CacheConfig = { schema: SCHEMA, layers, records: entries };
+  const config: CacheConfig = {
+    schema: SCHEMA,
+    layers,
+    records: entries,
+    ...(explanations.length === 0 ? {} : { explanations }),
+  };
   return { config, bytes: Buffer.from(JSON.stringify(config)) };
 }
 
@@ -103,7 +118,9 @@ export function decodeCacheConfig(bytes: Buffer, where: string): CacheConfig {
     )
       throw bad('a record has no valid key and layer list');
   }
-  return config as CacheConfig;
+  // Explanations only explain: a malformed list is dropped, never a failed import.
+  const { explanations, ...rest } = config as CacheConfig;
+  return explanations === undefined || Array.isArray(explanations) ? (config as CacheConfig) : rest;
 }
 
 function isLayerDescriptor(value: unknown): value is Descriptor {

@@ -28,6 +28,7 @@ function layer(n: number): RemoteLayer {
 async function cacheDir(
   records: ReadonlyMap<Digest, readonly RemoteLayer[]>,
   imageManifest = true,
+  explanations: readonly unknown[] = [],
 ): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'tbuild-cache-import-'));
   dirs.push(dir);
@@ -37,7 +38,7 @@ async function cacheDir(
     await writeFile(join(dir, 'blobs', 'sha256', digestHex(digest)), bytes);
     return digest;
   };
-  const { config, bytes } = encodeCacheConfig(records);
+  const { config, bytes } = encodeCacheConfig(records, explanations);
   const configDigest = await put(bytes);
   const manifest = cacheManifest(
     { mediaType: CACHE_CONFIG_MEDIA_TYPE, digest: configDigest, size: bytes.length },
@@ -75,6 +76,28 @@ describe('importing a cache', () => {
     );
     expect(found?.layers[2]?.diffId).toBe(layer(1234).diffId);
     expect(imported.lookup(sha256Digest('absent'))).toBeUndefined();
+  });
+
+  it('carries explanations beside the records; a cache without them imports with none', async () => {
+    const records = new Map([[sha256Digest('key'), [layer(1)]]]);
+    const carried = [{ version: 1, step: 'a' }, 'not a record'];
+    const withThem = await cacheDir(records, true, carried);
+    const imported = await importCache(
+      { type: 'local', src: withThem },
+      { client: undefined, signal },
+    );
+    expect(imported.explanations).toEqual(carried);
+    const without = await cacheDir(records);
+    const config = JSON.parse(
+      await readFile(
+        join(without, 'blobs', 'sha256', digestHex(sha256Digest(encodeCacheConfig(records).bytes))),
+        'utf8',
+      ),
+    ) as Record<string, unknown>;
+    expect(config).not.toHaveProperty('explanations');
+    const old = await importCache({ type: 'local', src: without }, { client: undefined, signal });
+    expect(old.explanations).toEqual([]);
+    expect(old.records).toBe(1);
   });
 
   it('reads the index form too', async () => {

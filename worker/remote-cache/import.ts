@@ -28,6 +28,8 @@ export interface ImportedCache {
   /** The ref or directory, as shown on the steps it serves. */
   readonly name: string;
   readonly records: number;
+  /** The explanations the cache carried, unchecked (ImportedExplanations.add skips bad ones). */
+  readonly explanations: readonly unknown[];
   /** The result of `key`, known by its layers only; undefined when absent or its blobs failed. */
   lookup(key: Digest): RemoteRef | undefined;
 }
@@ -143,6 +145,7 @@ async function readCache(
 class LazyCache implements ImportedCache {
   readonly name: string;
   readonly records: number;
+  readonly explanations: readonly unknown[];
   readonly #layers: readonly RemoteLayer[];
   readonly #byKey = new Map<Digest, readonly number[]>();
   readonly #bad = new Set<Digest>();
@@ -153,6 +156,7 @@ class LazyCache implements ImportedCache {
     this.#layers = config.layers;
     for (const record of config.records) this.#byKey.set(record.key, record.layers);
     this.records = this.#byKey.size;
+    this.explanations = config.explanations ?? [];
     this.#source = {
       ...source,
       discard: (blob) => {

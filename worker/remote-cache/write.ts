@@ -189,7 +189,7 @@ function cacheParts(cache: CollectedCache): {
   configBytes: Buffer;
   layers: Descriptor[];
 } {
-  const { config, bytes } = encodeCacheConfig(cache.records);
+  const { config, bytes } = encodeCacheConfig(cache.records, cache.explanations);
   return {
     config: { mediaType: CACHE_CONFIG_MEDIA_TYPE, digest: sha256Digest(bytes), size: bytes.length },
     configBytes: bytes,
