@@ -42,4 +42,37 @@ describe('parseBuildQuery', () => {
       expect(isTbuildError(error, 'TB_USAGE'), JSON.stringify(query)).toBe(true);
     }
   });
+
+  it('takes cache-to and cache-from as the repeatable flags, and refuses a local cache', () => {
+    const { options } = parseBuildQuery(
+      {
+        'cache-to': 'type=registry,ref=registry.example/app:cache,mode=max',
+        'cache-from': ['registry.example/app:cache', 'type=registry,ref=registry.example/base:c'],
+      },
+      CONFIG,
+    );
+    expect(options.cacheTo).toEqual([
+      expect.objectContaining({ type: 'registry', ref: 'registry.example/app:cache', mode: 'max' }),
+    ]);
+    expect(options.cacheFrom).toEqual([
+      { type: 'registry', ref: 'registry.example/app:cache' },
+      { type: 'registry', ref: 'registry.example/base:c' },
+    ]);
+    expect(parseBuildQuery({}, CONFIG).options.cacheTo).toBeUndefined();
+    for (const query of [
+      { 'cache-to': 'type=local,dest=/etc/cache' },
+      { 'cache-from': 'type=local,src=/root' },
+    ]) {
+      expect(() => parseBuildQuery(query, CONFIG), JSON.stringify(query)).toThrow(
+        /type=local names a directory of the service's own filesystem/,
+      );
+    }
+    let error: unknown;
+    try {
+      parseBuildQuery({ 'cache-to': 'type=registry,ref=r.example/a,mode=most' }, CONFIG);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(isTbuildError(error, 'TB_USAGE')).toBe(true);
+  });
 });

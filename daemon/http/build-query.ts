@@ -15,6 +15,8 @@ const LIST_PARAMS = [
   'add-host',
   'ulimit',
   'annotation',
+  'cache-to',
+  'cache-from',
 ];
 const STRING_PARAMS = ['dockerfile', 'target', 'platform', 'network', 'shm-size'];
 const BOOLEAN_PARAMS = ['no-cache', 'pull', 'push'];
@@ -44,6 +46,7 @@ export function parseBuildQuery(query: Query, config: ServiceConfig): QueriedBui
   // The service's own environment is not the caller's: `build-arg NAME` without a value is empty.
   const options = parseBuildOptions(values, {});
   checkOutputs(options);
+  checkCaches(options);
   checkBuildContexts(options);
   checkEntitlements(options, config);
   const dockerfile = values.string('dockerfile');
@@ -99,6 +102,24 @@ function checkOutputs(options: BuildOptions): void {
         },
       );
   }
+}
+
+/**
+ * A registry or inline cache only: `type=local` would read or write a
+ * directory of the service's own filesystem that the caller names.
+ */
+function checkCaches(options: BuildOptions): void {
+  const local = [
+    ...(options.cacheTo ?? []).filter((spec) => spec.type === 'local').map(() => 'cache-to'),
+    ...(options.cacheFrom ?? []).filter((spec) => spec.type === 'local').map(() => 'cache-from'),
+  ];
+  const first = local[0];
+  if (first !== undefined)
+    throw new TbuildError(
+      'TB_SERVICE_REQUEST',
+      `${first} type=local names a directory of the service's own filesystem, which a request may not`,
+      { hint: `use a registry cache (${first}=type=registry,ref=REF)` },
+    );
 }
 
 export function checkEntitlements(options: BuildOptions, config: ServiceConfig): void {
