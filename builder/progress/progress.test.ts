@@ -100,6 +100,25 @@ describe('tty progress', () => {
     expect(frame.every((line) => line.length <= 60)).toBe(true);
   });
 
+  it('names the imported cache a CACHED step came from; a local hit stays plain CACHED', () => {
+    const state = new ProgressState(0);
+    const remote = sha256Digest('remote hit');
+    const local = sha256Digest('local hit');
+    state.apply({
+      type: 'vertex.cached',
+      vertex: remote,
+      name: '[2/3] RUN make',
+      from: 'registry.example/app:cache',
+      at: 0,
+    });
+    state.apply({ type: 'vertex.cached', vertex: local, name: '[1/3] COPY . /src', at: 0 });
+    const frame = renderTty(state, 100, { finished: true, columns: 80, rows: 40 });
+    expect(frame[1]).toMatch(
+      /^ => CACHED \[2\/3\] RUN make \(from registry\.example\/app:cache\) +0\.0s$/,
+    );
+    expect(frame[2]).toMatch(/^ => CACHED \[1\/3\] COPY \. \/src +0\.0s$/);
+  });
+
   it('marks the end and failed steps', () => {
     const state = new ProgressState(0);
     for (const event of events) state.apply(event);

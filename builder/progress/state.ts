@@ -9,6 +9,8 @@ export interface VertexView {
   started?: number;
   completed?: number;
   cached: boolean;
+  /** The imported cache a hit came from (its ref); absent for a local hit. */
+  cachedFrom?: string;
   canceled: boolean;
   error?: SerializedError;
   /** Why it ran although an earlier build had its result (solver/explain/). */
@@ -64,6 +66,7 @@ export class ProgressState {
       case 'vertex.cached':
         vertex.name = event.name;
         vertex.cached = true;
+        if (event.from !== undefined) vertex.cachedFrom = event.from;
         vertex.started ??= event.at;
         vertex.completed = event.at;
         break;

@@ -117,7 +117,12 @@ export function renderTty(
 
 function rowLabel(vertex: VertexView): string {
   if (vertex.error !== undefined) return `ERROR ${vertex.name}`;
-  if (vertex.cached) return `CACHED ${vertex.name}`;
+  // A hit from an imported cache names it, as plain's `CACHED (from REF)`; after the name,
+  // so a narrow terminal cuts the source rather than the step.
+  if (vertex.cached)
+    return vertex.cachedFrom === undefined
+      ? `CACHED ${vertex.name}`
+      : `CACHED ${vertex.name} (from ${vertex.cachedFrom})`;
   if (vertex.canceled) return `CANCELED ${vertex.name}`;
   return vertex.name;
 }
