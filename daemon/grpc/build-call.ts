@@ -26,7 +26,12 @@ import {
 import type { Builds } from '../builds/builds.js';
 import type { ServiceConfig } from '../config.js';
 import { authenticate, requireScope } from '../http/auth.js';
-import { checkBuildContexts, checkEntitlements, queryValues } from '../http/build-query.js';
+import {
+  checkBuildContexts,
+  checkCaches,
+  checkEntitlements,
+  queryValues,
+} from '../http/build-query.js';
 import { ClientRequests } from './client-requests.js';
 import { FileReceiver, finishSync, planSync, type ContextCopies } from './context-copies.js';
 
@@ -75,6 +80,7 @@ export async function handleBuildCall(parts: BuildCallParts, call: BuildCall): P
     const options = readOptions(start);
     checkEntitlements(options, config);
     checkBuildContexts(options);
+    checkCaches(options);
     const copy = await copies.hold(caller.name, start.context_key);
     held = copy;
     const plan = await planSync(copy.tree, start.listing_gz);

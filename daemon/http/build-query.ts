@@ -108,7 +108,7 @@ function checkOutputs(options: BuildOptions): void {
  * A registry or inline cache only: `type=local` would read or write a
  * directory of the service's own filesystem that the caller names.
  */
-function checkCaches(options: BuildOptions): void {
+export function checkCaches(options: BuildOptions): void {
   const local = [
     ...(options.cacheTo ?? []).filter((spec) => spec.type === 'local').map(() => 'cache-to'),
     ...(options.cacheFrom ?? []).filter((spec) => spec.type === 'local').map(() => 'cache-from'),

@@ -474,6 +474,14 @@ describe('TLS and tokens', () => {
       expect(wrong.code).toBe(1);
       expect(wrong.stderr).toContain('error code: TB_SERVICE_UNAUTHENTICATED');
       ok(await remote([dir], { BUILDER: address, ...tls, TBUILD_BUILDER_TOKEN: token }));
+      // A local cache would name a path of the builder: refused, as by the HTTP API.
+      const localCache = await remote(['--cache-to', `type=local,dest=${join(work, 'c')}`, dir], {
+        BUILDER: address,
+        ...tls,
+        TBUILD_BUILDER_TOKEN: token,
+      });
+      expect(localCache.code).toBe(1);
+      expect(localCache.stderr).toContain('error code: TB_SERVICE_REQUEST');
     } finally {
       await secured.stop();
     }
