@@ -176,8 +176,12 @@ export class BuildCaches {
               ? {}
               : { sourceDateEpoch: this.#job.sourceDateEpoch }),
           });
-          // Why each exported step last ran here, so an importer can explain its misses.
-          const explanations = await collectExplanations(engine.store, records.records.keys());
+          // Why each exported step last ran here, so an importer can explain its misses;
+          // in key order, so the same cache is the same bytes (an unchanged export adds nothing).
+          const explanations = await collectExplanations(
+            engine.store,
+            [...records.records.keys()].sort(),
+          );
           return { ...records, explanations };
         });
         const options = {
