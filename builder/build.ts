@@ -142,7 +142,11 @@ export async function runBuild(job: BuildJob): Promise<BuildResult> {
                 ? { explain: explainOptions(inputs, caches.explanations) }
                 : {}),
             });
-      const result = await caches.local(solved, build.root);
+      // A remote cache hit stays remote unless an output takes its files: an image is
+      // made of its blobs and diffIDs, and only what needs the bytes fetches them.
+      const result = effectiveOutputs(options).some(needsFiles)
+        ? await caches.local(solved, build.root)
+        : solved;
       const exported = await exportOutputs(job, session, result, build, ahead, caches);
       await caches.exportAll(build.root);
       return exported;
@@ -244,8 +248,8 @@ async function exportOutputs(
   caches: BuildCaches,
 ): Promise<BuildResult> {
   const { engine, options, signal } = job;
-  if (result.kind !== 'snapshot')
-    throw new TbuildError('TB_INTERNAL', 'a build result must be a snapshot');
+  if (result.kind === 'local')
+    throw new TbuildError('TB_INTERNAL', 'a build result must be a snapshot or a cache hit');
   const outputs = effectiveOutputs(options);
   const labels = Object.fromEntries(options.labels);
   // An inline cache (--cache-to type=inline) rides in the image's config: the image's own steps.
@@ -268,6 +272,7 @@ async function exportOutputs(
   const image = new ResultImage({
     engine,
     result,
+    progress: job.progress,
     config,
     sourceDateEpoch: epoch,
     manifest: plannedManifest(outputs, options, epoch),
@@ -283,18 +288,25 @@ async function exportOutputs(
       const exported =
         output.type === 'local' || output.type === 'tar'
           ? undefined
-          : await step.task('exporting layers', async () => ({
-              stored: await image.stored(),
-              bundle: needsBlobs(output)
-                ? await image.manifest(outputManifest(output, options, epoch))
-                : undefined,
-            }));
+          : await step.task('exporting layers', async () => {
+              // A name only here (no push) must stay usable: its blobs come here.
+              if (output.type === 'image' && !output.push) await image.localBlobs();
+              return {
+                stored: await image.stored(),
+                bundle: needsBlobs(output)
+                  ? await image.manifest(outputManifest(output, options, epoch), {
+                      localBlobs: output.type !== 'image',
+                    })
+                  : undefined,
+              };
+            });
       const results = await writeOutput({
         output,
         engine,
         result,
         ...(exported === undefined ? {} : { image: exported.stored }),
         ...(exported?.bundle === undefined ? {} : { bundle: exported.bundle }),
+        ...(image.remoteBlobs === undefined ? {} : { remoteBlobs: image.remoteBlobs }),
         names: options.tags,
         descriptorAnnotations: mergeAnnotations(output.annotations, options.annotations)
           .manifestDescriptor,
@@ -325,6 +337,11 @@ async function exportOutputs(
     names: options.tags,
     pushed,
   };
+}
+
+/** Whether an output writes the result's files (a directory or a tar of them). */
+function needsFiles(output: OutputSpec): boolean {
+  return output.type === 'local' || output.type === 'tar';
 }
 
 /** The outputs asked for; `-t` alone means the local image store. */

@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import { TbuildError, type Descriptor } from '../core/index.js';
+import { TbuildError, type Descriptor, type Digest } from '../core/index.js';
 import {
   DirectorySink,
   normalizeImageName,
@@ -12,6 +12,7 @@ import {
   type Engine,
   type ImageBundle,
   type PushResult,
+  type RemoteBlobSource,
   type StoredImage,
   type WorkerRef,
 } from '../worker/index.js';
@@ -62,6 +63,8 @@ export async function writeOutput(options: {
   readonly image?: StoredImage;
   /** Its manifest and blobs; oci, docker and pushing image outputs need them. */
   readonly bundle?: ImageBundle;
+  /** Blobs of the image not in the content store (a remote cache hit): a push mounts them. */
+  readonly remoteBlobs?: ReadonlyMap<Digest, RemoteBlobSource>;
   readonly names: readonly string[];
   /** Annotations of the manifest's descriptor, in an OCI or docker archive's index.json. */
   readonly descriptorAnnotations?: Readonly<Record<string, string>>;
@@ -107,7 +110,7 @@ export async function writeOutput(options: {
           );
         return manifest === undefined
           ? []
-          : pushImages(engine, names, manifest.descriptor, signal, tasks);
+          : pushImages(engine, names, manifest.descriptor, signal, tasks, options.remoteBlobs);
       }
     case 'oci':
     case 'docker': {
@@ -187,6 +190,7 @@ export async function pushImages(
   image: Descriptor,
   signal: AbortSignal,
   tasks: ExportTasks = UNSEEN,
+  remoteBlobs?: ReadonlyMap<Digest, RemoteBlobSource>,
 ): Promise<PushResult[]> {
   const client = engine.registryClient();
   if (client === undefined)
@@ -207,6 +211,7 @@ export async function pushImages(
       signal,
       pool: engine.pool,
       onBlobsPushed: () => manifestDone?.(),
+      ...(remoteBlobs === undefined ? {} : { remoteBlobs }),
     });
     await tasks.task('pushing layers', () => Promise.race([blobsPushed, push]));
     pushed.push(await tasks.task(`pushing manifest for ${name}@${manifest.digest}`, () => push));

@@ -176,6 +176,80 @@ describe('remote cache through a registry', () => {
     expect(bytesOf(fetched, sizes)).toBeLessThan(10_000);
   }, 300_000);
 
+  it('a push to the cache’s registry and a build without output download no layer', async (ctx) => {
+    const { proxy: via } = needs(ctx);
+    const ref = `${via.host}/cache/app:push`;
+    const first = await tbuild(
+      ['--cache-to', `type=registry,ref=${ref},mode=max`, await project('push')],
+      await machine(),
+    );
+    expect(first.code, first.stderr).toBe(0);
+    const manifest = JSON.parse(await skopeoRaw(ref)) as CacheManifest;
+    const sizes = new Map(manifest.layers.map((layer) => [layer.digest, layer.size]));
+
+    // Machine B pushes the cached image to another repository of the same registry:
+    // every layer is mounted from the cache's repository, none is downloaded.
+    const image = `${via.host}/app/pushed:1`;
+    const before = via.requests.length;
+    const pushed = await tbuild(
+      ['--cache-from', ref, '-t', image, '--push', await project('push-b')],
+      await machine(),
+    );
+    expect(pushed.code, pushed.stderr).toBe(0);
+    expect(pushed.stderr).not.toContain('ran:');
+    const pushRequests = via.requests.slice(before);
+    expect(downloaded(via, before, sizes)).toEqual([]);
+    const mounts = pushRequests.filter(
+      (request) => request.method === 'POST' && /[?&]mount=sha256(:|%3A)/i.test(request.path),
+    );
+    expect(mounts.length).toBeGreaterThan(0);
+    // No layer's bytes were uploaded either: each PUT of a layer blob came with a mount.
+    const uploadedLayers = pushRequests.filter(
+      (request) =>
+        request.method === 'PUT' && [...sizes.keys()].some((d) => request.path.includes(d)),
+    );
+    expect(uploadedLayers).toEqual([]);
+
+    // The pushed image is whole: a third machine builds on it and reads its files.
+    const onTop = await writeContext(join(work, 'push-c'), {
+      Dockerfile: `FROM ${image}\nRUN cat /out > /copy\n`,
+    });
+    const archive = join(work, 'push-c.tar');
+    const third = await tbuild(['-o', `type=tar,dest=${archive}`, onTop], await machine());
+    expect(third.code, third.stderr).toBe(0);
+    const { stdout } = await run('tar', ['-xOf', archive, 'copy']);
+    expect(stdout).toBe('app v1\nartifact\n');
+
+    // A build without an output (its image only gives the ID) downloads no layer.
+    const bare = via.requests.length;
+    const unnamed = await tbuild(['--cache-from', ref, await project('push-d')], await machine());
+    expect(unnamed.code, unnamed.stderr).toBe(0);
+    expect(unnamed.stderr).not.toContain('ran:');
+    expect(downloaded(via, bare, sizes)).toEqual([]);
+
+    // A name in the local store alone (-t NAME) fetches the final image's layer blobs
+    // (a later build here reads them), never the build stage's, and the image works.
+    const local = via.requests.length;
+    const machineE = await machine();
+    const named = await tbuild(
+      ['--cache-from', ref, '-t', 'app-from-cache', await project('push-e')],
+      machineE,
+    );
+    expect(named.code, named.stderr).toBe(0);
+    expect(named.stderr).not.toContain('ran:');
+    const fetched = downloaded(via, local, sizes);
+    expect(new Set(fetched).size).toBe(3);
+    expect(bytesOf(fetched, sizes)).toBeLessThan(10_000);
+    const fromNamed = await writeContext(join(work, 'push-f'), {
+      Dockerfile: 'FROM app-from-cache\nRUN cat /out > /copy\n',
+    });
+    const namedArchive = join(work, 'push-f.tar');
+    const reused = await tbuild(['-o', `type=tar,dest=${namedArchive}`, fromNamed], machineE);
+    expect(reused.code, reused.stderr).toBe(0);
+    const copied = await run('tar', ['-xOf', namedArchive, 'copy']);
+    expect(copied.stdout).toBe('app v1\nartifact\n');
+  }, 300_000);
+
   it('a changed context file re-runs only the steps from it on; the rest still hits remotely', async (ctx) => {
     const { proxy: via } = needs(ctx);
     const ref = `${via.host}/cache/app:changed`;

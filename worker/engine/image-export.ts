@@ -24,7 +24,7 @@ import { stampHistory } from './history-times.js';
 import { layerDiffId } from './layer-diffid.js';
 import { compressionOf, makeLayerBlob, withMediaType, type LayerSettings } from './layer-blob.js';
 import { LAYER_LABELS } from './ops/image-source.js';
-import type { SnapshotRef } from './refs.js';
+import type { RemoteRef, SnapshotRef } from './refs.js';
 import type { BuildStore } from './store.js';
 
 export {
@@ -100,9 +100,58 @@ export async function commitImage(
     options.signal,
   );
   // Times from the layers' snapshots (or SOURCE_DATE_EPOCH): a cached rebuild gives the same digest.
+  return writeImage(
+    layers,
+    chain.map((snapshot) => snapshot.createdAt),
+    config,
+    options,
+  );
+}
+
+/**
+ * A remote cache hit as an image of the local store without downloading it:
+ * its layers are known by their blobs (in the cache's repository) and the
+ * diffIDs the cache records, which are all the config needs. A push to the
+ * same registry mounts the blobs; an archive output fetches them first
+ * (fetchRemoteBlobs); a step that runs on the image extracts them.
+ */
+export async function commitRemoteImage(
+  ref: RemoteRef,
+  config: Omit<ImageConfig, 'rootfs'>,
+  options: Pick<StoreAccess, 'store' | 'signal'> & {
+    readonly sourceDateEpoch?: number;
+    readonly manifest: ManifestSettings;
+  },
+): Promise<StoredImage> {
+  const layers = ref.layers.map((layer): DescribedLayer => ({
+    diffId: layer.diffId,
+    blob: layer.descriptor,
+    size: layer.descriptor.size,
+  }));
+  // Made now, as the snapshots extracting them would be.
+  const now = Date.now();
+  return writeImage(
+    layers,
+    layers.map(() => now),
+    config,
+    options,
+  );
+}
+
+/** Writes an image's config and description to the content store. */
+async function writeImage(
+  layers: readonly DescribedLayer[],
+  layerTimes: readonly number[],
+  config: Omit<ImageConfig, 'rootfs'>,
+  options: Pick<StoreAccess, 'store' | 'signal'> & {
+    readonly sourceDateEpoch?: number;
+    readonly manifest: ManifestSettings;
+  },
+): Promise<StoredImage> {
+  const { store } = options;
   const { history, created } = stampHistory(
     config.history ?? [],
-    chain.map((snapshot) => snapshot.createdAt),
+    layerTimes,
     options.sourceDateEpoch,
   );
   const imageConfig: ImageConfig = {

@@ -3,6 +3,7 @@ export { openEngine, type Engine, type EngineOptions, type LayersAhead } from '.
 export { SessionRegistry, type BuildSession } from './sessions.js';
 export {
   commitImage,
+  commitRemoteImage,
   exportImage,
   makeImageManifest,
   makeLayerBlob,
@@ -25,7 +26,7 @@ export {
   type SnapshotRef,
   type WorkerRef,
 } from './refs.js';
-export { materializeRemote } from './remote-layers.js';
+export { fetchRemoteBlobs, materializeRemote } from './remote-layers.js';
 export type { BuildStore } from './store.js';
 export { collectExplanations, explanationDirs } from './explanations.js';
 export { withReadView } from './views.js';

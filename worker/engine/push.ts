@@ -15,6 +15,7 @@ import { IMAGE_DESCRIPTION_MEDIA_TYPE } from '../../cache/index.js';
 import type { ThreadPool } from '../threads/index.js';
 import { makeImageManifest } from './image-export.js';
 import { readImageDescription, readLocalImage } from './local-images.js';
+import type { RemoteBlobSource } from './refs.js';
 import type { BuildStore } from './store.js';
 
 export interface PushResult {
@@ -38,6 +39,12 @@ export interface PushOptions {
   readonly onProgress?: (digest: Digest, sent: number, total: number) => void;
   /** Every blob is in the registry; the manifest goes next (progress shows the two apart). */
   readonly onBlobsPushed?: () => void;
+  /**
+   * Blobs that may be absent here (an image made of a remote cache hit): each is
+   * mounted from its source's repository when that is on the target registry, else
+   * read from the source and uploaded, so a push never downloads a blob it can mount.
+   */
+  readonly remoteBlobs?: ReadonlyMap<Digest, RemoteBlobSource>;
 }
 
 /**
@@ -63,8 +70,14 @@ export async function pushStoredImage(
   if (isBuiltImage(manifest))
     throw new TbuildError('TB_INTERNAL', 'pushing an image built here needs the thread pool');
   const target = parseReference(name);
-  const { bytes, image } = await imageManifest(store, manifest, name, options.signal);
+  const remote = options.remoteBlobs ?? new Map<Digest, RemoteBlobSource>();
+  const { bytes, image } = await imageManifest(store, manifest, name, remote, options.signal);
   const mountSources = await mountCandidates(store, target, options.signal);
+  for (const [digest, source] of remote) {
+    if (source.repository?.registry !== target.registry) continue;
+    // The cache's repository first: it surely holds the blob.
+    mountSources.set(digest, [source.repository.repository, ...(mountSources.get(digest) ?? [])]);
+  }
   const blobs: Descriptor[] = [
     ...new Map([image.config, ...image.layers].map((blob) => [blob.digest, blob])).values(),
   ];
@@ -75,7 +88,7 @@ export async function pushStoredImage(
       const source: BlobSource = {
         digest: blob.digest,
         size: blob.size,
-        open: () => lazyStream(() => store.content.readStream(blob.digest, { signal })),
+        open: () => lazyStream(() => openBlob(store, blob, remote, signal)),
       };
       return pushBlob(client, target, source, {
         signal,
@@ -140,10 +153,24 @@ interface StoredManifest {
   };
 }
 
+/** A blob's bytes: from the content store, else from the remote source that holds it. */
+async function openBlob(
+  store: BuildStore,
+  blob: Descriptor,
+  remote: ReadonlyMap<Digest, RemoteBlobSource>,
+  signal: AbortSignal,
+): Promise<Readable> {
+  const source = remote.get(blob.digest);
+  if (source === undefined || (await store.content.info(blob.digest)) !== undefined)
+    return store.content.readStream(blob.digest, { signal });
+  return source.open(blob, signal);
+}
+
 async function imageManifest(
   store: BuildStore,
   descriptor: Descriptor,
   name: string,
+  remote: ReadonlyMap<Digest, RemoteBlobSource>,
   signal: AbortSignal,
 ): Promise<StoredManifest> {
   let current = descriptor;
@@ -156,6 +183,7 @@ async function imageManifest(
     }
     const missing: Digest[] = [];
     for (const blob of [parsed.manifest.config, ...parsed.manifest.layers]) {
+      if (remote.has(blob.digest)) continue;
       if ((await store.content.info(blob.digest)) === undefined) missing.push(blob.digest);
     }
     if (missing.length > 0) {

@@ -62,6 +62,35 @@ export async function materializeRemote(
   return snapshotRef(top);
 }
 
+/**
+ * A remote result's layer blobs copied into the content store, not extracted:
+ * what an archive output (oci, docker) of an image whose layers are known by
+ * blob only needs. A blob that fails withdraws the results that use it, as
+ * materializeRemote does, so the build solves again.
+ */
+export async function fetchRemoteBlobs(
+  ref: RemoteRef,
+  context: Pick<OpContext, 'store'>,
+  job: JobContext,
+  vertex: Digest,
+): Promise<void> {
+  await mapLimit(
+    ref.layers,
+    FETCH_CONCURRENCY,
+    async (layer, _index, signal) => {
+      try {
+        await fetchBlob(ref, layer.descriptor, context, signal, () => undefined);
+      } catch (error) {
+        const failure = cacheBlobError(ref, layer.descriptor, error, signal);
+        if (failure.code !== 'TB_CANCELED')
+          job.progress({ type: 'warning', message: failure.message, vertex, at: Date.now() });
+        throw failure;
+      }
+    },
+    job.signal,
+  );
+}
+
 /** The inputs of a step with every remote result among them made local. */
 export function materializeInputs(
   inputs: readonly WorkerRef[],
