@@ -8,6 +8,11 @@ import {
 } from '../core/index.js';
 import { ImportedExplanations, type FallbackCache, type Vertex } from '../solver/index.js';
 import {
+  bytesStream,
+  cacheMountDirOf,
+  isEmptyDirectory,
+  packCacheMount,
+  unpackCacheMount,
   cachedVertices,
   collectExplanations,
   collectRecords,
@@ -17,10 +22,12 @@ import {
   materializeRemote,
   writeLocalCache,
   writeRegistryCache,
+  type CacheBlob,
   type CacheExportSpec,
   type CacheImportSpec,
   type Engine,
   type ImportedCache,
+  type CacheMountLayer,
   type SnapshotRef,
   type WorkerRef,
 } from '../worker/index.js';
@@ -51,6 +58,8 @@ export class BuildCaches {
   readonly #keys = new Map<Digest, { readonly vertex: Vertex; readonly key: Digest }>();
   /** The cache-miss explanations the imported caches carried, for this build's explainer. */
   readonly explanations = new ImportedExplanations();
+  /** Cache mounts being filled from an imported cache, by id: each is fetched once. */
+  readonly #filling = new Map<string, Promise<void>>();
 
   constructor(job: BuildCacheJob) {
     this.#job = job;
@@ -182,7 +191,10 @@ export class BuildCaches {
             engine.store,
             [...records.records.keys()].sort(),
           );
-          return { ...records, explanations };
+          if (!spec.cacheMounts) return { ...records, explanations };
+          const blobs = new Map(records.blobs);
+          const cacheMounts = await this.#packCacheMounts(blobs);
+          return { ...records, blobs, explanations, cacheMounts };
         });
         const options = {
           imageManifest: spec.imageManifest,
@@ -211,6 +223,65 @@ export class BuildCaches {
           at: Date.now(),
         });
       }
+    }
+  }
+
+  /**
+   * The build's cache mounts without `from` (`cache-mounts=true`), each one gzip
+   * layer whose blob joins `blobs`; an empty one is left out.
+   */
+  async #packCacheMounts(blobs: Map<Digest, CacheBlob>): Promise<Map<string, CacheMountLayer>> {
+    const { engine, signal } = this.#job;
+    const ids = new Set<string>();
+    for (const { vertex } of this.#keys.values()) {
+      if (vertex.op.kind !== 'exec') continue;
+      for (const mount of vertex.op.mounts)
+        if (mount.type === 'cache' && mount.input === undefined) ids.add(mount.id);
+    }
+    const packed = new Map<string, CacheMountLayer>();
+    for (const id of [...ids].sort()) {
+      const made = await packCacheMount(cacheMountDirOf(engine.store.layout.root, id), signal);
+      if (made === undefined) continue;
+      packed.set(id, made.layer);
+      blobs.set(made.layer.descriptor.digest, {
+        descriptor: made.layer.descriptor,
+        open: () => bytesStream(made.bytes),
+      });
+    }
+    return packed;
+  }
+
+  /**
+   * Fills cache mount `id`'s directory from the first imported cache that
+   * carries it, when the directory is empty; called before each step that
+   * mounts it, so only a mount a running step uses is fetched. A blob that
+   * cannot be read is a warning and the step starts with the empty mount.
+   */
+  readonly fillCacheMount = (id: string, dir: string, signal: AbortSignal): Promise<void> => {
+    let filling = this.#filling.get(id);
+    if (filling === undefined) {
+      filling = this.#fill(id, dir, signal);
+      this.#filling.set(id, filling);
+    }
+    return filling;
+  };
+
+  async #fill(id: string, dir: string, signal: AbortSignal): Promise<void> {
+    if (!(await isEmptyDirectory(dir))) return;
+    for (const imported of this.#imports) {
+      const found = imported.cacheMount(id);
+      if (found === undefined) continue;
+      try {
+        await unpackCacheMount(found.open(signal), found.layer, dir, signal);
+      } catch (error) {
+        signal.throwIfAborted();
+        this.#job.progress({
+          type: 'warning',
+          message: `cache mount ${id} could not be read from ${imported.name} (${toTbuildError(error).message}); the step starts without it`,
+          at: Date.now(),
+        });
+      }
+      return;
     }
   }
 

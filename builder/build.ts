@@ -91,11 +91,15 @@ export async function runBuild(job: BuildJob): Promise<BuildResult> {
   const session = randomUUID();
   // --build-context directories are locals of the session beside the context.
   const named = await openNamedContexts(options.buildContexts ?? [], { engine, signal });
+  let importedCacheMounts: BuildCaches | undefined;
   const detach = engine.attachSession({
     id: session,
     locals: new Map([['context', resolve(inputs.contextDir)], ...named.locals]),
     secrets: job.secrets,
     sshSockets: job.sshSockets,
+    // Set once the --cache-from caches are read: what they carry fills an empty cache mount.
+    fillCacheMount: (id, dir, mountSignal) =>
+      importedCacheMounts?.fillCacheMount(id, dir, mountSignal) ?? Promise.resolve(),
   });
   let lowered: LoweredBuild | undefined;
   let layersAhead: LayersAhead | undefined;
@@ -126,6 +130,7 @@ export async function runBuild(job: BuildJob): Promise<BuildResult> {
       ...(epoch === undefined ? {} : { sourceDateEpoch: epoch }),
     });
     await caches.importAll();
+    importedCacheMounts = caches;
     const solveAndExport = async (): Promise<BuildResult> => {
       const fallbackCache = caches.fallback();
       const solved: WorkerRef =

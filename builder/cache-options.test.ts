@@ -16,7 +16,7 @@ describe('--cache-to', () => {
   it('reads a registry export with every option', () => {
     expect(
       parseCacheTo(
-        'type=registry,ref=reg:5000/app:cache,mode=max,compression=zstd,compression-level=3,oci-mediatypes=true,image-manifest=false,ignore-error=true',
+        'type=registry,ref=reg:5000/app:cache,mode=max,compression=zstd,compression-level=3,oci-mediatypes=true,image-manifest=false,ignore-error=true,cache-mounts=true',
       ),
     ).toEqual({
       type: 'registry',
@@ -27,6 +27,7 @@ describe('--cache-to', () => {
       ociMediaTypes: true,
       imageManifest: false,
       ignoreError: true,
+      cacheMounts: true,
     });
   });
 
@@ -39,6 +40,7 @@ describe('--cache-to', () => {
       ociMediaTypes: true,
       imageManifest: true,
       ignoreError: false,
+      cacheMounts: false,
     });
     expect(parseCacheTo('type=inline')).toEqual({ type: 'inline' });
   });

@@ -18,6 +18,7 @@ const EXPORT_KEYS: Readonly<Record<CacheExportSpec['type'], readonly string[]>> 
     'oci-mediatypes',
     'image-manifest',
     'ignore-error',
+    'cache-mounts',
   ],
   local: [
     'type',
@@ -28,6 +29,7 @@ const EXPORT_KEYS: Readonly<Record<CacheExportSpec['type'], readonly string[]>> 
     'oci-mediatypes',
     'image-manifest',
     'ignore-error',
+    'cache-mounts',
   ],
   inline: ['type'],
 };
@@ -70,6 +72,7 @@ export function parseCacheTo(text: string): CacheExportSpec {
     ociMediaTypes,
     imageManifest: parseBoolean(options, 'image-manifest', true, text),
     ignoreError: parseBoolean(options, 'ignore-error', false, text),
+    cacheMounts: parseBoolean(options, 'cache-mounts', false, text),
   };
   if (type === 'registry')
     return { type, ref: required(options, 'ref', text, '--cache-to'), ...common };

@@ -104,6 +104,11 @@ export {
   type WorkerRef,
 } from './engine/index.js';
 export {
+  bytesStream,
+  cacheMountDirOf,
+  isEmptyDirectory,
+  packCacheMount,
+  unpackCacheMount,
   cachedVertices,
   collectRecords,
   importCache,
@@ -113,9 +118,11 @@ export {
   writeRegistryCache,
   CACHE_CONFIG_MEDIA_TYPE,
   INLINE_CACHE_FIELD,
+  type CacheBlob,
   type CacheExportSpec,
   type CacheImportSpec,
   type CacheMode,
+  type CacheMountLayer,
   type CollectedCache,
   type ImportedCache,
   type WrittenCache,

@@ -113,9 +113,13 @@ export function dispatchRun(
   commitHistory(ctx, state, `RUN ${runHistoryText(state, args)}`, true, true);
 }
 
-/** Secret and ssh mounts are served by the build's session, not by the store. */
+/**
+ * Secret and ssh mounts are served by the build's session, not by the store;
+ * so may a cache mount be (filled from the build's imported caches,
+ * `cache-mounts=true`). The session is not part of the step's cache key.
+ */
 function isSessionMount(mount: Mount): boolean {
-  return mount.type === 'secret' || mount.type === 'ssh';
+  return mount.type === 'secret' || mount.type === 'ssh' || mount.type === 'cache';
 }
 
 /**

@@ -353,6 +353,48 @@ describe('remote cache carries cache-miss explanations', () => {
   }, 300_000);
 });
 
+describe('remote cache with cache-mounts=true', () => {
+  it('carries a RUN --mount=type=cache directory to a machine that builds with --no-cache', async (ctx) => {
+    const { proxy: via } = needs(ctx);
+    const ref = `${via.host}/cache/app:mounts`;
+    const writer = await writeContext(join(work, 'mounts-a'), {
+      Dockerfile:
+        'FROM busybox\nRUN --mount=type=cache,target=/cache,id=shared echo written-on-a > /cache/note\n',
+    });
+    const first = await tbuild(
+      ['--cache-to', `type=registry,ref=${ref},mode=max,cache-mounts=true`, writer],
+      await machine(),
+    );
+    expect(first.code, first.stderr).toBe(0);
+    const manifest = JSON.parse(await skopeoRaw(ref)) as CacheManifest;
+    const config = JSON.parse(
+      await run('skopeo', [
+        'inspect',
+        '--raw',
+        '--config',
+        '--tls-verify=false',
+        `docker://${ref}`,
+      ]).then((out) => out.stdout),
+    ) as { cacheMounts?: Record<string, { descriptor: { digest: string } }> };
+    const blob = config.cacheMounts?.['shared']?.descriptor.digest;
+    expect(blob).toMatch(/^sha256:/);
+    expect(manifest.layers.map((layer) => layer.digest)).toContain(blob);
+
+    // Machine B runs its own step (--no-cache): the mount holds what machine A wrote.
+    const reader = await writeContext(join(work, 'mounts-b'), {
+      Dockerfile:
+        'FROM busybox\nRUN --mount=type=cache,target=/cache,id=shared R=seen; echo $R:$(cat /cache/note)\n',
+    });
+    const second = await tbuild(['--no-cache', '--cache-from', ref, reader], await machine());
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toContain('seen:written-on-a');
+
+    // Without the cache the mount starts empty: the file came from it.
+    const alone = await tbuild(['--no-cache', reader], await machine());
+    expect(alone.stderr).not.toContain('seen:written-on-a');
+  }, 300_000);
+});
+
 describe('remote cache: concurrent exports and auth', () => {
   it('two machines exporting to one ref at once leave one complete cache', async (ctx) => {
     const { proxy: via } = needs(ctx);

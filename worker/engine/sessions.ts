@@ -15,6 +15,11 @@ export interface BuildSession {
   readonly secrets: ReadonlyMap<string, () => Promise<Uint8Array>>;
   /** SSH agent sockets by id (`default` first). */
   readonly sshSockets: ReadonlyMap<string, string>;
+  /**
+   * Fills the empty cache mount directory `dir` of mount `id` from an imported
+   * cache (`cache-mounts=true`), before the first step that mounts it runs.
+   */
+  readonly fillCacheMount?: (id: string, dir: string, signal: AbortSignal) => Promise<void>;
 }
 
 /** The sessions of the builds running on one engine, by id. */

@@ -31,6 +31,8 @@ export interface CollectedCache {
   readonly blobs: ReadonlyMap<Digest, CacheBlob>;
   /** Explanations of the records' keys to carry with them (CacheConfig.explanations). */
   readonly explanations?: readonly unknown[];
+  /** `cache-mounts=true`: each cache mount id's layer (its blob is in `blobs`). */
+  readonly cacheMounts?: ReadonlyMap<string, RemoteLayer>;
 }
 
 export interface CollectOptions extends CacheLayerSettings {

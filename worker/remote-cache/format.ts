@@ -34,12 +34,18 @@ export interface CacheConfig {
    * an importer skips records of a version it does not know.
    */
   readonly explanations?: readonly unknown[];
+  /**
+   * `cache-mounts=true`: the contents of `RUN --mount=type=cache` directories by
+   * mount id, each a gzip layer listed in the manifest too. Optional, as above.
+   */
+  readonly cacheMounts?: Readonly<Record<string, RemoteLayer>>;
 }
 
 /** Records by key, every layer named once; sorted so the same cache is the same bytes. */
 export function encodeCacheConfig(
   records: ReadonlyMap<Digest, readonly RemoteLayer[]>,
   explanations: readonly unknown[] = [],
+  cacheMounts: ReadonlyMap<string, RemoteLayer> = new Map(),
 ): {
   config: CacheConfig;
   bytes: Buffer;
@@ -74,6 +80,25 @@ export function encodeCacheConfig(
     layers,
     records: entries,
     ...(explanations.length === 0 ? {} : { explanations }),
+    ...(cacheMounts.size === 0
+      ? {}
+      : {
+          cacheMounts: Object.fromEntries(
+            [...cacheMounts.entries()]
+              .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+              .map(([id, layer]) => [
+                id,
+                {
+                  descriptor: {
+                    mediaType: layer.descriptor.mediaType,
+                    digest: layer.descriptor.digest,
+                    size: layer.descriptor.size,
+                  },
+                  diffId: layer.diffId,
+                },
+              ]),
+          ),
+        }),
   };
   return { config, bytes: Buffer.from(JSON.stringify(config)) };
 }
@@ -119,8 +144,25 @@ export function decodeCacheConfig(bytes: Buffer, where: string): CacheConfig {
       throw bad('a record has no valid key and layer list');
   }
   // Explanations only explain: a malformed list is dropped, never a failed import.
-  const { explanations, ...rest } = config as CacheConfig;
-  return explanations === undefined || Array.isArray(explanations) ? (config as CacheConfig) : rest;
+  const { explanations, cacheMounts, ...rest } = config as CacheConfig;
+  return {
+    ...rest,
+    ...(Array.isArray(explanations) ? { explanations } : {}),
+    ...(validCacheMounts(cacheMounts) ? { cacheMounts } : {}),
+  };
+}
+
+function validCacheMounts(value: unknown): value is Readonly<Record<string, RemoteLayer>> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  return Object.values(value).every((layer: unknown) => {
+    const candidate = layer as Partial<RemoteLayer> | null;
+    return (
+      typeof candidate === 'object' &&
+      candidate !== null &&
+      isDigest(candidate.diffId) &&
+      isLayerDescriptor(candidate.descriptor)
+    );
+  });
 }
 
 function isLayerDescriptor(value: unknown): value is Descriptor {

@@ -30,6 +30,10 @@ export interface ImportedCache {
   readonly records: number;
   /** The explanations the cache carried, unchecked (ImportedExplanations.add skips bad ones). */
   readonly explanations: readonly unknown[];
+  /** The layer holding cache mount `id`'s contents (`cache-mounts=true`), read lazily. */
+  cacheMount(
+    id: string,
+  ): { readonly layer: RemoteLayer; open(signal: AbortSignal): Readable } | undefined;
   /** The result of `key`, known by its layers only; undefined when absent or its blobs failed. */
   lookup(key: Digest): RemoteRef | undefined;
 }
@@ -146,6 +150,7 @@ class LazyCache implements ImportedCache {
   readonly name: string;
   readonly records: number;
   readonly explanations: readonly unknown[];
+  readonly #cacheMounts: Readonly<Record<string, RemoteLayer>>;
   readonly #layers: readonly RemoteLayer[];
   readonly #byKey = new Map<Digest, readonly number[]>();
   readonly #bad = new Set<Digest>();
@@ -157,12 +162,21 @@ class LazyCache implements ImportedCache {
     for (const record of config.records) this.#byKey.set(record.key, record.layers);
     this.records = this.#byKey.size;
     this.explanations = config.explanations ?? [];
+    this.#cacheMounts = config.cacheMounts ?? {};
     this.#source = {
       ...source,
       discard: (blob) => {
         this.#bad.add(blob);
       },
     };
+  }
+
+  cacheMount(
+    id: string,
+  ): { readonly layer: RemoteLayer; open(signal: AbortSignal): Readable } | undefined {
+    if (!Object.hasOwn(this.#cacheMounts, id)) return undefined;
+    const layer = this.#cacheMounts[id] as RemoteLayer;
+    return { layer, open: (signal) => this.#source.open(layer.descriptor, signal) };
   }
 
   lookup(key: Digest): RemoteRef | undefined {

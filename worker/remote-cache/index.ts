@@ -29,3 +29,11 @@ export {
   type CacheConfig,
 } from './format.js';
 export { INLINE_CACHE_FIELD, inlineCacheValue, type InlineCache } from './inline.js';
+export {
+  bytesStream,
+  cacheMountDirOf,
+  isEmptyDirectory,
+  packCacheMount,
+  unpackCacheMount,
+  type CacheMountLayer,
+} from './cache-mounts.js';

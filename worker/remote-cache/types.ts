@@ -15,6 +15,8 @@ interface CacheExportCommon extends CacheLayerSettings {
   readonly imageManifest: boolean;
   /** A failed export is a warning, not a failed build. */
   readonly ignoreError: boolean;
+  /** `cache-mounts=true`: the build's `RUN --mount=type=cache` directories go with the cache. */
+  readonly cacheMounts: boolean;
 }
 
 export type CacheExportSpec =

@@ -189,11 +189,16 @@ function cacheParts(cache: CollectedCache): {
   configBytes: Buffer;
   layers: Descriptor[];
 } {
-  const { config, bytes } = encodeCacheConfig(cache.records, cache.explanations);
+  const { config, bytes } = encodeCacheConfig(cache.records, cache.explanations, cache.cacheMounts);
+  // Cache mount blobs are layers of the manifest too, so a registry keeps them.
+  const layers = config.layers.map((layer) => layer.descriptor);
+  for (const layer of Object.values(config.cacheMounts ?? {}))
+    if (!layers.some((listed) => listed.digest === layer.descriptor.digest))
+      layers.push(layer.descriptor);
   return {
     config: { mediaType: CACHE_CONFIG_MEDIA_TYPE, digest: sha256Digest(bytes), size: bytes.length },
     configBytes: bytes,
-    layers: config.layers.map((layer) => layer.descriptor),
+    layers,
   };
 }
 

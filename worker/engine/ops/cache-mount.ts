@@ -14,6 +14,14 @@ export interface CacheSeed {
 }
 
 /**
+ * Where the cache mount of `identity` lives: its id alone for a mount without
+ * `from` (what `--cache-to cache-mounts=true` exports and imports).
+ */
+export function cacheMountPath(cacheMountDir: string, identity: string): string {
+  return join(cacheMountDir, createHash('sha256').update(identity).digest('hex').slice(0, 32));
+}
+
+/**
  * A cache mount's persistent directory, made on first use.
  *
  * Without `from`, a new one is empty, with the mount's uid, gid and mode.
@@ -33,7 +41,7 @@ export async function cacheMountDirectory(
 ): Promise<string> {
   const identity =
     seed === undefined ? mount.id : `${mount.id}\0${seed.snapshot ?? 'scratch'}\0${mount.selector}`;
-  const dir = join(cacheMountDir, createHash('sha256').update(identity).digest('hex').slice(0, 32));
+  const dir = cacheMountPath(cacheMountDir, identity);
   if ((await stat(dir).catch(() => undefined)) !== undefined) return dir;
   if (seed === undefined) {
     await mkdir(dir, { recursive: true });

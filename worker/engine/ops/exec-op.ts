@@ -209,20 +209,24 @@ async function sandboxMounts(
         });
         break;
       }
-      case 'cache':
+      case 'cache': {
+        const source = await cacheMountDirectory(
+          mount,
+          mount.input === undefined ? undefined : cacheSeed(mount.input, viewOf, inputs),
+          context.cacheMountDir,
+          signal,
+        );
+        // An empty mount without `from` starts with what an imported cache carried for its id.
+        if (mount.input === undefined) await session.fillCacheMount?.(mount.id, source, signal);
         result.push({
           type: 'cache',
-          source: await cacheMountDirectory(
-            mount,
-            mount.input === undefined ? undefined : cacheSeed(mount.input, viewOf, inputs),
-            context.cacheMountDir,
-            signal,
-          ),
+          source,
           target: mount.target,
           sharing: mount.sharing,
           readonly: mount.readonly,
         });
         break;
+      }
       case 'tmpfs':
         result.push({
           type: 'tmpfs',
