@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import { pack } from 'tar-stream';
 import { describe, expect, it, type TestContext } from 'vitest';
 import {
   requires,
@@ -8,6 +7,7 @@ import {
   useBuildRoot,
   writeContext,
   type CliResult,
+  tarOfFiles,
 } from '../harness/index.js';
 
 /**
@@ -202,22 +202,6 @@ describe('checks in a build', () => {
   });
 });
 
-/** A tar holding one Dockerfile: a context for the service. */
-async function dockerfileTar(dockerfile: string): Promise<Buffer> {
-  const archive = pack();
-  const chunks: Buffer[] = [];
-  archive.on('data', (chunk: unknown) => chunks.push(chunk as Buffer));
-  const ended = new Promise<void>((resolve) =>
-    archive.on('end', () => {
-      resolve();
-    }),
-  );
-  archive.entry({ name: 'Dockerfile', mode: 0o644 }, dockerfile);
-  archive.finalize();
-  await ended;
-  return Buffer.concat(chunks);
-}
-
 describe('checks in a build of the service', () => {
   it('records the warnings in its events and its log', async (ctx) => {
     needs(ctx);
@@ -226,7 +210,7 @@ describe('checks in a build of the service', () => {
       const response = await fetch(`${service.url}/v1/builds?tag=checks/svc:1`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-tar' },
-        body: await dockerfileTar('FROM busybox\nMAINTAINER me\n'),
+        body: await tarOfFiles({ Dockerfile: 'FROM busybox\nMAINTAINER me\n' }),
       });
       expect(response.status).toBe(202);
       const { id } = (await response.json()) as { id: string };

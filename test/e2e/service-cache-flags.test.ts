@@ -1,5 +1,4 @@
 import { rm } from 'node:fs/promises';
-import { pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   requires,
@@ -8,6 +7,7 @@ import {
   startTbuildService,
   type TestRegistry,
   type TestService,
+  tarOfFiles,
 } from '../harness/index.js';
 
 /**
@@ -34,20 +34,6 @@ interface BuildView {
   readonly error?: { code: string; message: string };
 }
 
-async function tarOf(files: Readonly<Record<string, string>>): Promise<Buffer> {
-  const archive = pack();
-  const chunks: Buffer[] = [];
-  archive.on('data', (chunk: unknown) => {
-    chunks.push(chunk as Buffer);
-  });
-  const ended = new Promise<void>((resolve) => archive.on('end', resolve));
-  for (const [name, content] of Object.entries(files))
-    archive.entry({ name, mode: 0o644 }, content);
-  archive.finalize();
-  await ended;
-  return Buffer.concat(chunks);
-}
-
 /** Builds `files` on a new service with an empty root; the query as `?name=value&…`. */
 async function buildOnNewService(
   files: Record<string, string>,
@@ -60,7 +46,7 @@ async function buildOnNewService(
     const response = await fetch(`${service.url}/v1/builds?${query.toString()}`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-tar' },
-      body: await tarOf(files),
+      body: await tarOfFiles(files),
     });
     const body = (await response.json()) as { id: string };
     expect(response.status, JSON.stringify(body)).toBe(202);

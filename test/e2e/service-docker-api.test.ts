@@ -5,7 +5,6 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   requires,
@@ -13,6 +12,7 @@ import {
   startRegistry,
   startTbuildService,
   type TestService,
+  tarOfFiles,
 } from '../harness/index.js';
 
 /**
@@ -334,7 +334,7 @@ describe('tbuild serve: the Docker Engine API', () => {
     requires(ctx, 'root', 'overlay', 'busybox');
     const service = await startTbuildService({ root });
     try {
-      const context = await tarOf({
+      const context = await tarOfFiles({
         Dockerfile: 'FROM busybox\nRUN echo sleeper-started && sleep 300\n',
       });
       const port = Number(new URL(service.url).port);
@@ -435,16 +435,4 @@ async function waitFor<T>(probe: () => Promise<T | undefined>): Promise<T> {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error('timed out waiting for the build to end');
-}
-
-async function tarOf(files: Record<string, string>): Promise<Buffer> {
-  const archive = pack();
-  const chunks: Buffer[] = [];
-  archive.on('data', (chunk: unknown) => chunks.push(chunk as Buffer));
-  const ended = new Promise<void>((resolve) => archive.on('end', resolve));
-  for (const [name, content] of Object.entries(files))
-    archive.entry({ name, mode: 0o644 }, content);
-  archive.finalize();
-  await ended;
-  return Buffer.concat(chunks);
 }

@@ -3,7 +3,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   missingRequirements,
@@ -15,6 +14,7 @@ import {
   type TestRedis,
   type TestRegistry,
   type TestService,
+  tarOfFiles,
 } from '../harness/index.js';
 
 /**
@@ -41,20 +41,6 @@ interface BuildView {
   readonly error?: { code: string; message: string };
 }
 
-async function tarOf(files: Readonly<Record<string, string>>): Promise<Buffer> {
-  const archive = pack();
-  const chunks: Buffer[] = [];
-  archive.on('data', (chunk: unknown) => {
-    chunks.push(chunk as Buffer);
-  });
-  const ended = new Promise<void>((resolve) => archive.on('end', resolve));
-  for (const [name, content] of Object.entries(files))
-    archive.entry({ name, mode: 0o644 }, content);
-  archive.finalize();
-  await ended;
-  return Buffer.concat(chunks);
-}
-
 async function submit(
   node: TestService,
   files: Record<string, string>,
@@ -63,7 +49,7 @@ async function submit(
   const response = await fetch(`${node.url}/v1/builds${query}`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-tar' },
-    body: await tarOf(files),
+    body: await tarOfFiles(files),
   });
   const body = (await response.json()) as { id: string };
   expect(response.status, JSON.stringify(body)).toBe(202);
@@ -308,7 +294,7 @@ describe('tbuild serve --queue: nodes sharing a queue in Redis', () => {
     form.append(
       'context',
       new Blob([
-        await tarOf({
+        await tarOfFiles({
           Dockerfile:
             'FROM busybox\nRUN --mount=type=secret,id=token ' +
             `test "$(sha256sum < /run/secrets/token | cut -c1-64)" = "${digest}" && echo secret-seen\n`,
@@ -377,7 +363,7 @@ describe('tbuild serve --queue: nodes sharing a queue in Redis', () => {
       form.append(
         'context',
         new Blob([
-          await tarOf({
+          await tarOfFiles({
             Dockerfile: `FROM busybox\nRUN --mount=type=secret,id=token test -s /run/secrets/token && ${command}\n`,
           }),
         ]),
@@ -409,7 +395,7 @@ describe('tbuild serve --queue: nodes sharing a queue in Redis', () => {
     const response = await fetch(`${node('b').url}/build?t=queue/docker:1`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-tar' },
-      body: await tarOf({ Dockerfile: 'FROM busybox\nRUN echo docker-api-output\n' }),
+      body: await tarOfFiles({ Dockerfile: 'FROM busybox\nRUN echo docker-api-output\n' }),
     });
     expect(response.status).toBe(200);
     const text = await response.text();

@@ -37,6 +37,7 @@ export {
   type CliResult,
 } from './tbuild-cli.js';
 export { useBuildRoot } from './build-root.js';
+export { tarOfFiles } from './context-tar.js';
 export { startRedis, type TestRedis } from './redis.js';
 export {
   startTbuildService,
